@@ -1,0 +1,199 @@
+"""The `archsim` command: run, validate, list, trace.
+
+Exit codes: 0 success; 2 bad input (one clear line, no traceback); 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from archsim.errors import UserError
+
+DEFAULT_WORKLOAD = "bert-base(batch=8, seq=128, layers=12, dtype='bf16')"
+DEFAULT_HW = "h200"
+REPO_HWCONFIGS = Path(__file__).resolve().parent.parent / "hwconfigs"
+
+
+def resolve_hw(hw: str) -> Path:
+    """A path to a YAML file, or the name of a shipped machine (h200, h100, a100)."""
+    p = Path(hw)
+    if p.exists():
+        return p
+    shipped = REPO_HWCONFIGS / f"{hw}.yaml"
+    if p.suffix == "" and shipped.exists():
+        return shipped
+    names = sorted(f.stem for f in REPO_HWCONFIGS.glob("*.yaml")) if REPO_HWCONFIGS.exists() else []
+    raise UserError(f"hardware config {hw!r} not found (a YAML path, or one of: {', '.join(names)})")
+
+
+def _progress_bar(enabled: bool):
+    """A tqdm bar that appears only if the run takes longer than a second."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+    bar = tqdm(total=1000, delay=1.0, desc="simulating", unit="‰", leave=False,
+               bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    state = {"n": 0}
+
+    def update(fraction: float) -> None:
+        n = int(max(0.0, min(1.0, fraction)) * 1000)
+        if n > state["n"]:
+            bar.update(n - state["n"])
+            state["n"] = n
+
+    return update, bar.close
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from archsim import engine
+    from archsim.config import load_config, to_dict
+    from archsim.graph import build_workload
+    from archsim.report import (OP_HEADER, build_report, format_table, op_rows, summary_rows,
+                                top_ops, write_report)
+    from archsim.simulate import simulate
+
+    hw = resolve_hw(args.hw)
+    cfg = load_config(hw, overrides=args.set or ())
+    graph = build_workload(args.workload)
+    if args.mode == "training":
+        from archsim.graph.training import training_graph
+        graph = training_graph(graph)
+    update, close = _progress_bar(not args.quiet and sys.stderr.isatty())
+    t0 = time.perf_counter()
+    try:
+        result = simulate(graph, cfg, exec_mode=args.exec_mode, l2_start=args.l2,
+                          repeat=args.repeat, seed=args.seed, progress=update)
+    finally:
+        close()
+    wall = time.perf_counter() - t0
+    simulator = {"backend": engine.BACKEND, "wall_s": wall, "events": result.events,
+                 "events_per_s": result.events / wall if wall > 0 else 0.0,
+                 "sim_cycles_per_s": result.cycles / wall if wall > 0 else 0.0}
+    options = {"hw": str(hw), "overrides": list(args.set or ()), "l2_start": args.l2,
+               "repeat": args.repeat, "seed": args.seed}
+    report = build_report(result, config=to_dict(cfg), graph=graph, workload=args.workload,
+                          mode=args.mode, exec_mode=args.exec_mode, options=options,
+                          simulator=simulator)
+    if not args.quiet:
+        print(format_table([[k, v] for k, v in summary_rows(report)], ["archsim", "result"]))
+        print()
+        print(format_table(op_rows(top_ops(report, args.top), report["time_s"]), OP_HEADER))
+        print(f"\n(simulated in {wall:.2f} s, {result.events:,} events, {engine.BACKEND} engine)")
+    if args.out:
+        js, md = write_report(report, Path(args.out))
+        if not args.quiet:
+            print(f"wrote {js} and {md}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from archsim.config import validate_file
+    cfg = validate_file(resolve_hw(args.file), overrides=args.set or ())
+    print(f"{args.file}: ok ({getattr(cfg, 'kind', '?')} machine {getattr(cfg, 'name', '?')!r})")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from archsim.report import format_table
+    if args.what == "workloads":
+        from archsim.graph import workloads
+        rows = [[w.signature(), w.description] for w in workloads().values()]
+        print(format_table(rows, ["workload", "description"]))
+    elif args.what == "machines":
+        from archsim.config import load_config
+        rows = []
+        for f in sorted(REPO_HWCONFIGS.glob("*.yaml")):
+            cfg = load_config(f)
+            rows.append([f.stem, getattr(cfg, "kind", "?"), str(f)])
+        print(format_table(rows, ["machine", "kind", "file"]))
+    elif args.what == "ops":
+        from archsim.graph import KINDS
+        print(format_table([[k.name, k.pipe, k.doc] for k in KINDS.values()],
+                           ["op kind", "pipe", "description"]))
+    elif args.what == "params":
+        from archsim.config import describe
+        from archsim.config.gpu import GpuConfig
+        rows = [[str(c) for c in row] for row in describe(GpuConfig)]
+        print(format_table(rows, ["key", "type", "unit", "doc", "default"][:len(rows[0])]))
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from archsim.graph.spec import parse_spec
+    from archsim.report import format_table
+    from archsim.trace import trace_callable
+    _, kwargs = parse_spec("f(" + ", ".join(args.args or []) + ")")
+    graph = trace_callable(args.target, kwargs)
+    rows = [[op.name, op.kind, str(op.outputs[0].shape if op.outputs else ""),
+             str(op.repeat), f"{op.flops:,}", f"{op.bytes:,}"] for op in graph.topo_ops()]
+    print(format_table(rows[: args.top], ["op", "kind", "shape", "repeat", "flops", "bytes"]))
+    print(graph.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="archsim", description="Cycle-level architecture simulator.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="simulate a workload on a machine")
+    r.add_argument("--hw", default=DEFAULT_HW, help="machine YAML or shipped name (default h200)")
+    r.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
+                   help=f"workload spec, e.g. \"gemm(M=4096, N=4096, K=4096)\" (default {DEFAULT_WORKLOAD})")
+    r.add_argument("--mode", choices=("inference", "training"), default="inference")
+    r.add_argument("--exec", dest="exec_mode", default="bsp", help="execution mode (bsp)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set l2.size=80MiB (repeatable)")
+    r.add_argument("--l2", choices=("cold", "warm"), default="cold",
+                   help="L2 state at start: cold (empty) or warm (inputs resident, as after earlier runs)")
+    r.add_argument("--repeat", type=int, default=1, help="run the workload N times back to back; report the last")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", "-o", help="write DIR/report.json and DIR/report.md")
+    r.add_argument("--top", type=int, default=12, help="ops shown in the terminal table")
+    r.add_argument("--quiet", "-q", action="store_true")
+    r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("validate", help="check a machine YAML and exit")
+    v.add_argument("file")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE")
+    v.set_defaults(fn=cmd_validate)
+
+    ls = sub.add_parser("list", help="list workloads, machines, op kinds or config parameters")
+    ls.add_argument("what", choices=("workloads", "machines", "ops", "params"))
+    ls.set_defaults(fn=cmd_list)
+
+    t = sub.add_parser("trace", help="trace numpy code into a workload graph")
+    t.add_argument("target", help="module:function")
+    t.add_argument("args", nargs="*", help="keyword arguments key=value")
+    t.add_argument("--top", type=int, default=40)
+    t.set_defaults(fn=cmd_trace)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except UserError as exc:
+        print(f"archsim: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `archsim list ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("archsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: say so, and how to see the traceback
+        if args.debug:
+            traceback.print_exc()
+        print(f"archsim: internal error: {type(exc).__name__}: {exc} "
+              f"(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

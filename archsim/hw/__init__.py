@@ -1,0 +1,1 @@
+"""Component models of machines (gpu/, mem/, later cpu/, noc/, dataflow/, ypu/)."""

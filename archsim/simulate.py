@@ -1,0 +1,31 @@
+"""One simulation, end to end: Graph + machine config -> lowered Program -> machine model.
+
+This is the only place that knows which machine model serves which config kind; the CLI,
+benchmarks and sweeps call `simulate`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from archsim.errors import UserError
+from archsim.hw.result import SimResult
+
+EXEC_MODES = ("bsp",)
+
+
+def simulate(graph, cfg, *, exec_mode: str = "bsp", l2_start: str = "cold", repeat: int = 1,
+             seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
+    kind = getattr(cfg, "kind", "gpu")
+    if exec_mode not in EXEC_MODES:
+        raise UserError(f"execution mode {exec_mode!r} is not available; choose from {EXEC_MODES}")
+    if l2_start not in ("cold", "warm"):
+        raise UserError(f"--l2 must be 'cold' or 'warm', found {l2_start!r}")
+    if repeat < 1:
+        raise UserError(f"--repeat must be >= 1, found {repeat}")
+    if kind == "gpu":
+        from archsim.hw.gpu import run_program
+        from archsim.lower import lower
+        program = lower(graph, cfg, mode=exec_mode)
+        return run_program(program, cfg, l2_start=l2_start, repeat=repeat, seed=seed,
+                           progress=progress)
+    raise UserError(f"no machine model for kind {kind!r}")
