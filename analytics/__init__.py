@@ -1,0 +1,1 @@
+"""Analyses of archsim Reports (JSON): comparison tables and plots. Reads reports only."""
