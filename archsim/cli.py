@@ -179,7 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except UserError as exc:
-        print(f"archsim: error: {exc}", file=sys.stderr)
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        if args.command == "validate":  # validate lists every problem it found
+            for line in lines:
+                print(f"archsim: error: {line}", file=sys.stderr)
+        else:
+            more = f" (and {len(lines) - 1} more problem(s): archsim validate shows all)" \
+                if len(lines) > 1 else ""
+            print(f"archsim: error: {lines[0]}{more}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `archsim list ... | head`
         sys.stderr.close()

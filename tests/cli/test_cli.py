@@ -38,11 +38,14 @@ def test_missing_hw_file_exits_2(capsys):
 @pytest.mark.parametrize("bad", sorted(BAD.glob("*.yaml")) if BAD.exists() else [],
                          ids=lambda p: p.name)
 def test_every_malformed_config_exits_2_naming_the_file(bad):
-    p = run_cli("validate", str(bad))
+    sets = [line[len("# set: "):].strip() for line in bad.read_text().splitlines()
+            if line.startswith("# set: ")]
+    p = run_cli("validate", str(bad), *[a for kv in sets for a in ("--set", kv)])
     assert p.returncode == 2, p.stderr
-    line = p.stderr.strip()
-    assert "Traceback" not in line and len(line.splitlines()) == 1
-    assert ".yaml" in line
+    err = p.stderr.strip()
+    assert "Traceback" not in err
+    assert all(line.startswith("archsim: error: ") for line in err.splitlines())
+    assert bad.name in err.splitlines()[0] or "--set" in err.splitlines()[0]
 
 
 def test_at_least_fifteen_malformed_configs_are_tested():
