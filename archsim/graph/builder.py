@@ -18,7 +18,7 @@ import numpy as np
 
 from archsim.errors import WorkloadError
 from archsim.graph.graph import Graph
-from archsim.graph.op import Op
+from archsim.graph.op import Op, attention_pairs
 from archsim.graph.tensor import TensorSpec
 
 
@@ -152,7 +152,7 @@ class GraphBuilder:
             raise WorkloadError(f"attention shapes do not match: q{q.shape} k{k.shape} v{v.shape}")
         return self._emit("attention", (q, k, v), (B, H, S, D), q.dtype, name,
                           B=B, H=H, S=S, Skv=Skv, D=D, Hkv=Hkv, causal=causal,
-                          simt_flops=5 * B * H * S * Skv)
+                          simt_flops=5 * B * H * attention_pairs(S, Skv, causal))
 
     def conv2d(self, x: TensorSpec, out_channels: int, kernel: int | tuple[int, int],
                stride: int = 1, pad: int | None = None, groups: int = 1, bias: bool = False,
@@ -212,3 +212,55 @@ class GraphBuilder:
 
     def build(self) -> Graph:
         return self.graph
+
+    # ---- appended by the workload library (issue 4) ------------------------------------
+    def conv3d(self, x: TensorSpec, out_channels: int, kernel: int | tuple[int, int, int],
+               stride: int = 1, pad: int | None = None, groups: int = 1, bias: bool = False,
+               name: str = "conv3d") -> TensorSpec:
+        """NDHWC 3-D convolution (an implicit GEMM with M = N·Z·P·Q, N = K, K = C·T·R·S)."""
+        N, D, H, W, C = x.shape
+        T, R, S = (kernel,) * 3 if isinstance(kernel, int) else kernel
+        pad = R // 2 if pad is None else pad
+        Z = (D + 2 * pad - T) // stride + 1
+        P = (H + 2 * pad - R) // stride + 1
+        Q = (W + 2 * pad - S) // stride + 1
+        if min(Z, P, Q) <= 0 or C % groups or out_channels % groups:
+            raise WorkloadError(f"conv3d: bad geometry input {x.shape} kernel {T}x{R}x{S} "
+                                f"stride {stride}")
+        with self.scope(name):
+            w = self.param("weight", (out_channels, T, R, S, C // groups), x.dtype)
+            extra = (self.param("bias", (out_channels,), x.dtype),) if bias else ()
+        return self._emit("conv3d", (x, w, *extra), (N, Z, P, Q, out_channels), x.dtype, name,
+                          N=N, C=C, K=out_channels, D=D, H=H, W=W, T=T, R=R, S=S, Z=Z, P=P, Q=Q,
+                          stride=stride, pad=pad, groups=groups)
+
+    def lstm(self, x: TensorSpec, hidden: int, name: str = "lstm") -> TensorSpec:
+        """One LSTM layer over x[T, B, I] -> h[T, B, hidden], the way cuDNN runs it.
+
+        Three ops: the input projection of all T steps as one GEMM (x W_ih + b -> [T, B, 4H]);
+        the recurrent GEMM h_{t-1} W_hh, one [B, H] x [H, 4H] product per step (attrs
+        repeat = T: the steps are sequential); the cell pointwise math of all steps as one
+        elementwise op ('lstm_cell'). The step-to-step dependence (h_t feeds step t+1) is a loop a
+        DAG cannot show: the recurrent GEMM reads the hidden state `h_state` and runs T times.
+        """
+        T, B, _ = x.shape
+        with self.scope(name):
+            xp = self.linear(x, 4 * hidden, name="ih")
+            h = TensorSpec(self._name("h_state"), (B, hidden), x.dtype, "input")
+            w_hh = self.param("hh.weight", (hidden, 4 * hidden), x.dtype)
+        rec = self._emit("gemm", (h, w_hh), (B, 4 * hidden), x.dtype, f"{name}.hh",
+                         M=B, N=4 * hidden, K=hidden, batch=1, repeat=T, recurrent=True)
+        return self._emit("elementwise", (xp, rec), (T, B, hidden), x.dtype, f"{name}.cell",
+                          fn="lstm_cell", steps=T)
+
+    def mlp(self, x: TensorSpec, sizes: Sequence[int], act: str = "relu", last_act: bool = False,
+            name: str = "mlp", norm: bool = False) -> TensorSpec:
+        """Linear layers of the given output sizes, `act` fused into each GEMM's epilogue
+        (the last one too if `last_act`), and an optional LayerNorm on the output."""
+        for i, n in enumerate(sizes):
+            last = i == len(sizes) - 1
+            x = self.linear(x, n, name=f"{name}.fc{i}",
+                            epilogue=None if (last and not last_act) else act)
+        if norm:
+            x = self.layernorm(x, name=f"{name}.norm")
+        return x

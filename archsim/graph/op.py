@@ -6,7 +6,8 @@ registers itself with `register_kind` next to the code that introduces it.
 
 Conventions:
 - flops count multiply and add separately (an FMA is 2). Attention counts its two matrix
-  products (4·B·H·S·Skv·D, halved when causal); its softmax work is in attrs["simt_flops"].
+  products (4·B·H·D per query-key pair scored; a causal mask scores only the pairs it keeps,
+  see attention_pairs); its softmax work is in attrs["simt_flops"].
 - attrs["repeat"] = n says the op runs n times back to back (the tracer aggregates identical
   loop iterations this way); flops and bytes count all n runs, and a machine model runs n kernels.
 - bytes are compulsory bytes: every distinct input read once plus every output written once,
@@ -110,10 +111,19 @@ def _gemm_flops(op: Op) -> int:
         a.get("batch", 1) * a["M"] * a["N"] * ELEMENTWISE_FLOPS.get(a.get("epilogue", "identity"), 1)
 
 
+def attention_pairs(S: int, Skv: int, causal: bool) -> int:
+    """Query-key pairs scored: all S*Skv, or with a causal mask aligned bottom-right (the S
+    queries are the last S of Skv positions, each sees the earlier context and itself)."""
+    if not causal:
+        return S * Skv
+    ctx = max(Skv - S, 0)
+    return S * ctx + S * (S + 1) // 2
+
+
 def _attention_flops(op: Op) -> int:
     a = op.attrs
-    f = 4 * a["B"] * a["H"] * a["S"] * a.get("Skv", a["S"]) * a["D"]
-    return f // 2 if a.get("causal") else f
+    return 4 * a["B"] * a["H"] * a["D"] * attention_pairs(a["S"], a.get("Skv", a["S"]),
+                                                            bool(a.get("causal")))
 
 
 def _attention_bytes(op: Op) -> int:
@@ -155,7 +165,9 @@ def _linalg_flops(op: Op) -> int:
 
 register_kind("gemm", _gemm_flops, pipe="tensor",
               doc="(batched) matrix product C[b,M,N] = A[b,M,K] B[b,K,N] (+ fused epilogue)")
-register_kind("elementwise", lambda op: _out_numel(op) * ELEMENTWISE_FLOPS.get(op.attrs["fn"], 1),
+# per element of the first output: an op with several outputs (adam writes param, m, v)
+# lists its flops per element of the updated tensor
+register_kind("elementwise", lambda op: op.outputs[0].numel * ELEMENTWISE_FLOPS.get(op.attrs["fn"], 1),
               doc="pointwise function of one or more tensors")
 register_kind("reduction", lambda op: sum(t.numel for t in op.inputs[:1]),
               doc="sum/max/mean over one or more axes")
@@ -180,3 +192,20 @@ register_kind("fft", lambda op: int(5 * op.attrs["n"] * math.log2(max(op.attrs["
 register_kind("linalg", _linalg_flops, doc="dense factorisation or solve (standard flop counts)")
 register_kind("view", lambda op: 0, bytes=lambda op: 0, pipe="memory",
               doc="reshape/slice that aliases its input: no data moves, no kernel runs")
+
+
+# ---- appended by the workload library (issue 4) -------------------------------------------
+# SIMT flops per output element of the LSTM cell: 3 sigmoids + 2 tanh (4 each, as above) on the
+# gate pre-activations, the gate add of input and recurrent projections (4 per unit), and
+# c = f*c + i*g, h = o*tanh(c) (4).
+ELEMENTWISE_FLOPS.update({"lstm_cell": 28, "posenc": 2, "volume_render": 12})
+
+
+def _conv3d_flops(op: Op) -> int:
+    a = op.attrs
+    return 2 * a["N"] * a["K"] * a["Z"] * a["P"] * a["Q"] * (a["C"] // a.get("groups", 1)) \
+        * a["T"] * a["R"] * a["S"]
+
+
+register_kind("conv3d", _conv3d_flops, pipe="tensor",
+              doc="3-D convolution as implicit GEMM, NDHWC: M = N·Z·P·Q, N = K, K = C·T·R·S")

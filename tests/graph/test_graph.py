@@ -33,7 +33,9 @@ def test_attention_flops_count_both_products_and_halve_when_causal():
     full = build_workload("attention(B=2, H=8, S=256, D=64)").ops[0]
     causal = build_workload("attention(B=2, H=8, S=256, D=64, causal=True)").ops[0]
     assert full.flops == 4 * 2 * 8 * 256 * 256 * 64
-    assert causal.flops * 2 == full.flops
+    assert causal.flops == 4 * 2 * 8 * (256 * 257 // 2) * 64
+    ctx = build_workload("attention(B=1, H=1, S=4, Skv=10, D=8, causal=True)").ops[0]
+    assert ctx.flops == 4 * 8 * (4 * 6 + 4 * 5 // 2)  # 6 earlier positions, then a triangle
 
 
 def test_conv_output_geometry_and_flops():

@@ -1,0 +1,453 @@
+"""Training graphs from inference graphs: forward, backward per op kind, optimizer update.
+
+    train = training_graph(build_workload("bert-base(layers=1)"), optimizer="adam", grad_accum=4)
+
+The result holds, in this order:
+1. the forward ops (attrs["phase"] = "forward");
+2. backward ops, walking the forward ops in reverse topological order (phase "backward"). Each
+   has its own shapes and cost, reads the saved forward activations it needs (the activation
+   re-reads of training), and names what it computes in attrs["grads"] = {grad tensor: the
+   forward tensor it is the gradient of} and the op it differentiates in attrs["grad_of"]:
+   - gemm          -> dX = dY·Wᵀ and dW = Xᵀ·dY (gemm ops, transposed shapes; the bias
+                      gradient as the dW GEMM's 'bgrad' epilogue; an activation epilogue first
+                      becomes an elementwise '<fn>_bwd' on dY and the saved output);
+   - conv2d/conv3d -> '<kind>_dgrad' and '<kind>_wgrad' (implicit GEMMs, forward flops each);
+   - attention     -> 'attention_bwd' (flash backward: 5 matrix products against 2, so 2.5x);
+   - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
+   - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
+   - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
+   - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
+   - view/concat/transpose/copy -> view(s)/transpose/copy of dY; fft -> fft; linalg -> linalg
+     (same factorisation cost: an approximation);
+   a tensor read by several ops gets its contributions summed by an elementwise add;
+3. gradient accumulation (grad_accum > 1): forward and backward ops run grad_accum times
+   (attrs["repeat"]), and an elementwise 'accumulate' per parameter adds each micro-batch's
+   gradient into an fp32 accumulator;
+4. the optimizer step (phase "optimizer"), one op per parameter: 'adam' reads param, grad and
+   the fp32 moments m, v (role "state") and writes param, m, v; 'sgd' reads param and grad.
+   Outputs are new tensors named '<name>:updated' (attrs["inplace"] maps them to the buffers
+   they overwrite). With sparse embeddings (recommendation models: DLRM declares it), a table
+   read only by gathers gets a row-wise sparse update of the rows touched instead of a dense
+   table gradient.
+
+The loss is outside the graph: every forward output that needs a gradient is seeded by an
+input tensor '<name>.grad' (role "grad"). Inputs of role "input" and "index" get no gradient.
+"""
+from __future__ import annotations
+
+import math
+
+from archsim.errors import WorkloadError
+from archsim.graph.graph import Graph
+from archsim.graph.op import ELEMENTWISE_FLOPS, KINDS, Op, register_kind
+from archsim.graph.tensor import TensorSpec
+
+# SIMT flops per output element of the backward pointwise functions (the derivative times dY;
+# activations whose derivative needs a transcendental cost about as much as the forward).
+for _fn, _f in {"relu_bwd": 1, "gelu_bwd": 10, "silu_bwd": 6, "sigmoid_bwd": 3, "tanh_bwd": 3,
+                "swiglu_bwd": 8, "rope_bwd": 3, "mul_bwd": 1, "div_bwd": 3, "exp_bwd": 1,
+                "sum_bwd": 0, "mean_bwd": 1, "max_bwd": 2, "maxpool_bwd": 2, "avgpool_bwd": 1,
+                "lstm_cell_bwd": 10, "volume_render_bwd": 12, "dropout_bwd": 1,
+                "scale_bwd": 1, "bgrad": 1}.items():
+    ELEMENTWISE_FLOPS.setdefault(_fn, _f)
+
+
+def _fwd_flops(kind: str):
+    return lambda op: KINDS[kind].flops(op)
+
+
+register_kind("attention_bwd", lambda op: int(2.5 * KINDS["attention"].flops(op)), pipe="tensor",
+              doc="flash-attention backward: recompute QKᵀ, then dV, dP, dQ, dK (2.5x forward)")
+for _k in ("conv2d", "conv3d"):
+    register_kind(f"{_k}_dgrad", _fwd_flops(_k), pipe="tensor",
+                  doc=f"{_k} data gradient dX (a transposed convolution; forward attrs)")
+    register_kind(f"{_k}_wgrad", _fwd_flops(_k), pipe="tensor",
+                  doc=f"{_k} weight gradient dW = Σ X ⊛ dY (forward attrs)")
+register_kind("softmax_bwd", lambda op: 4 * op.inputs[0].numel,
+              doc="softmax backward dX = Y·(dY − Σ dY·Y)")
+register_kind("layernorm_bwd",
+              lambda op: (9 if op.attrs.get("rms") else 12) * op.inputs[0].numel,
+              doc="layer-norm (RMS-norm) backward: dX and the affine-parameter gradients")
+
+_PASS_THROUGH = {"add", "bias_add", "accumulate", "identity"}
+_NO_GRAD_ROLES = {"input", "index"}
+
+
+class _Backward:
+    def __init__(self, fwd: Graph, grad_accum: int):
+        self.fwd = fwd
+        self.g = Graph(f"{fwd.name}.train", {**fwd.attrs, "mode": "training"})
+        self.accum = grad_accum
+        self.contrib: dict[str, list[TensorSpec]] = {}
+        self.sparse_rows: dict[str, list[tuple[TensorSpec, TensorSpec, int]]] = {}
+        self.names: dict[str, int] = {}
+        self.needs: set[str] = set()
+        self.sparse: set[str] = set()
+        self.current: Op | None = None
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def name(self, base: str) -> str:
+        n = self.names.get(base, 0)
+        self.names[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    def emit(self, kind: str, suffix: str, inputs, outputs, grads: dict | None = None,
+             **attrs) -> Op:
+        fwd = self.current
+        rep = (fwd.repeat if fwd is not None else 1) * self.accum
+        attrs = {**attrs, "phase": "backward"}
+        if fwd is not None:
+            attrs["grad_of"] = fwd.name
+        if grads:
+            attrs["grads"] = grads
+        if rep > 1:
+            attrs["repeat"] = rep
+        base = f"{fwd.name}.{suffix}" if fwd is not None else suffix
+        op = Op(self.name(base), kind, tuple(inputs), tuple(outputs), attrs)
+        return self.g.add_op(op)
+
+    def grad_spec(self, t: TensorSpec, shape=None, dtype=None) -> TensorSpec:
+        name = self.name(f"{t.name}.grad@{self.current.name}")
+        return TensorSpec(name, tuple(shape or t.shape), dtype or t.dtype, "grad")
+
+    def add_contrib(self, t: TensorSpec, g: TensorSpec) -> None:
+        if t.name in self.needs:
+            self.contrib.setdefault(t.name, []).append(g)
+
+    def total_grad(self, t: TensorSpec) -> TensorSpec | None:
+        """The summed gradient of `t` (one add op when several ops contributed)."""
+        parts = self.contrib.get(t.name)
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        out = TensorSpec(self.name(f"{t.name}.grad"), t.shape, parts[0].dtype, "grad")
+        self.emit("elementwise", f"sum_grad.{t.name.rsplit('.', 1)[-1]}", parts, (out,),
+                  {out.name: t.name}, fn="add", arity=len(parts))
+        self.contrib[t.name] = [out]
+        return out
+
+    def wants(self, t: TensorSpec) -> bool:
+        return t.name in self.needs
+
+    # ---- the walk -----------------------------------------------------------------------
+    def run(self) -> None:
+        fwd_ops = self.fwd.topo_ops()
+        for op in fwd_ops:
+            attrs = {**op.attrs, "phase": "forward"}
+            if self.accum > 1:
+                attrs["repeat"] = op.repeat * self.accum
+            self.g.add_op(Op(op.name, op.kind, op.inputs, op.outputs, attrs))
+        for op in fwd_ops:  # which tensors need a gradient
+            if any(t.role == "param" or t.name in self.needs for t in op.inputs):
+                self.needs.update(t.name for t in op.outputs)
+        self.needs.update(t.name for t in self.fwd.params())
+        consumed = {t.name for op in fwd_ops for t in op.inputs}
+        for op in fwd_ops:  # the loss gradient seeds every unconsumed output
+            for t in op.outputs:
+                if t.name not in consumed and t.name in self.needs:
+                    self.contrib[t.name] = [TensorSpec(f"{t.name}.grad", t.shape, t.dtype, "grad")]
+        for op in reversed(fwd_ops):
+            self.current = op
+            dys = [self.total_grad(t) for t in op.outputs]
+            if all(d is None for d in dys):
+                continue
+            if not any(self.wants(t) for t in op.inputs):
+                continue
+            handler = getattr(self, f"bwd_{op.kind}", None)
+            if handler is None:
+                raise WorkloadError(f"training graph: no backward rule for op kind {op.kind!r} "
+                                    f"(op {op.name}); kinds with rules: "
+                                    f"{', '.join(sorted(_rules()))}")
+            handler(op, dys[0])
+        self.current = None
+
+    # ---- rules per kind -----------------------------------------------------------------
+    def bwd_gemm(self, op: Op, dy: TensorSpec) -> None:
+        a, w, *extra = op.inputs
+        y = op.outputs[0]
+        epi = op.attrs.get("epilogue")
+        if epi and epi not in ("bias_add", "add", "identity", "bgrad"):
+            dz = TensorSpec(self.name(f"{y.name}.grad_pre"), y.shape, dy.dtype, "grad")
+            self.emit("elementwise", f"{epi}_bwd", (dy, y), (dz,), fn=f"{epi}_bwd")
+            dy = dz
+        # the forward GEMM's own dims (transposed operands and folded batches included)
+        at = op.attrs
+        M, N, K, nb = at["M"], at["N"], at["K"], at.get("batch", 1)
+        ab, wb = math.prod(a.shape[:-2]), math.prod(w.shape[:-2])
+        if self.wants(a) or op.attrs.get("recurrent"):
+            da = self.grad_spec(a)
+            attrs = ({"M": M, "N": K, "K": N * nb, "batch": 1} if ab == 1 and nb > 1 else
+                     {"M": M, "N": K, "K": N, "batch": nb})
+            self.emit("gemm", "dgrad", (dy, w), (da,), {da.name: a.name}, transB=True, **attrs)
+            self.add_contrib(a, da)
+        biases = [t for t in extra if self.wants(t)]
+        if self.wants(w) or biases:
+            outs, grads = [], {}
+            if self.wants(w):
+                dw = self.grad_spec(w)
+                outs.append(dw)
+                grads[dw.name] = w.name
+            for t in biases:
+                db = self.grad_spec(t)
+                outs.append(db)
+                grads[db.name] = t.name
+            attrs = ({"M": K, "N": N, "K": M * nb, "batch": 1} if wb == 1 and nb > 1 else
+                     {"M": K, "N": N, "K": M, "batch": nb})
+            if biases:
+                attrs["epilogue"] = "bgrad"
+            self.emit("gemm", "wgrad", (a, dy), outs, grads, transA=True, **attrs)
+            for o, t in zip(outs, ([w] if self.wants(w) else []) + biases):
+                self.add_contrib(t, o)
+
+    def _conv(self, op: Op, dy: TensorSpec) -> None:
+        x, w, *extra = op.inputs
+        if self.wants(x):
+            dx = self.grad_spec(x)
+            self.emit(f"{op.kind}_dgrad", "dgrad", (dy, w), (dx,), {dx.name: x.name}, **op.attrs)
+            self.add_contrib(x, dx)
+        targets = [t for t in (w, *extra) if self.wants(t)]
+        if targets:
+            outs = [self.grad_spec(t) for t in targets]
+            self.emit(f"{op.kind}_wgrad", "wgrad", (x, dy), outs,
+                      {o.name: t.name for o, t in zip(outs, targets)}, **op.attrs)
+            for o, t in zip(outs, targets):
+                self.add_contrib(t, o)
+
+    bwd_conv2d = _conv
+    bwd_conv3d = _conv
+
+    def bwd_attention(self, op: Op, dy: TensorSpec) -> None:
+        q, k, v = op.inputs[:3]
+        targets = [t for t in (q, k, v) if self.wants(t)]
+        outs = [self.grad_spec(t) for t in targets]
+        self.emit("attention_bwd", "bwd", (q, k, v, op.outputs[0], dy), outs,
+                  {o.name: t.name for o, t in zip(outs, targets)}, **op.attrs)
+        for o, t in zip(outs, targets):
+            self.add_contrib(t, o)
+
+    def bwd_elementwise(self, op: Op, dy: TensorSpec) -> None:
+        fn = op.attrs.get("fn", "identity")
+        targets = [t for t in op.inputs if self.wants(t)]
+        if fn in _PASS_THROUGH or fn == "sub":
+            for i, t in enumerate(op.inputs):
+                if not self.wants(t):
+                    continue
+                if fn == "sub" and i == 1:
+                    g = self.grad_spec(t)
+                    self.emit("elementwise", "neg", (dy,), (g,), {g.name: t.name}, fn="neg")
+                elif t.shape == dy.shape:
+                    g = dy  # the gradient passes through unchanged
+                else:
+                    g = self._unbroadcast(t, dy)
+                self.add_contrib(t, g)
+            return
+        if fn == "cast":
+            g = self.grad_spec(op.inputs[0])
+            self.emit("copy", "cast_bwd", (dy,), (g,), {g.name: op.inputs[0].name})
+            self.add_contrib(op.inputs[0], g)
+            return
+        outs = [self.grad_spec(t) for t in targets]
+        self.emit("elementwise", f"{fn}_bwd", (dy, *op.inputs), outs,
+                  {o.name: t.name for o, t in zip(outs, targets)}, fn=f"{fn}_bwd")
+        for o, t in zip(outs, targets):
+            self.add_contrib(t, o)
+
+    def _unbroadcast(self, t: TensorSpec, dy: TensorSpec) -> TensorSpec:
+        """Sum dY over the axes along which `t` was broadcast."""
+        lead = len(dy.shape) - len(t.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(t.shape)
+                                          if d == 1 and dy.shape[lead + i] != 1)
+        g = self.grad_spec(t)
+        self.emit("reduction", "unbroadcast", (dy,), (g,), {g.name: t.name}, fn="sum", axes=axes)
+        return g
+
+    def bwd_reduction(self, op: Op, dy: TensorSpec) -> None:
+        x, y = op.inputs[0], op.outputs[0]
+        fn = op.attrs.get("fn", "sum")
+        g = self.grad_spec(x)
+        ins = (dy, x, y) if fn in ("max", "min") else (dy,)
+        self.emit("elementwise", f"{fn}_bwd", ins, (g,), {g.name: x.name},
+                  fn=f"{'max' if fn == 'min' else fn}_bwd")
+        self.add_contrib(x, g)
+
+    def bwd_softmax(self, op: Op, dy: TensorSpec) -> None:
+        x, y = op.inputs[0], op.outputs[0]
+        g = self.grad_spec(x)
+        self.emit("softmax_bwd", "bwd", (dy, y), (g,), {g.name: x.name}, **op.attrs)
+        self.add_contrib(x, g)
+
+    def bwd_layernorm(self, op: Op, dy: TensorSpec) -> None:
+        targets = [t for t in op.inputs if self.wants(t)]
+        outs = [self.grad_spec(t) for t in targets]
+        self.emit("layernorm_bwd", "bwd", (dy, *op.inputs), outs,
+                  {o.name: t.name for o, t in zip(outs, targets)}, **op.attrs)
+        for o, t in zip(outs, targets):
+            self.add_contrib(t, o)
+
+    def bwd_pool(self, op: Op, dy: TensorSpec) -> None:
+        x, y = op.inputs[0], op.outputs[0]
+        fn = f"{op.attrs.get('fn', 'max')}pool_bwd"
+        g = self.grad_spec(x)
+        self.emit("elementwise", fn, (dy, x, y), (g,), {g.name: x.name}, fn=fn)
+        self.add_contrib(x, g)
+
+    def bwd_gather(self, op: Op, dy: TensorSpec) -> None:
+        table, idx = op.inputs[:2]
+        if not self.wants(table):
+            return
+        if table.name in self.sparse:
+            # row-wise sparse update later: keep the rows' gradient and where they go
+            self.sparse_rows.setdefault(table.name, []).append((dy, idx, op.repeat * self.accum))
+            return
+        zeros = TensorSpec(f"{table.name}.grad_zeros@{op.name}", table.shape, dy.dtype, "grad")
+        g = self.grad_spec(table)
+        self.emit("scatter_add", "bwd", (zeros, dy, idx), (g,), {g.name: table.name},
+                  rows=table.shape[0], n=idx.numel, dim=math.prod(table.shape[1:]))
+        self.add_contrib(table, g)
+
+    def bwd_scatter_add(self, op: Op, dy: TensorSpec) -> None:
+        target, upd, idx = op.inputs[:3]
+        if self.wants(target):
+            self.add_contrib(target, dy)
+        if self.wants(upd):
+            g = self.grad_spec(upd)
+            self.emit("gather", "bwd", (dy, idx), (g,), {g.name: upd.name},
+                      rows=dy.shape[0], n=idx.numel, dim=math.prod(dy.shape[1:]))
+            self.add_contrib(upd, g)
+
+    def bwd_copy(self, op: Op, dy: TensorSpec) -> None:
+        x = op.inputs[0]
+        if x.dtype == dy.dtype:
+            self.add_contrib(x, dy)  # a same-type copy passes the gradient through
+            return
+        g = self.grad_spec(x)
+        self.emit("copy", "bwd", (dy,), (g,), {g.name: x.name})
+        self.add_contrib(x, g)
+
+    def bwd_transpose(self, op: Op, dy: TensorSpec) -> None:
+        x = op.inputs[0]
+        perm = op.attrs["perm"]
+        inv = tuple(sorted(range(len(perm)), key=lambda i: perm[i]))
+        g = self.grad_spec(x)
+        self.emit("transpose", "bwd", (dy,), (g,), {g.name: x.name}, perm=inv)
+        self.add_contrib(x, g)
+
+    def bwd_view(self, op: Op, dy: TensorSpec) -> None:
+        x = op.inputs[0]
+        g = self.grad_spec(x)
+        self.emit("view", "bwd", (dy,), (g,), {g.name: x.name})
+        self.add_contrib(x, g)
+
+    def bwd_concat(self, op: Op, dy: TensorSpec) -> None:
+        for i, x in enumerate(op.inputs):
+            if self.wants(x):  # each input's gradient is a slice of dY: a view, no kernel
+                g = self.grad_spec(x)
+                self.emit("view", f"split{i}", (dy,), (g,), {g.name: x.name})
+                self.add_contrib(x, g)
+
+    def bwd_fft(self, op: Op, dy: TensorSpec) -> None:
+        self._same_kind(op, dy)
+
+    def bwd_linalg(self, op: Op, dy: TensorSpec) -> None:
+        self._same_kind(op, dy)
+
+    def _same_kind(self, op: Op, dy: TensorSpec) -> None:
+        targets = [t for t in op.inputs if self.wants(t)]
+        outs = [self.grad_spec(t) for t in targets]
+        self.emit(op.kind, "bwd", (dy, *op.inputs), outs,
+                  {o.name: t.name for o, t in zip(outs, targets)}, **op.attrs)
+        for o, t in zip(outs, targets):
+            self.add_contrib(t, o)
+
+    # ---- optimizer ----------------------------------------------------------------------
+    def optimizer(self, optimizer: str) -> None:
+        for p in self.fwd.params():
+            if p.name in self.sparse:
+                for i, (rows_g, idx, rep) in enumerate(self.sparse_rows.get(p.name, [])):
+                    self._sparse_update(p, rows_g, idx, rep, optimizer, i)
+                continue
+            g = self.total_grad(p)
+            if g is None:
+                continue
+            if self.accum > 1:
+                acc_in = TensorSpec(f"{p.name}.grad_acc", p.shape, "fp32", "grad")
+                acc = TensorSpec(f"{p.name}.grad_acc:updated", p.shape, "fp32", "grad")
+                attrs = {"fn": "accumulate", "phase": "backward", "repeat": self.accum,
+                         "inplace": {acc.name: acc_in.name}}
+                self.g.add_op(Op(self.name(f"{p.name}.accumulate"), "elementwise", (g, acc_in),
+                                 (acc,), attrs))
+                g = acc
+            self._update(p, g, optimizer, p.shape, sparse=False)
+
+    def _update(self, p: TensorSpec, g: TensorSpec, optimizer: str, shape, sparse: bool,
+                extra_inputs: tuple = (), tag: str = "", repeat: int = 1) -> None:
+        suffix = f"[rows{tag}]" if sparse else ""
+        pin = p if not sparse else TensorSpec(f"{p.name}{suffix}", shape, p.dtype, "param")
+        ins, outs = [pin, g, *extra_inputs], [TensorSpec(f"{pin.name}:updated", shape, p.dtype,
+                                                         "param")]
+        if optimizer == "adam":
+            for s in ("m", "v"):
+                st = TensorSpec(f"{p.name}.adam_{s}{suffix}", shape, "fp32", "state")
+                ins.append(st)
+                outs.append(TensorSpec(f"{st.name}:updated", shape, "fp32", "state"))
+        attrs = {"fn": optimizer, "phase": "optimizer", "param": p.name,
+                 "inplace": {o.name: i.name for o, i in zip(outs, [ins[0]] + ins[-2:])
+                             } if optimizer == "adam" else {outs[0].name: ins[0].name}}
+        if sparse:
+            attrs["sparse_rows"] = shape[0]
+        if repeat > 1:
+            attrs["repeat"] = repeat
+        self.g.add_op(Op(self.name(f"{p.name}.{optimizer}"), "elementwise", tuple(ins),
+                         tuple(outs), attrs))
+
+    def _sparse_update(self, p, rows_g, idx, rep, optimizer, i) -> None:
+        dim = p.shape[1:]
+        shape = (idx.numel, *dim)
+        g = rows_g if rows_g.shape == shape else TensorSpec(
+            self.name(f"{rows_g.name}.rows"), shape, rows_g.dtype, "grad")
+        if g is not rows_g:
+            self.g.add_op(Op(self.name(f"{p.name}.rows_grad"), "view", (rows_g,), (g,),
+                             {"phase": "backward"}))
+        self._update(p, g, optimizer, shape, sparse=True, extra_inputs=(idx,),
+                     tag="" if i == 0 else str(i), repeat=rep)
+
+
+def _rules() -> list[str]:
+    return [n[4:] for n in dir(_Backward) if n.startswith("bwd_")]
+
+
+def _sparse_tables(graph: Graph) -> set[str]:
+    """Parameters read only as the table of gathers (embedding tables)."""
+    out = set()
+    for p in graph.params():
+        users = graph.consumers(p.name)
+        if users and all(u.kind == "gather" and u.inputs[0].name == p.name for u in users):
+            out.add(p.name)
+    return out
+
+
+def training_graph(graph: Graph, optimizer: str = "adam", grad_accum: int = 1,
+                   sparse_embeddings: bool | None = None) -> Graph:
+    """One training step of `graph` (see the module docstring).
+
+    grad_accum: micro-batches per optimizer step (the graph is one micro-batch).
+    sparse_embeddings: row-wise sparse updates of tables read only by gathers; False: a dense
+    table gradient by scatter-add and a dense optimizer update (what torch.nn.Embedding does,
+    and how transformers train); None (default): what the workload declares in
+    graph.attrs["sparse_embeddings"] (DLRM does), else False.
+    """
+    if optimizer not in ("adam", "sgd"):
+        raise WorkloadError(f"training graph: optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if not isinstance(grad_accum, int) or grad_accum < 1:
+        raise WorkloadError(f"training graph: grad_accum must be a positive integer, "
+                            f"got {grad_accum!r}")
+    bw = _Backward(graph, grad_accum)
+    if sparse_embeddings is None:
+        sparse_embeddings = bool(graph.attrs.get("sparse_embeddings", False))
+    bw.sparse = _sparse_tables(graph) if sparse_embeddings else set()
+    bw.run()
+    bw.optimizer(optimizer)
+    bw.g.attrs.update({"optimizer": optimizer, "grad_accum": grad_accum,
+                       "forward_ops": len(graph)})
+    return bw.g

@@ -1,0 +1,71 @@
+"""Building blocks shared by the workload families: transformer layers, attention with a KV
+cache, argument checks. Private to workloads/ (the public surface is the registry)."""
+from __future__ import annotations
+
+from archsim.errors import WorkloadError
+from archsim.graph import GraphBuilder, Op, TensorSpec
+
+
+def check_positive(**values: int) -> None:
+    """A clear error for a non-positive size parameter."""
+    for k, v in values.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise WorkloadError(f"parameter {k} must be a positive integer, got {v!r}")
+
+
+def check_layers(layers: int, total: int) -> int:
+    check_positive(layers=layers)
+    if layers > total:
+        raise WorkloadError(f"layers={layers}: the model has {total}")
+    return layers
+
+
+def split_heads(b: GraphBuilder, x: TensorSpec, batch: int, heads: int, seq: int, head_dim: int,
+                name: str) -> TensorSpec:
+    """[B·S, H·D] -> [B, H, S, D] as a view: attention kernels take the strided layout
+    directly (flash-attn reads [B, S, H, D]), so no transpose kernel runs."""
+    return b.view(x, (batch, heads, seq, head_dim), name=name)
+
+
+def attention_op(b: GraphBuilder, q: TensorSpec, k: TensorSpec, v: TensorSpec, causal: bool,
+                 deps: tuple[TensorSpec, ...] = (), name: str = "attention") -> TensorSpec:
+    """Flash attention like GraphBuilder.attention, but with extra inputs `deps` that order it
+    after other ops (the KV-cache writes a decode step must see). Same attrs, same cost."""
+    if not deps:
+        return b.attention(q, k, v, causal=causal, name=name)
+    B, H, S, D = q.shape
+    _, Hkv, Skv, _ = k.shape
+    opname = b._name(name)
+    out = TensorSpec(opname + ":out", (B, H, S, D), q.dtype)
+    b.graph.add_op(Op(opname, "attention", (q, k, v, *deps), (out,),
+                      {"B": B, "H": H, "S": S, "Skv": Skv, "D": D, "Hkv": Hkv, "causal": causal,
+                       "simt_flops": 5 * B * H * S * Skv}))
+    return out
+
+
+def encoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, hidden: int, heads: int,
+                  ffn: int, causal: bool = False, pre_norm: bool = False) -> TensorSpec:
+    """One transformer layer on x[B·S, hidden] (BERT: post-norm; GPT-2: pre-norm), GELU FFN.
+
+    Ops: (ln) fused QKV GEMM, q/k/v views, flash attention, view, output GEMM, residual add,
+    ln, FFN-up GEMM (+GELU epilogue), FFN-down GEMM, residual add (, ln).
+    """
+    d = hidden // heads
+    h = b.layernorm(x, name="ln_attn") if pre_norm else x
+    qkv = b.linear(h, 3 * hidden, name="qkv")
+    q = split_heads(b, qkv, batch, heads, seq, d, "q")
+    k = split_heads(b, qkv, batch, heads, seq, d, "k")
+    v = split_heads(b, qkv, batch, heads, seq, d, "v")
+    a = b.attention(q, k, v, causal=causal)
+    a = b.view(a, (batch * seq, hidden), name="merge_heads")
+    o = b.linear(a, hidden, name="attn_out")
+    x = b.add(o, x, name="residual_attn")
+    if not pre_norm:
+        x = b.layernorm(x, name="ln_attn")
+    h = b.layernorm(x, name="ln_ffn") if pre_norm else x
+    h = b.linear(h, ffn, name="ffn_up", epilogue="gelu")
+    h = b.linear(h, hidden, name="ffn_down")
+    x = b.add(h, x, name="residual_ffn")
+    if not pre_norm:
+        x = b.layernorm(x, name="ln_ffn")
+    return x
