@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                           mode=args.mode, exec_mode=args.exec_mode, options=options,
                           simulator=simulator)
     if not args.quiet:
-        print(format_table([[k, v] for k, v in summary_rows(report)], ["archsim", "result"]))
+        print(format_table([[k, v] for k, v in summary_rows(report)], ["archsim", "result"],
+                           numbers_right=False))
         print()
         print(format_table(op_rows(top_ops(report, args.top), report["time_s"]), OP_HEADER))
         print(f"\n(simulated in {wall:.2f} s, {result.events:,} events, {engine.BACKEND} engine)")

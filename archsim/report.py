@@ -130,13 +130,14 @@ def top_ops(report: dict, n: int = 10) -> list[dict]:
     return sorted(report["ops"], key=lambda o: -o["time_s"])[:n]
 
 
-def format_table(rows: list[list[str]], header: list[str]) -> str:
-    """Plain-text table: numbers right-aligned, text left-aligned."""
+def format_table(rows: list[list[str]], header: list[str], numbers_right: bool = True) -> str:
+    """Plain-text table: text left-aligned, numbers right-aligned (unless numbers_right=False)."""
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
 
     def cell(c, w):
         s = str(c)
-        return s.rjust(w) if s[:1].isdigit() or s[:1] in "-+." and s[1:2].isdigit() else s.ljust(w)
+        num = s[:1].isdigit() or s[:1] in "-+." and s[1:2].isdigit()
+        return s.rjust(w) if num and numbers_right else s.ljust(w)
 
     def line(r):
         return "  ".join(cell(c, w) for c, w in zip(r, widths)).rstrip()
