@@ -317,7 +317,8 @@ def _refine_tc(a, b, Q_of, base):
 
 def _nondim_arrays(P: QSSParams, **arrays):
     """Nondimensional parameters as numpy arrays when some dimensional ones are arrays."""
-    v = {k: np.asarray(arrays.get(k, getattr(P, k)), dtype=float)
+    # np.multiply (not np.asarray) keeps array-like inputs, such as a tracer's arrays, as they are
+    v = {k: np.multiply(1.0, arrays.get(k, getattr(P, k)))
          for k in ("s", "p", "g", "m", "d", "a", "b", "n")}
     rate = v["n"] * P.T0
     return dict(sigma=v["s"] / (v["n"] * P.E0 * P.T0), rho=v["p"] / rate, eta=v["g"] / P.T0,
@@ -335,7 +336,7 @@ def regime_codes(P: QSSParams = PUBLISHED, n_y: int = 1500, newton_iters: int = 
     2x2 Jacobian's trace and determinant.
     """
     q = _nondim_arrays(P, **param_arrays)
-    shape = np.broadcast(*[np.asarray(q[k]) for k in q]).shape
+    shape = np.broadcast_shapes(*[np.shape(q[k]) for k in q])
     q = {k: np.broadcast_to(val, shape).reshape(-1) for k, val in q.items()}
     n_total = int(np.prod(shape)) if shape else 1
     chunk = max(1, 2_000_000 // n_y)           # bound memory: chunk x n_y grid per pass
