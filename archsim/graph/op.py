@@ -199,6 +199,9 @@ register_kind("view", lambda op: 0, bytes=lambda op: 0, pipe="memory",
 # gate pre-activations, the gate add of input and recurrent projections (4 per unit), and
 # c = f*c + i*g, h = o*tanh(c) (4).
 ELEMENTWISE_FLOPS.update({"lstm_cell": 28, "posenc": 2, "volume_render": 12})
+# inference batch norm: y = x * scale + shift; the per-channel prep computes
+# scale = w / sqrt(var + eps), shift = b - mean * scale (5 ops on each of the 4 stat rows' columns)
+ELEMENTWISE_FLOPS.update({"batchnorm": 2, "bn_prep": 5})
 
 
 def _conv3d_flops(op: Op) -> int:

@@ -1,4 +1,6 @@
 """Workload specs are parsed as literals, never evaluated; errors are UserErrors."""
+import keyword
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +12,11 @@ literals = st.one_of(st.integers(-10**9, 10**9), st.booleans(), st.text("abc_-'\
                      st.floats(allow_nan=False, allow_infinity=False), st.none())
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True), literals, max_size=5))
+# parameter names are Python parameter names, so never keywords such as `if`
+names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda k: not keyword.iskeyword(k))
+
+
+@given(st.dictionaries(names, literals, max_size=5))
 def test_format_then_parse_round_trips(kwargs):
     assert parse_spec(format_spec("llama3-8b", kwargs)) == ("llama3-8b", kwargs)
 
