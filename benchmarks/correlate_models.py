@@ -27,11 +27,12 @@ from archsim.simulate import simulate  # noqa: E402
 
 
 def spec_as_measured(case: dict) -> str:
-    """The case's spec, adjusted to what was measured: the Llama layer ran without the LM head
-    (its 'includes' field says so), which the llama3-8b workload adds by default."""
+    """The case's spec, adjusted to what was measured: the Llama layer ran alone, without the
+    embedding, final norm and LM head (its 'includes' field says so), which the llama3-8b
+    workload adds by default."""
     name, kwargs = parse_spec(case["workload"])
-    if name == "llama3-8b" and "no LM head" in case.get("includes", ""):
-        kwargs.setdefault("include_head", False)
+    if name == "llama3-8b" and "no embeddings, no final norm, no LM head" in case.get("includes", ""):
+        kwargs.setdefault("blocks_only", True)
     return format_spec(name, kwargs)
 
 

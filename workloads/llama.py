@@ -11,13 +11,11 @@ Phases:
 - decode: one new token per sequence attending to a KV cache of `context` tokens (+ itself).
 The new tokens' K and V are written into the cache (a copy op each), which the attention reads.
 
-Op granularity (per layer, 22): rmsnorm; q, k, v GEMMs; rope on q and k; q/k/v head views;
-K and V cache writes; flash attention; head merge view; output GEMM; residual add; rmsnorm;
-gate and up GEMMs; SwiGLU; down GEMM; residual add. Kitsune counts 27 per layer (papers.md §1).
-
-Note on costs: the attention kind halves 4·S·Skv·D·H when causal; with context > 0 in prefill
-the exact causal count is S·context + S(S+1)/2 query-key pairs, so the op then undercounts the
-context part by half (reported to the graph owner).
+Op granularity per layer: rmsnorm; q, k, v GEMMs; rope on q and k as eager code runs it (neg,
+cat, two muls, add each); K and V cache writes; flash attention; output GEMM; residual add;
+rmsnorm; gate and up GEMMs; SwiGLU; down GEMM; residual add (plus zero-cost views). Kitsune
+counts 27 per layer (papers.md §1). Causal attention with earlier context counts exactly the
+S·context + S(S+1)/2 query-key pairs it scores.
 """
 from __future__ import annotations
 
@@ -30,6 +28,22 @@ LLAMA3_8B = dict(layers=32, hidden=4096, heads=32, kv_heads=8, head_dim=128, ffn
                  vocab=128256)
 
 
+def _rope(b: GraphBuilder, x: TensorSpec, heads: int, D: int, name: str) -> TensorSpec:
+    """Rotary embedding as the reference (Hugging Face) code runs it eagerly:
+    x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2]) —
+    five kernels (neg, cat, mul, mul, add) over the [tokens, heads, D] tensor."""
+    T = x.shape[0]
+    with b.scope(name):
+        xh = b.view(x, (T, heads, D), name="heads")
+        lo = b.view(xh, (T, heads, D // 2), name="lo")
+        hi = b.view(xh, (T, heads, D // 2), name="hi")
+        rot = b.concat([b.elementwise("neg", hi, name="neg"), lo], axis=-1, name="rotate_half")
+        cos = b.input("cos", (T, 1, D))
+        sin = b.input("sin", (T, 1, D))
+        y = b.add(b.mul(xh, cos, name="mul_cos"), b.mul(rot, sin, name="mul_sin"), name="add")
+        return b.view(y, x.shape, name="out")
+
+
 def _decoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, context: int,
                    cfg: dict, decode: bool) -> TensorSpec:
     H, Hkv, D, hid = cfg["heads"], cfg["kv_heads"], cfg["head_dim"], cfg["hidden"]
@@ -37,8 +51,8 @@ def _decoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, context
     q = b.linear(h, H * D, name="q_proj", bias=False)
     k = b.linear(h, Hkv * D, name="k_proj", bias=False)
     v = b.linear(h, Hkv * D, name="v_proj", bias=False)
-    q = b.elementwise("rope", q, name="rope_q")
-    k = b.elementwise("rope", k, name="rope_k")
+    q = _rope(b, q, H, D, name="rope_q")
+    k = _rope(b, k, Hkv, D, name="rope_k")
     q = b.view(q, (batch, H, seq, D), name="q_heads")
     k = b.view(k, (batch, Hkv, seq, D), name="k_heads")
     v = b.view(v, (batch, Hkv, seq, D), name="v_heads")
@@ -68,9 +82,11 @@ def _decoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, context
                                 "prefill or decode with a KV cache")
 def llama3_8b(phase: str = "prefill", batch: int = 1, seq: int = 2048, context: int = 0,
               dtype: str = "bf16", layers: int = 32, include_head: bool = True,
-              all_logits: bool = False) -> Graph:
+              all_logits: bool = False, blocks_only: bool = False) -> Graph:
     """include_head: the LM head (logits of the last position of each sequence in prefill,
-    as serving does; of every position with all_logits=True, as training does)."""
+    as serving does; of every position with all_logits=True, as training does).
+    blocks_only: the decoder layers alone, fed hidden states: no embedding lookup, final norm
+    or LM head (a layer measured on its own)."""
     if phase not in ("prefill", "decode"):
         raise WorkloadError(f"llama3-8b: phase must be 'prefill' or 'decode', got {phase!r}")
     decode = phase == "decode"
@@ -85,11 +101,16 @@ def llama3_8b(phase: str = "prefill", batch: int = 1, seq: int = 2048, context: 
     b = GraphBuilder("llama3-8b", dtype, {"family": "llm", "phase": phase, "batch": batch,
                                           "seq": seq, "context": context, "layers": layers})
     tokens = batch * seq
-    x = b.gather(b.param("embed_tokens", (cfg["vocab"], cfg["hidden"])),
-                 b.index("ids", (tokens,)), name="embed")
+    if blocks_only:
+        x = b.input("hidden_states", (tokens, cfg["hidden"]))
+    else:
+        x = b.gather(b.param("embed_tokens", (cfg["vocab"], cfg["hidden"])),
+                     b.index("ids", (tokens,)), name="embed")
     for i in range(layers):
         with b.scope(f"layer{i}"):
             x = _decoder_layer(b, x, batch, seq, context, cfg, decode)
+    if blocks_only:
+        return b.build()
     x = b.layernorm(x, name="norm", rms=True)
     if include_head:
         if not decode and not all_logits:  # generation needs only the last logits
