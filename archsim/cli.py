@@ -115,10 +115,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(format_table([[k.name, k.pipe, k.doc] for k in KINDS.values()],
                            ["op kind", "pipe", "description"]))
     elif args.what == "params":
-        from archsim.config import describe
-        from archsim.config.gpu import GpuConfig
-        rows = [[str(c) for c in row] for row in describe(GpuConfig)]
-        print(format_table(rows, ["key", "type", "unit", "doc", "default"][:len(rows[0])]))
+        from archsim.config import describe, kinds
+        rows = [[kind] + [str(c) for c in row] for kind, schema in sorted(kinds().items())
+                for row in describe(schema)]
+        print(format_table(rows, ["kind", "key", "type", "unit", "doc", "default"]))
     return 0
 
 

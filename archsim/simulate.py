@@ -10,14 +10,18 @@ from typing import Callable
 from archsim.errors import UserError
 from archsim.hw.result import SimResult
 
-EXEC_MODES = ("bsp",)
+EXEC_MODES = {"gpu": ("bsp",), "cpu": ("cpu",)}
 
 
 def simulate(graph, cfg, *, exec_mode: str = "bsp", l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
     kind = getattr(cfg, "kind", "gpu")
-    if exec_mode not in EXEC_MODES:
-        raise UserError(f"execution mode {exec_mode!r} is not available; choose from {EXEC_MODES}")
+    modes = EXEC_MODES.get(kind, ())
+    if exec_mode == "bsp" and kind == "cpu":  # the CLI default names the GPU mode
+        exec_mode = "cpu"
+    if exec_mode not in modes:
+        raise UserError(f"execution mode {exec_mode!r} is not available on a {kind} machine; "
+                        f"choose from {modes}")
     if l2_start not in ("cold", "warm"):
         raise UserError(f"--l2 must be 'cold' or 'warm', found {l2_start!r}")
     if repeat < 1:
@@ -28,4 +32,9 @@ def simulate(graph, cfg, *, exec_mode: str = "bsp", l2_start: str = "cold", repe
         program = lower(graph, cfg, mode=exec_mode)
         return run_program(program, cfg, l2_start=l2_start, repeat=repeat, seed=seed,
                            progress=progress)
+    if kind == "cpu":
+        from archsim.hw.cpu import run_program as run_cpu
+        from archsim.lower.cpu import lower_cpu
+        return run_cpu(lower_cpu(graph, cfg), cfg, l2_start=l2_start, repeat=repeat, seed=seed,
+                       progress=progress)
     raise UserError(f"no machine model for kind {kind!r}")

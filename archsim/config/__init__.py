@@ -14,12 +14,14 @@ from archsim.config.units import UnitError, format_quantity, parse_quantity
 from archsim.errors import ConfigError
 
 # Built-in kinds. A new kind's module defines its schema and is registered here, one line each.
+from archsim.config.cpu import CpuConfig  # noqa: E402
 from archsim.config.gpu import GpuConfig  # noqa: E402
 
 register_kind("gpu", GpuConfig)
+register_kind("cpu", CpuConfig)
 
 __all__ = [
-    "ConfigError", "FrozenDict", "GpuConfig", "ParamInfo", "REQUIRED", "UnitError", "describe",
+    "ConfigError", "CpuConfig", "FrozenDict", "GpuConfig", "ParamInfo", "REQUIRED", "UnitError", "describe",
     "format_quantity", "from_dict", "kinds", "load_config", "load_config_text", "param",
     "parse_quantity", "register_kind", "schema_for", "section", "to_dict", "validate_file",
 ]

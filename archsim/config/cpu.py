@@ -1,0 +1,59 @@
+"""Schema of a CPU machine (`kind: cpu`): many cores with SIMD units, a cache hierarchy, DRAM.
+
+The CPU model in archsim.hw.cpu reads it. Rates are per core per cycle; an FMA counts 2 flops.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archsim.config.params import param, section
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreConfig:
+    count: int = param("cores the workload runs on", ge=1)
+    clock: float = param("sustained all-core clock under vector load", "Hz", gt=0)
+    simd_flops_per_cycle: dict = param(
+        "SIMD flops per core per cycle by dtype (vector width x FMA units x 2)", default={})
+    matrix_flops_per_cycle: dict = param(
+        "matrix-engine flops per core per cycle by dtype (e.g. AMX); GEMMs only", default={})
+    efficiency: dict = param(
+        "fraction of the pipe's peak a loop of each class sustains (gemm, elementwise, "
+        "reduction, other)", default={})
+    fork_join: float = param("time to start and join a parallel loop over the cores", "s",
+                             default=2e-6, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheLevelConfig:
+    size: int = param("capacity (per core for private levels, total for shared ones)", "B", gt=0)
+    bandwidth: float = param("sustained bandwidth (per core for private levels, total for "
+                             "shared ones)", "B/s", gt=0)
+    shared: bool = param("shared by all cores (else private per core)", default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DramConfig:
+    size: int = param("memory capacity", "B", gt=0)
+    bandwidth: float = param("achievable bandwidth (all cores streaming)", "B/s", gt=0)
+    latency: float = param("idle load-to-use latency", "s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuPowerConfig:
+    idle: float = param("package + memory power with the cores idle", "W", ge=0)
+    static: float = param("extra power while cores run (leakage, uncore at load)", "W", ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuConfig:
+    name: str = param("machine name")
+    kind: str = param("machine kind", default="cpu", choices=("cpu",))
+    cores: CoreConfig = section("cores")
+    l1: CacheLevelConfig = section("first-level data cache")
+    l2: CacheLevelConfig = section("second-level cache")
+    l3: CacheLevelConfig = section("last-level cache")
+    dram: DramConfig = section("main memory")
+    power: CpuPowerConfig = section("power")
+    energy: dict = param("energy per action, keyed by action name (flop.<dtype>, "
+                         "l1_byte, l2_byte, l3_byte, dram_byte)", "J", default={})
