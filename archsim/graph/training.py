@@ -8,9 +8,10 @@ The result holds, in this order:
    has its own shapes and cost, reads the saved forward activations it needs (the activation
    re-reads of training), and names what it computes in attrs["grads"] = {grad tensor: the
    forward tensor it is the gradient of} and the op it differentiates in attrs["grad_of"]:
-   - gemm          -> dX = dY·Wᵀ and dW = Xᵀ·dY (gemm ops, transposed shapes; the bias
-                      gradient as the dW GEMM's 'bgrad' epilogue; an activation epilogue first
-                      becomes an elementwise '<fn>_bwd' on dY and the saved output);
+   - gemm          -> dX = dY·Wᵀ and dW = Xᵀ·dY (gemm ops, transposed shapes); the bias
+                      gradient as a row-sum reduction of dY (its own kernel, as eager PyTorch
+                      runs it); an activation epilogue first becomes an elementwise '<fn>_bwd'
+                      on dY and the saved output;
    - conv2d/conv3d -> '<kind>_dgrad' and '<kind>_wgrad' (implicit GEMMs, forward flops each);
    - attention     -> 'attention_bwd' (flash backward: 5 matrix products against 2, so 2.5x);
    - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
@@ -181,24 +182,19 @@ class _Backward:
                      {"M": M, "N": K, "K": N, "batch": nb})
             self.emit("gemm", "dgrad", (dy, w), (da,), {da.name: a.name}, transB=True, **attrs)
             self.add_contrib(a, da)
-        biases = [t for t in extra if self.wants(t)]
-        if self.wants(w) or biases:
-            outs, grads = [], {}
-            if self.wants(w):
-                dw = self.grad_spec(w)
-                outs.append(dw)
-                grads[dw.name] = w.name
-            for t in biases:
-                db = self.grad_spec(t)
-                outs.append(db)
-                grads[db.name] = t.name
+        if self.wants(w):
+            dw = self.grad_spec(w)
             attrs = ({"M": K, "N": N, "K": M * nb, "batch": 1} if wb == 1 and nb > 1 else
                      {"M": K, "N": N, "K": M, "batch": nb})
-            if biases:
-                attrs["epilogue"] = "bgrad"
-            self.emit("gemm", "wgrad", (a, dy), outs, grads, transA=True, **attrs)
-            for o, t in zip(outs, ([w] if self.wants(w) else []) + biases):
-                self.add_contrib(t, o)
+            self.emit("gemm", "wgrad", (a, dy), (dw,), {dw.name: w.name}, transA=True, **attrs)
+            self.add_contrib(w, dw)
+        for t in extra:  # bias gradient: dY summed over its rows, its own kernel in eager code
+            if self.wants(t):
+                db = self.grad_spec(t)
+                axes = tuple(range(len(dy.shape) - len(t.shape)))
+                self.emit("reduction", "bgrad", (dy,), (db,), {db.name: t.name}, fn="sum",
+                          axes=axes)
+                self.add_contrib(t, db)
 
     def _conv(self, op: Op, dy: TensorSpec) -> None:
         x, w, *extra = op.inputs
@@ -427,10 +423,45 @@ def _sparse_tables(graph: Graph) -> set[str]:
     return out
 
 
+LOW_PRECISION = ("bf16", "fp16")
+_MATMUL_KINDS = ("gemm", "conv2d", "conv3d")
+
+
+def mixed_precision(graph: Graph) -> Graph:
+    """The forward graph as torch.autocast runs it: parameters held in fp32 ("master weights");
+    each parameter a matrix-product op reads in bf16/fp16 is cast from its fp32 master by a copy
+    op every step (the cast kernels of eager autocast); other parameters (norm weights) are read
+    in fp32 directly. The casts' backward (copy) brings those gradients back to fp32, and the
+    optimizer updates the fp32 masters. A graph with no low-precision parameters is unchanged."""
+    low = {p.name for p in graph.params() if p.dtype in LOW_PRECISION}
+    if not low:
+        return graph
+    out = Graph(graph.name, {**graph.attrs, "precision": "amp"})
+    masters = {n: t.with_(dtype="fp32") for n, t in graph.tensors.items() if n in low}
+    casts: dict[str, TensorSpec] = {}
+    for op in graph.topo_ops():
+        inputs = []
+        for t in op.inputs:
+            if t.name not in low:
+                inputs.append(t)
+            elif op.kind in _MATMUL_KINDS:
+                if t.name not in casts:
+                    casts[t.name] = TensorSpec(f"{t.name}:{t.dtype}", t.shape, t.dtype)
+                    out.add_op(Op(f"{t.name}.autocast", "copy", (masters[t.name],),
+                                  (casts[t.name],), {"autocast": True}))
+                inputs.append(casts[t.name])
+            else:
+                inputs.append(masters[t.name])
+        out.add_op(Op(op.name, op.kind, tuple(inputs), op.outputs, dict(op.attrs)))
+    return out
+
+
 def training_graph(graph: Graph, optimizer: str = "adam", grad_accum: int = 1,
-                   sparse_embeddings: bool | None = None) -> Graph:
+                   sparse_embeddings: bool | None = None, precision: str = "amp") -> Graph:
     """One training step of `graph` (see the module docstring).
 
+    precision: 'amp' (default) — automatic mixed precision as torch.autocast runs it, see
+    `mixed_precision`; 'pure' — parameters kept in the forward graph's dtype.
     grad_accum: micro-batches per optimizer step (the graph is one micro-batch).
     sparse_embeddings: row-wise sparse updates of tables read only by gathers; False: a dense
     table gradient by scatter-add and a dense optimizer update (what torch.nn.Embedding does,
@@ -442,12 +473,16 @@ def training_graph(graph: Graph, optimizer: str = "adam", grad_accum: int = 1,
     if not isinstance(grad_accum, int) or grad_accum < 1:
         raise WorkloadError(f"training graph: grad_accum must be a positive integer, "
                             f"got {grad_accum!r}")
+    if precision not in ("amp", "pure"):
+        raise WorkloadError(f"training graph: precision must be 'amp' or 'pure', got {precision!r}")
+    if precision == "amp":
+        graph = mixed_precision(graph)
     bw = _Backward(graph, grad_accum)
     if sparse_embeddings is None:
         sparse_embeddings = bool(graph.attrs.get("sparse_embeddings", False))
     bw.sparse = _sparse_tables(graph) if sparse_embeddings else set()
     bw.run()
     bw.optimizer(optimizer)
-    bw.g.attrs.update({"optimizer": optimizer, "grad_accum": grad_accum,
+    bw.g.attrs.update({"optimizer": optimizer, "grad_accum": grad_accum, "precision": precision,
                        "forward_ops": len(graph)})
     return bw.g

@@ -60,7 +60,9 @@ def test_gemm_backward_is_dgrad_and_wgrad_with_transposed_shapes():
     assert d.outputs[0].shape == (64, 512)
     w = tg.op("fc2.wgrad")
     assert (w.attrs["M"], w.attrs["N"], w.attrs["K"]) == (512, 10, 64)
-    assert [o.shape for o in w.outputs] == [(512, 10), (10,)]        # dW and the bias grad
+    assert [o.shape for o in w.outputs] == [(512, 10)]                # dW
+    bg = tg.op("fc2.bgrad")                                           # bias grad: a row sum
+    assert bg.kind == "reduction" and bg.outputs[0].shape == (10,) and bg.flops == 64 * 10
     assert x.name in {t.name for t in tg.op("fc1.wgrad").inputs}     # re-reads the activation
     assert tg.op("fc1.gelu_bwd").attrs["fn"] == "gelu_bwd"
     assert "fc1.dgrad" not in {op.name for op in tg.ops}             # no gradient for the input
@@ -151,3 +153,19 @@ def test_unknown_kind_is_a_clear_error():
 def test_whole_model_training_graphs_build_quickly():
     tg = training_graph(build_workload("llama3-8b(seq=256)"))
     assert len(tg) > 3 * 600
+
+
+def test_amp_keeps_fp32_masters_and_casts_matmul_weights_every_step():
+    b = GraphBuilder("mlp")
+    h = b.linear(b.input("x", (8, 16)), 32, name="fc1")
+    b.layernorm(h, name="ln")
+    fwd = b.build()
+    amp = training_graph(fwd, precision="amp")
+    pure = training_graph(fwd, precision="pure")
+    casts = [op for op in amp.ops if op.attrs.get("autocast")]
+    assert sorted(op.inputs[0].name for op in casts) == ["fc1.bias", "fc1.weight"]
+    assert all(op.inputs[0].dtype == "fp32" and op.outputs[0].dtype == "bf16" for op in casts)
+    # the optimizer updates fp32 masters; norm weights are read in fp32 without a cast
+    assert {op.inputs[0].dtype for op in amp.ops if op.attrs.get("phase") == "optimizer"} == {"fp32"}
+    assert {op.inputs[0].dtype for op in pure.ops if op.attrs.get("phase") == "optimizer"} == {"bf16"}
+    assert amp.flops == pure.flops  # casts are copies: no flops

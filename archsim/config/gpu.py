@@ -1,0 +1,120 @@
+"""Schema of a GPU machine (`kind: gpu`): the parameters the GPU model in archsim.hw.gpu reads.
+
+Per-SM pipe rates are in flops per SM clock cycle (dense; an FMA counts 2), keyed by dtype.
+Energy per action is in joules per unit of work named by the key (see archsim.energy).
+Parameters are physics (rates, latencies, capacities, energies), never per-kernel corrections;
+hwconfigs/README.md says where each H200 number comes from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archsim.config.params import param, section
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClockConfig:
+    boost: float = param("maximum SM clock the board runs when under its power cap", "Hz", gt=0)
+    base: float = param("guaranteed SM clock", "Hz", gt=0)
+    min: float = param("lowest SM clock the power manager may choose", "Hz", gt=0)
+    tensor_boost: float = param(
+        "highest SM clock while the tensor pipe is busy (the boost table lowers it for MMA-heavy"
+        " kernels even far below the power cap)", "Hz", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmConfig:
+    count: int = param("streaming multiprocessors", ge=1)
+    max_ctas: int = param("resident CTAs per SM", ge=1)
+    max_threads: int = param("resident threads per SM", ge=32)
+    registers: int = param("32-bit registers per SM", ge=1)
+    shared_memory: int = param("shared memory per SM usable by CTAs", "B", ge=0)
+    tensor_flops_per_cycle: dict = param(
+        "dense tensor-core flops per SM cycle by dtype (FMA = 2)", default={})
+    simt_flops_per_cycle: dict = param(
+        "SIMT (CUDA-core) flops per SM cycle by dtype (FMA = 2)", default={})
+    simt_lanes: int = param("SIMT lanes per SM: lane-instructions issued per cycle", default=128, ge=1)
+    load_store_bytes_per_cycle: float = param("L1/shared bytes per SM cycle", gt=0)
+    tma_bytes_per_cycle: float = param(
+        "bulk-copy (TMA/cp.async) bytes per SM cycle from L2 into shared memory", gt=0)
+    lsu_bytes_per_cycle: float = param(
+        "sustained global-memory bytes per SM cycle through the load/store path (L2 hits and "
+        "stores)", gt=0)
+    miss_bytes_per_cycle: float = param(
+        "DRAM-missing load bytes per SM cycle per independent load stream of a thread: the "
+        "outstanding-request limit (Little's law with the loaded DRAM latency)", gt=0)
+    gemm_tile_overhead: float = param(
+        "cycles per output tile of a GEMM not overlapped with the main loop (epilogue: "
+        "accumulators through shared memory to global, pipeline refill)", None, default=0.0, ge=0)
+    single_warpgroup_step_overhead: float = param(
+        "cycles per K-step not overlapped with MMA issue in kernels with one consumer warpgroup "
+        "(cuDNN's sm90 xmma implicit-GEMM convolutions); mma_step_overhead is for nvjet's two",
+        None, default=0.0, ge=0)
+    mma_step_overhead: float = param(
+        "cycles per K-step of a GEMM main loop not overlapped with MMA issue (barriers, "
+        "pipeline waits); what makes small tiles inefficient", None, default=0.0, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class L2Config:
+    size: int = param("total L2 capacity", "B", gt=0)
+    line: int = param("cache line (tag granularity)", "B", gt=0)
+    sector: int = param("sector (transfer granularity)", "B", gt=0)
+    ways: int = param("associativity", ge=1)
+    partitions: int = param("L2 partitions (each holds a slice of lines)", ge=1)
+    bandwidth: float = param("aggregate L2 hit bandwidth", "B/s", gt=0)
+    latency: float = param("load-to-use latency of an L2 hit", "s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HbmConfig:
+    size: int = param("device memory capacity", "B", gt=0)
+    peak_bandwidth: float = param("datasheet peak bandwidth", "B/s", gt=0)
+    bandwidth: float = param("achievable streaming bandwidth (what a copy kernel reaches)", "B/s", gt=0)
+    channels: int = param("independent channels (pseudo-channels) the address space interleaves over", ge=1)
+    latency: float = param("idle load-to-use latency of a DRAM access", "s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarConfig:
+    bandwidth: float = param("SM-to-L2 crossbar aggregate bandwidth", "B/s", gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerConfig:
+    cap: float = param("board power limit", "W", gt=0)
+    idle: float = param("board power with no kernel running", "W", ge=0)
+    static: float = param("extra leakage and always-on power while a kernel runs, at boost clock", "W", ge=0)
+    voltage_exponent: float = param(
+        "dynamic energy per action scales as (clock / boost) ** this (V^2 with V roughly "
+        "proportional to f in the DVFS range)", default=2.0, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LaunchConfig:
+    overhead: float = param("gap between back-to-back kernels on the device (graph replay)", "s", ge=0)
+    cta_launch: float = param("interval between CTA launches on one SM (block scheduler rate)", "s", ge=0)
+    tma_setup: float = param(
+        "extra setup of TMA warp-specialized kernels (GEMM, attention): descriptor prefetch, "
+        "barrier init, cluster launch", "s", default=0.0, ge=0)
+    copy_engine_bandwidth: float = param(
+        "device-to-device copy-engine (DMA) throughput, bytes read + written per second",
+        "B/s", default=2.75e12, gt=0)
+    kernel_fixed: float = param(
+        "fixed part of every kernel's device duration: front-end setup, first CTA dispatch and "
+        "the final drain/flush (what an empty kernel measures)", "s", default=0.0, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuConfig:
+    name: str = param("machine name")
+    clocks: ClockConfig = section("SM clocks")
+    sm: SmConfig = section("streaming multiprocessors")
+    l2: L2Config = section("L2 cache")
+    hbm: HbmConfig = section("device memory")
+    crossbar: CrossbarConfig = section("SM-L2 interconnect")
+    power: PowerConfig = section("board power")
+    launch: LaunchConfig = section("kernel launch")
+    energy: dict = param("energy per action, keyed by action name (see archsim.energy)", "J",
+                         default={})
+    kind: str = param("machine kind", default="gpu", choices=("gpu",))

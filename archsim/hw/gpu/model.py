@@ -1,0 +1,489 @@
+"""The GPU model: a Program's kernels run on SMs, an L2 and HBM, on the archsim engine.
+
+How a kernel runs (DESIGN.md "Fidelity": tile and transaction-bundle granularity):
+
+1. Occupancy: resident CTAs per SM from threads, registers, shared memory and CTA slots;
+   `concurrent` = min(work units, CTAs that fit). Work units (tiles, row blocks) run in waves
+   of `concurrent`; a persistent kernel's CTAs loop over units, so its waves are tile waves.
+2. Chunks: each wave is cut into chunks (a range of K-steps of every tile in the wave; a group
+   of row blocks). A chunk replays its memory accesses through the L2 model (the Cython cache
+   in archsim.hw.mem): every tile's A/B panel segments per K-step, every stream's slice, every
+   gathered row — the interleaving of CTAs running side by side. That yields hits, misses and
+   write-backs per chunk. Identical CTAs within a wave are not simulated one by one for
+   timing: the busiest SM's share of the wave (ceil(units / SMs) units) sets the compute time,
+   which is exact for waves of identical tiles and the usual approximation for ragged ones.
+3. Chunk time = the slowest of: tensor-pipe issue (MMA cycles + per-step overhead), SIMT issue
+   (lane-instructions / lanes), the SM's load path (bulk copy for tiles, LSU for streams), the
+   L2 bandwidth, HBM bandwidth (misses + write-backs), CTA dispatch, and dependent memory
+   latency per wave. A kernel adds its fixed setup/drain time and one memory latency (fill).
+4. Clock: the kernel runs at the highest clock (boost, or the tensor boost for MMA kernels)
+   at which its board power — idle + static + dynamic energy per action x (f/boost)^x / time —
+   stays under the power cap.
+5. Events: each chunk completion is an event on the engine at its end time; a kernel's end
+   schedules the next kernel's start after the launch gap. Counters and energy accumulate
+   per kernel, per op and in total.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from archsim.engine import TICKS_PER_SECOND, Simulator
+from archsim.energy import EnergyModel
+from archsim.hw.mem import COMPILED, L2Cache
+from archsim.hw.result import OpResult, SimResult
+from archsim.lower.program import Kernel, Program
+from archsim.lower.vendor import occupancy, simt_gemm_efficiency
+
+MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
+# L2 request volume below which every line is simulated (much less with the pure-Python L2)
+SAMPLE_VOLUME = (96 << 20) if COMPILED else (2 << 20)
+
+
+@dataclass
+class _Chunk:
+    units: int             # work units in the chunk's wave(s)
+    waves: float           # waves the chunk spans
+    steps: int             # K-steps (gemm/attention) in the chunk
+    req: int = 0           # bytes requested at L2
+    hit: int = 0
+    miss: int = 0          # DRAM reads
+    wb: int = 0            # DRAM writes (write-backs of dirty lines)
+    latency_rounds: float = 0.0
+    last_step: bool = False  # holds a tile's last K-step (its epilogue)
+
+
+@dataclass
+class _KernelRun:
+    kernel: Kernel
+    occ: int
+    concurrent: int
+    waves: int
+    chunks: list = field(default_factory=list)
+
+
+def _pow2_at_least(x: float) -> int:
+    n = 1
+    while n < x:
+        n <<= 1
+    return n
+
+
+class GpuModel:
+    """Runs Programs on one GPU config. Runtime state (L2 contents) lives here, config does not."""
+
+    def __init__(self, cfg, *, sample: int = 1, seed: int = 0):
+        self.cfg = cfg
+        l2 = cfg.l2
+        self.l2 = L2Cache(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        self.energy = EnergyModel(cfg)
+        self.seed = seed
+
+    # ---- functional pass: replay accesses through the L2 --------------------------------------
+    def _counters(self):
+        c = self.l2.counters()
+        return c["requested"], c["hit"], c["miss"], c["writeback"]
+
+    def _measure(self, chunk: _Chunk, before):
+        after = self._counters()
+        chunk.req += after[0] - before[0]
+        chunk.hit += after[1] - before[1]
+        chunk.miss += after[2] - before[2]
+        chunk.wb += after[3] - before[3]
+
+    def replay(self, k: Kernel, program: Program) -> _KernelRun:
+        cfg = self.cfg
+        occ = occupancy(k.block, k.regs_per_thread, k.smem, cfg)
+        resident = occ * cfg.sm.count
+        conc = max(1, min(k.units, k.ctas, resident))
+        waves = math.ceil(k.units / conc)
+        run = _KernelRun(k, occ, conc, waves)
+        bufs = program.buffers
+        if k.model == "gemm":
+            self._replay_gemm(k, run, bufs)
+        elif k.model == "attention":
+            self._replay_attention(k, run, bufs)
+        else:
+            self._replay_stream(k, run, bufs)
+        return run
+
+    def _replay_gemm(self, k: Kernel, run: _KernelRun, bufs) -> None:
+        t = k.tile
+        conc, waves, steps = run.concurrent, run.waves, k.steps
+        per_wave = max(1, min(steps, MAX_CHUNKS // waves))
+        a, b, c = bufs[t["a"]].addr, bufs[t["b"]].addr, bufs[t["c"]].addr
+        for w in range(waves):
+            first = len(run.chunks)
+            u0, u1 = w * conc, min(k.units, (w + 1) * conc)
+            bounds = [round(i * steps / per_wave) for i in range(per_wave + 1)]
+            for i in range(per_wave):
+                s0, s1 = bounds[i], bounds[i + 1]
+                if s1 <= s0:
+                    continue
+                ch = _Chunk(u1 - u0, (u1 - u0) / conc, s1 - s0)
+                ch.last_step = s1 >= steps
+                before = self._counters()
+                self.l2.gemm_chunk(a, b, c, t["M"], t["N"], t["K"], t["esize"], t["c_esize"],
+                                   t["tm"], t["tn"], t["tk"], t["split"], t["batch"],
+                                   t["group_m"], u0, u1, s0, s1, t["a_ld"], t["b_trans"])
+                if i == per_wave - 1:
+                    self._streams(k, ch, u0, u1)  # bias and other small reads
+                self._measure(ch, before)
+                ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t["persistent"])) else 0.0
+                run.chunks.append(ch)
+            # every K-step of a wave moves the same kind of traffic; spread the wave's bytes
+            # over its chunks by steps (address sampling makes single chunks lumpy)
+            wave = run.chunks[first:]
+            nst = sum(x.steps for x in wave)
+            tot = [sum(getattr(x, a) for x in wave) for a in ("req", "hit", "miss", "wb")]
+            for x in wave:
+                x.req, x.hit, x.miss, x.wb = (v * x.steps / nst for v in tot)
+
+    def _replay_attention(self, k: Kernel, run: _KernelRun, bufs) -> None:
+        t = k.tile
+        conc, waves = run.concurrent, run.waves
+        es = t["esize"]
+        qt = math.ceil(t["S"] / t["bq"])
+        head_kv = t["Skv"] * t["D"] * es
+        hq = t["H"] // t["Hkv"]
+        q, kk, v, o = (bufs[t[x]].addr for x in ("q", "k", "v", "o"))
+        for w in range(waves):
+            u0, u1 = w * conc, min(k.units, (w + 1) * conc)
+            ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
+            before = self._counters()
+            for u in range(u0, u1):
+                head, qi = divmod(u, qt)
+                b_, h = divmod(head, t["H"])
+                kvh = b_ * t["Hkv"] + h // hq
+                rows = min(t["bq"], t["S"] - qi * t["bq"])
+                qoff = (head * t["S"] + qi * t["bq"]) * t["D"] * es
+                self.l2.access(q + qoff, rows * t["D"] * es, False, u)
+                self.l2.access(kk + kvh * head_kv, head_kv, False, u)
+                self.l2.access(v + kvh * head_kv, head_kv, False, u)
+                self.l2.access(o + qoff, rows * t["D"] * es, True, u)
+            self._measure(ch, before)
+            ch.latency_rounds = 1.0
+            run.chunks.append(ch)
+
+    def _streams(self, k: Kernel, ch: _Chunk, u0: int, u1: int) -> None:
+        """Every non-GEMM access of kernel k for units [u0, u1)."""
+        n = k.units
+        for acc in k.accesses:
+            if acc.kind == "gemm":
+                continue
+            buf = self._bufs[acc.buffer]
+            if acc.kind == "stream":
+                for p in range(acc.passes):
+                    self.l2.access_units(buf.addr + acc.offset, acc.nbytes, u0, u1, n,
+                                         acc.write and p == acc.passes - 1)
+            elif acc.kind == "rows":
+                i0, i1 = acc.count * u0 // n, acc.count * u1 // n
+                self.l2.rows_chunk(buf.addr, acc.row_bytes, acc.table_rows, i0, i1,
+                                   acc.seed + self.seed)
+
+    def _replay_stream(self, k: Kernel, run: _KernelRun, bufs) -> None:
+        conc, waves = run.concurrent, run.waves
+        nchunks = min(waves, MAX_CHUNKS)
+        bounds = [round(i * k.units / nchunks) for i in range(nchunks + 1)]
+        for i in range(nchunks):
+            u0, u1 = bounds[i], bounds[i + 1]
+            if u1 <= u0:
+                continue
+            ch = _Chunk(u1 - u0, (u1 - u0) / conc, 1)
+            before = self._counters()
+            self._streams(k, ch, u0, u1)
+            self._measure(ch, before)
+            ch.latency_rounds = math.ceil(ch.waves - 1e-9) * k.dep_rounds
+            run.chunks.append(ch)
+
+    # ---- timing: chunk records -> seconds at a clock ------------------------------------------
+    def chunk_times(self, run: _KernelRun, f: float) -> tuple[list[float], dict]:
+        cfg, k = self.cfg, run.kernel
+        sm = cfg.sm
+        sms = sm.count
+        l2bw, dbw = cfg.l2.bandwidth, cfg.hbm.bandwidth
+        out = []
+        bound_time: dict[str, float] = {}
+        for ch in run.chunks:
+            u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
+            share = u_sm / ch.units
+            terms = {}
+            if k.model == "gemm":
+                t = k.tile
+                if k.pipe == "tensor":
+                    rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+                    step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
+                        sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
+                        else sm.mma_step_overhead)
+                    terms["tensor"] = ch.steps * u_sm * step / f
+                else:
+                    warps = k.block // 32 * max(1, min(run.occ, u_sm))
+                    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes *
+                                                           simt_gemm_efficiency(warps))
+                    terms["simt"] = ch.steps * u_sm * step / f
+                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
+                if ch.last_step:   # the tile epilogue, not overlapped in cooperative kernels
+                    terms["tensor" if k.pipe == "tensor" else "simt"] += \
+                        u_sm * sm.gemm_tile_overhead / f
+                if k.pipe == "tensor" and ch.units >= 2:
+                    # CTA pairs (clusters of 2) multicast the larger operand tile with TMA:
+                    # it crosses the L2 once per pair
+                    big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
+                    terms["l2"] = ch.req * (big / 2 + small) / (big + small) / l2bw
+            elif k.model == "attention":
+                t = k.tile
+                rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+                mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
+                smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
+                terms["tensor"] = ch.steps * u_sm * (mma + smx) / f
+                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
+            elif k.model == "dma":
+                terms["copy_engine"] = ch.req / cfg.launch.copy_engine_bandwidth
+            else:
+                ops = k.simt_ops / max(k.units, 1)
+                terms["simt"] = u_sm * ops / (sm.simt_lanes * f)
+                terms["sm_load"] = ch.req * share / (sm.lsu_bytes_per_cycle * f)
+                # loads that miss to DRAM: limited by the requests an SM keeps in flight
+                streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
+                terms["sm_miss"] = ch.miss * share / (sm.miss_bytes_per_cycle * streams * f)
+                terms["cta_launch"] = u_sm * cfg.launch.cta_launch
+            terms.setdefault("l2", ch.req / l2bw)
+            terms["crossbar"] = ch.req / cfg.crossbar.bandwidth
+            terms["dram"] = (ch.miss + ch.wb) / dbw
+            body = max(terms.values())
+            miss_frac = ch.miss / ch.req if ch.req else 0.0
+            lat = cfg.l2.latency + miss_frac * cfg.hbm.latency
+            if k.model in ("gemm", "attention"):
+                lat_t = ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency)
+                tot = body + lat_t
+            else:
+                terms["latency"] = ch.latency_rounds * lat
+                tot = max(body, terms["latency"])
+            name = max(terms, key=terms.get)
+            bound_time[name] = bound_time.get(name, 0.0) + tot
+            out.append(tot)
+        return out, bound_time
+
+    def head_time(self, k: Kernel) -> float:
+        """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
+        if k.model == "dma":
+            return self.cfg.hbm.latency
+        extra = self.cfg.launch.tma_setup if k.model in ("gemm", "attention") and \
+            k.pipe == "tensor" else 0.0
+        return self.cfg.launch.kernel_fixed + self.cfg.hbm.latency + extra
+
+    def kernel_time(self, run: _KernelRun, f: float) -> float:
+        times, _ = self.chunk_times(run, f)
+        return self.head_time(run.kernel) + sum(times)
+
+    def totals(self, run: _KernelRun) -> dict:
+        return {"req": sum(c.req for c in run.chunks), "hit": sum(c.hit for c in run.chunks),
+                "miss": sum(c.miss for c in run.chunks), "wb": sum(c.wb for c in run.chunks)}
+
+    def choose_clock(self, run: _KernelRun) -> tuple[float, float, dict]:
+        """(clock, kernel time, actions): the highest clock whose power fits under the cap."""
+        cfg, k = self.cfg, run.kernel
+        tot = self.totals(run)
+        actions = {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops,
+                   "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
+        fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
+        fmax = min(fmax, cfg.clocks.boost)
+
+        def power(f):
+            t = self.kernel_time(run, f)
+            return self.energy.kernel_power(actions, f, t), t
+
+        p, t = power(fmax)
+        if p <= cfg.power.cap:
+            return fmax, t, actions
+        lo, hi = cfg.clocks.min, fmax
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            if power(mid)[0] <= cfg.power.cap:
+                lo = mid
+            else:
+                hi = mid
+        return lo, self.kernel_time(run, lo), actions
+
+    # ---- the event-driven run -----------------------------------------------------------------
+    def run(self, program: Program, *, l2_start: str = "cold", repeat: int = 1, progress=None,
+            flush_l2_per_kernel: bool = False) -> SimResult:
+        if l2_start not in ("cold", "warm"):
+            from archsim.errors import UserError
+            raise UserError(f"l2_start must be 'cold' or 'warm', not {l2_start!r}")
+        cfg = self.cfg
+        self._bufs = program.buffers
+        if l2_start == "warm":
+            budget = cfg.l2.size
+            for name in program.resident:
+                buf = program.buffers[name]
+                if buf.nbytes > budget:
+                    break
+                self.l2.access(buf.addr, buf.nbytes, False)
+                budget -= buf.nbytes
+        sim = Simulator(self.seed)
+        kernels = [(oi, k) for oi, o in enumerate(program.ops) for k in o.kernels]
+        n_total = max(1, len(kernels) * repeat)
+        state = {"i": 0, "rep": 0, "rep_start": 0, "done": 0}
+        records: list[dict] = []
+        gap = int(round(cfg.launch.overhead * TICKS_PER_SECOND))
+
+        def start_kernel():
+            i, rep = state["i"], state["rep"]
+            if i >= len(kernels):
+                state["rep"] += 1
+                state["i"] = 0
+                if state["rep"] >= repeat:
+                    return
+                if state["rep"] == repeat - 1:
+                    records.clear()
+                    state["rep_start"] = sim.now
+                sim.schedule(0, start_kernel)
+                return
+            oi, k = kernels[i]
+            if flush_l2_per_kernel:
+                self.l2.flush()
+            run = self.replay(k, program)
+            f, t, actions = self.choose_clock(run)
+            times, bounds = self.chunk_times(run, f)
+            head = self.head_time(k)
+            scale = t / max(head + sum(times), 1e-30)
+            rec = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": t, "actions": actions,
+                   "start": sim.now, "bounds": bounds, **self.totals(run)}
+            records.append(rec)
+            # one event per chunk, at its end time (ticks); the kernel ends after the last one
+            tick = int(round(head * scale * TICKS_PER_SECOND))
+            for ct in times:
+                tick += int(round(ct * scale * TICKS_PER_SECOND))
+                sim.schedule(tick, _chunk_done)
+            sim.schedule(max(tick, 1), end_kernel, priority=1)
+
+        def _chunk_done():
+            sim.counters.add("chunks", 1)
+
+        def end_kernel():
+            state["done"] += 1
+            if progress is not None:
+                progress(min(1.0, state["done"] / n_total))
+            state["i"] += 1
+            sim.schedule(gap, start_kernel)
+
+        sim.schedule(0, start_kernel)
+        sim.run()
+        end = sim.now - gap if records else sim.now
+        return self._result(program, records, state["rep_start"], max(end, state["rep_start"]),
+                            sim, repeat, l2_start)
+
+    def _result(self, program, records, t0, t1, sim, repeat, l2_start) -> SimResult:
+        cfg = self.cfg
+        ps = 1.0 / TICKS_PER_SECOND
+        ops: list[OpResult] = []
+        by_op: dict[int, list[dict]] = {}
+        for r in records:
+            by_op.setdefault(r["oi"], []).append(r)
+        e_comp: dict[str, float] = {}
+        e_act: dict[str, float] = {}
+        busy = 0.0
+        tensor_busy = simt_busy = 0.0
+        for oi, o in enumerate(program.ops):
+            recs = by_op.get(oi, [])
+            ker_dicts = []
+            op_e = 0.0
+            for r in recs:
+                k, run = r["kernel"], r["run"]
+                comp, act = self.energy.kernel_energy(r["actions"], r["clock"], r["time"])
+                for d, src in ((e_comp, comp), (e_act, act)):
+                    for key, v in src.items():
+                        d[key] = d.get(key, 0.0) + v
+                kj = sum(comp.values())
+                op_e += kj
+                busy += r["time"]
+                bound = max(r["bounds"], key=r["bounds"].get) if r["bounds"] else "latency"
+                rate = cfg.sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+                tensor_busy += k.tensor_flops / (rate * cfg.sm.count * r["clock"])
+                simt_busy += k.simt_ops / (cfg.sm.simt_lanes * cfg.sm.count * r["clock"])
+                ker_dicts.append({
+                    "name": k.name, "grid": list(k.grid), "block": k.block, "ctas": k.ctas,
+                    "units": k.units, "waves": run.waves, "ctas_per_sm": run.occ,
+                    "time_s": r["time"], "start_s": (r["start"] - t0) * ps,
+                    "clock_hz": r["clock"], "dram_read_bytes": int(r["miss"]),
+                    "dram_write_bytes": int(r["wb"]), "l2_requested_bytes": int(r["req"]),
+                    "l2_hit_bytes": int(r["hit"]),
+                    "l2_hit_pct": 100.0 * r["hit"] / r["req"] if r["req"] else 0.0,
+                    "energy_j": kj, "bound": bound, "approximate": k.approximate,
+                    "tile": {x: k.tile[x] for x in ("tm", "tn", "tk", "stages", "split")
+                             if x in k.tile},
+                })
+            flops = o.flops
+            ops.append(OpResult(
+                name=o.op, kind=o.kind,
+                start_s=((recs[0]["start"] - t0) * ps) if recs else 0.0,
+                time_s=sum(r["time"] for r in recs), flops=flops,
+                dram_read_bytes=int(sum(r["miss"] for r in recs)),
+                dram_write_bytes=int(sum(r["wb"] for r in recs)),
+                l2_hit_bytes=int(sum(r["hit"] for r in recs)),
+                l2_miss_bytes=int(sum(r["req"] - r["hit"] for r in recs)),
+                energy_j=op_e, kernels=ker_dicts,
+                bound=ker_dicts[-1]["bound"] if ker_dicts else ""))
+        total = (t1 - t0) * ps
+        idle_t = max(0.0, total - busy)
+        if idle_t > 0:
+            e_comp["idle"] = e_comp.get("idle", 0.0) + cfg.power.idle * idle_t
+            e_act["idle"] = e_act.get("idle", 0.0) + cfg.power.idle * idle_t
+        dram_r = sum(r["miss"] for r in records)
+        dram_w = sum(r["wb"] for r in records)
+        req = sum(r["req"] for r in records)
+        hit = sum(r["hit"] for r in records)
+        l2c = self.l2.counters()
+        return SimResult(
+            machine=cfg.name, time_s=total, cycles=int(round(total * cfg.clocks.boost)),
+            clock_hz=cfg.clocks.boost, dram_read_bytes=int(dram_r), dram_write_bytes=int(dram_w),
+            l2_hit_bytes=int(hit), l2_miss_bytes=int(req - hit),
+            energy_by_component=e_comp, energy_by_action=e_act, ops=ops,
+            counters={"kernels": len(records), "l2_requested_bytes": int(req),
+                      "l2_writeback_bytes": int(dram_w),
+                      "l2_flush_writeback_bytes": int(l2c["flush_writeback"]),
+                      "l2_resident_bytes_at_end": int(self.l2.resident_bytes()),
+                      "l2_dirty_bytes_at_end": int(self.l2.dirty_bytes()),
+                      "chunks": int(sim.counters.get("chunks", 0)) if hasattr(sim.counters, "get") else 0},
+            utilization={"sm_busy": busy / total if total else 0.0,
+                         "tensor": tensor_busy / total if total else 0.0,
+                         "simt": simt_busy / total if total else 0.0,
+                         "dram": (dram_r + dram_w) / (cfg.hbm.bandwidth * total) if total else 0.0,
+                         "l2": req / (cfg.l2.bandwidth * total) if total else 0.0},
+            events=int(sim.events_processed),
+            # simulator speed is measured by the caller (the report's "simulator" block), so
+            # that everything a model returns is deterministic
+            extra={"l2_sample": self.l2.sample, "l2_start": l2_start, "repeat": repeat,
+                   "kernel_time_s": busy, "mode": program.mode,
+                   "approximate_ops": [o.name for o in ops
+                                       if any(k["approximate"] for k in o.kernels)]})
+
+
+def _volume(program: Program) -> int:
+    v = 0
+    for k in program.kernels:
+        if k.model == "gemm":
+            t = k.tile
+            v += k.units * k.steps * (t["tm"] + t["tn"]) * t["tk"] * t["esize"]
+        else:
+            v += sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
+    return v
+
+
+def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
+                progress=None, flush_l2_per_kernel: bool = False) -> SimResult:
+    """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
+
+    l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
+    as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
+    the L2 before every kernel, as Nsight Compute does by default (--cache-control all) when it
+    measures kernels one by one.
+    """
+    repeat = max(1, int(repeat))
+    vol = _volume(program) * repeat
+    cap = 32 if COMPILED else 1024
+    sample = min(cap, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
+    model = GpuModel(cfg, sample=sample, seed=seed)
+    return model.run(program, l2_start=l2_start, repeat=repeat, progress=progress,
+                     flush_l2_per_kernel=flush_l2_per_kernel)

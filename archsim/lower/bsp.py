@@ -1,0 +1,268 @@
+"""bsp lowering: one kernel (or a vendor library's few) per graph op, as eager PyTorch runs.
+
+Buffers are placed in one flat device address space (512-B aligned, like PyTorch's caching
+allocator); a `view` aliases its input. Each op kind maps to kernels as archsim.lower.vendor
+decides; kinds without a dedicated model (pool, scatter_add, transpose, concat, fft, linalg)
+get a roofline kernel — their inputs streamed in, outputs streamed out, their flops on the SIMT
+pipe — marked `approximate`.
+"""
+from __future__ import annotations
+
+import math
+
+from archsim.errors import WorkloadError
+from archsim.graph import Graph, Op
+from archsim.graph.dtypes import dtype_bytes
+from archsim.lower import vendor
+from archsim.lower.program import Access, Buffer, Kernel, OpKernels, Program
+
+ALIGN = 512
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self.buffers: dict[str, Buffer] = {}
+        self.alias: dict[str, str] = {}
+        self.top = 1 << 30
+
+    def place(self, name: str, nbytes: int, role: str) -> Buffer:
+        name = self.alias.get(name, name)
+        buf = self.buffers.get(name)
+        if buf is None:
+            buf = Buffer(name, self.top, int(nbytes), role)
+            self.buffers[name] = buf
+            self.top += (int(nbytes) + ALIGN - 1) // ALIGN * ALIGN + ALIGN
+        return buf
+
+    def of(self, t) -> str:
+        return self.place(t.name, t.nbytes, t.role).name
+
+
+def lower(graph: Graph, cfg, mode: str = "bsp") -> Program:
+    """Graph -> Program for the GPU `cfg`. Only mode "bsp" exists so far."""
+    if mode != "bsp":
+        raise WorkloadError(f"lowering mode {mode!r} is not implemented for the GPU (have: bsp)")
+    mem = _Memory()
+    for t in graph.graph_inputs():
+        mem.of(t)
+    ops: list[OpKernels] = []
+    for op in graph.topo_ops():
+        if op.kind == "view":
+            src = mem.of(op.inputs[0])
+            mem.alias[op.outputs[0].name] = src
+            ops.append(OpKernels(op.name, op.kind, 0, ()))
+            continue
+        fn = _LOWERERS.get(op.kind, _roofline)
+        kernels = tuple(fn(op, cfg, mem))
+        ops.append(OpKernels(op.name, op.kind, op.flops, kernels))
+    resident = tuple(mem.alias.get(t.name, t.name) for t in graph.graph_inputs())
+    return Program(graph.name, cfg.name, mode, tuple(ops), dict(mem.buffers), resident)
+
+
+# ---- GEMM and friends -------------------------------------------------------------------------
+
+def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int, a: str, b: str,
+                  out: str, dtype: str, extra_reads: tuple[str, ...] = (), name_tag: str = "",
+                  a_ld: int | None = None, b_trans: bool = False,
+                  plan: vendor.GemmPlan | None = None, xmma: bool = False) -> list[Kernel]:
+    plan = plan or vendor.plan_gemm(M, N, K, batch, dtype, cfg)
+    esize = dtype_bytes(dtype)
+    sms = cfg.sm.count
+    kernels = []
+    split = plan.split_k
+    c_buf, c_es = out, esize
+    if split > 1:
+        ws = mem.place(f"{op.name}:splitk_ws", split * batch * M * N * 4, "workspace")
+        c_buf, c_es = ws.name, 4
+    ksteps = math.ceil(math.ceil(K / plan.k_step) / split)
+    epi = op.attrs.get("epilogue") or ""
+    epi_ops = M * N * batch * (vendor.elementwise_ops(epi) if epi and epi != "identity" else 0)
+    tile = dict(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
+                stages=plan.stages, split=split, esize=esize, c_esize=c_es, a=a, b=b, c=c_buf,
+                persistent=plan.persistent, a_ld=a_ld or K, b_trans=b_trans,
+                group_m=vendor.RASTER_GROUP_M)
+    accesses = [Access("gemm", a)] + [Access("stream", e, nbytes=mem.buffers[e].nbytes)
+                                      for e in extra_reads]
+    kname = vendor.conv_name(plan) if xmma else \
+        plan.name(dtype) + (f"_{epi}" if epi and epi not in ("identity",) else "") + name_tag
+    kernels.append(Kernel(
+        kname, op.name, op.kind, "gemm", vendor.gemm_grid(plan, sms), plan.threads, plan.regs,
+        plan.smem, plan.units, ksteps, plan.pipe, dtype,
+        tensor_flops=2 * M * N * K * batch if plan.pipe == "tensor" else 0,
+        simt_ops=(2 * M * N * K * batch // 2 if plan.pipe == "simt" else 0) + epi_ops,
+        accesses=tuple(accesses), tile=tile))
+    if split > 1:
+        n_out = M * N * batch
+        gx, gy = math.ceil(N / 32), max(1, min(8, math.ceil(M * batch / 16)))
+        kernels.append(Kernel(
+            "cublasLt::splitKreduce_kernel", op.name, op.kind, "stream", (gx, gy, 1), 512, 32, 0,
+            gx * gy, 1, "simt", dtype, simt_ops=n_out * (split + 4),
+            dep_rounds=2,   # the partials (loads issued together), then the reduced store
+            accesses=(Access("stream", c_buf, nbytes=split * n_out * 4),
+                      Access("stream", out, write=True, nbytes=n_out * esize))))
+    return kernels
+
+
+def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    at = op.attrs
+    a, b = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    extra = tuple(mem.of(t) for t in op.inputs[2:])
+    out = mem.of(op.outputs[0])
+    return _gemm_kernels(op, cfg, mem, at["M"], at["N"], at["K"], at.get("batch", 1), a, b, out,
+                         op.inputs[0].dtype, extra)
+
+
+def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    at = op.attrs
+    x, w = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    out = mem.of(op.outputs[0])
+    groups = at.get("groups", 1)
+    M = at["N"] * at["P"] * at["Q"]
+    Ng = at["K"] // groups
+    Cg = at["C"] // groups
+    Kg = Cg * at["R"] * at["S"]
+    dtype = op.inputs[0].dtype
+    if Kg < 32 or groups > 1:
+        # cuDNN's direct SIMT convolution for tiny reductions (C x R x S) and grouped convs
+        macs = M * at["K"] * Kg
+        ctas = max(1, math.ceil(M * at["K"] / 2048))
+        return [Kernel("convolve_common_engine_float_NHWC", op.name, op.kind, "stream",
+                       (ctas, 1, 1), 64, 64, 8 * 1024, ctas, 1, "simt", dtype,
+                       simt_ops=int(macs * vendor.DIRECT_CONV_OPS_PER_MAC),
+                       accesses=(Access("stream", x, nbytes=op.inputs[0].nbytes),
+                                 Access("stream", w, nbytes=op.inputs[1].nbytes),
+                                 Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
+    # implicit GEMM on NHWC: A[M, C*R*S] gathered from the input (each input pixel re-read R*S
+    # times: L2 hits), B = the weights [K, R*S*C] (k-contiguous), C = the output [M, K]
+    if at["R"] * at["S"] == 1:   # 1x1: cuDNN hands it to cuBLAS (nvjet), as measured
+        return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
+                             b_trans=True)
+    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
+    return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
+                         plan=plan, xmma=True)
+
+
+def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    at = op.attrs
+    B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
+    q, k, v = (mem.of(t) for t in op.inputs[:3])
+    out = mem.of(op.outputs[0])
+    units, ctas = vendor.plan_attention(B, H, S, cfg.sm.count)
+    steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
+    causal = bool(at.get("causal"))
+    scores = B * H * S * Skv // (2 if causal else 1)
+    tile = dict(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
+                bq=vendor.ATTN_Q_TILE, bkv=vendor.ATTN_KV_TILE, causal=causal,
+                esize=op.inputs[0].itemsize)
+    return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
+                   "attention", (ctas, 1, 1), 384, 168, 160 * 1024, units, steps, "tensor",
+                   op.inputs[0].dtype, tensor_flops=op.flops,
+                   simt_ops=scores * vendor.ATTENTION_OPS_PER_SCORE, tile=tile,
+                   accesses=(Access("stream", q, nbytes=op.inputs[0].nbytes),
+                             Access("stream", k, nbytes=op.inputs[1].nbytes),
+                             Access("stream", v, nbytes=op.inputs[2].nbytes),
+                             Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
+
+
+# ---- SIMT / memory kernels --------------------------------------------------------------------
+
+def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    out = op.outputs[0]
+    n = out.numel
+    ctas, threads = vendor.elementwise_grid(n)
+    acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs)]
+    acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
+    fn = op.attrs.get("fn", "add")
+    return [Kernel(f"vectorized_elementwise_kernel<{fn}>", op.name, op.kind, "stream",
+                   (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt", out.dtype,
+                   simt_ops=n * vendor.elementwise_ops(fn), accesses=tuple(acc))]
+
+
+def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    x, out = op.inputs[0], op.outputs[0]
+    ctas, threads = vendor.elementwise_grid(out.numel)
+    if x.dtype == out.dtype:  # a same-type device copy is a cudaMemcpy: the copy engine (DMA)
+        return [Kernel("memcpy_dtod", op.name, op.kind, "dma", (ctas, 1, 1), threads, 32, 0, ctas,
+                       1, "memory", out.dtype,
+                       accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                                 Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+    return [Kernel("copy_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0, ctas,
+                   1, "memory", out.dtype, simt_ops=out.numel * vendor.ELEMENTWISE_BASE_OPS,
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+
+
+def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes: int,
+                ops: int, dep_rounds: int) -> list[Kernel]:
+    x, out = op.inputs[0], op.outputs[0]
+    acc = [Access("stream", mem.of(x), nbytes=x.nbytes, passes=passes)]
+    acc += [Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[1:]]
+    acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
+    return [Kernel(name, op.name, op.kind, "row", (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt",
+                   out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds,
+                   accesses=tuple(acc))]
+
+
+def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    rows, cols = op.attrs["rows"], op.attrs["cols"]
+    name, ctas, threads, passes = vendor.softmax_plan(rows, cols)
+    a, b = vendor.SOFTMAX_WARP_OPS if passes == 1 else vendor.SOFTMAX_BLOCK_OPS
+    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), passes + 1)
+
+
+def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    rows, cols = op.attrs["rows"], op.attrs["cols"]
+    name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
+    a, b = vendor.LAYERNORM_OPS
+    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
+
+
+def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    x = op.inputs[0]
+    ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
+    return _row_kernel(op, mem, "reduce_kernel", ctas, 512, 1,
+                       x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
+
+
+def _gather(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    table, idx = op.inputs[0], op.inputs[1]
+    out = op.outputs[0]
+    n = idx.numel
+    row_bytes = out.nbytes // max(n, 1)
+    ctas, threads = vendor.gather_plan(n, row_bytes)
+    return [Kernel("vectorized_gather_kernel<16>", op.name, op.kind, "gather", (ctas, 1, 1),
+                   threads, 32, 0, ctas, 1, "memory", out.dtype,
+                   simt_ops=out.numel * 2, dep_rounds=2,
+                   accesses=(Access("stream", mem.of(idx), nbytes=idx.nbytes),
+                             Access("rows", mem.of(table), row_bytes=row_bytes,
+                                    table_rows=table.shape[0], count=n),
+                             Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+
+
+def _roofline(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Approximate: stream every distinct input in and every output out; flops on the SIMT pipe."""
+    out_elems = sum(t.numel for t in op.outputs)
+    ctas, threads = vendor.elementwise_grid(max(out_elems, 1))
+    acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs)]
+    acc += [Access("stream", mem.of(t), write=True, nbytes=t.nbytes) for t in op.outputs]
+    dtype = op.outputs[0].dtype if op.outputs else "fp32"
+    return [Kernel(f"{op.kind}_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0,
+                   ctas, 1, "simt", dtype,
+                   simt_ops=op.flops + out_elems * vendor.ELEMENTWISE_BASE_OPS, dep_rounds=2,
+                   accesses=tuple(acc), approximate=True)]
+
+
+def _distinct(ts):
+    seen, out = set(), []
+    for t in ts:
+        if t.name not in seen:
+            seen.add(t.name)
+            out.append(t)
+    return out
+
+
+_LOWERERS = {
+    "gemm": _gemm, "conv2d": _conv2d, "attention": _attention, "elementwise": _elementwise,
+    "copy": _copy, "softmax": _softmax, "layernorm": _layernorm, "reduction": _reduction,
+    "gather": _gather,
+}

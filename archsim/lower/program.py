@@ -1,0 +1,93 @@
+"""Program: what the GPU runs for a Graph — kernels with CTA grids, resources and work, as data.
+
+A Kernel says how many CTAs run, what each needs on an SM (threads, registers, shared memory),
+how its work is cut into *work units* (a GEMM tile, a row block, a chunk of a stream; a
+persistent kernel loops over several units per CTA), what each unit computes (tensor flops,
+SIMT lane-instructions) and what memory it touches (Access records over the Program's
+buffers). archsim.hw.gpu turns this into events; nothing here knows about time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A tensor placed in device memory."""
+    name: str
+    addr: int
+    nbytes: int
+    role: str = "activation"   # input | param | activation | index | workspace ...
+
+
+@dataclass(frozen=True)
+class Access:
+    """Memory a kernel touches, in an order the L2 model replays chunk by chunk.
+
+    kind:
+      "stream"  contiguous [offset, offset + nbytes) of `buffer`, spread evenly over the work
+                units in order; `passes` reads of each unit's slice (row kernels re-read rows)
+      "rows"    `count` rows of `row_bytes` at uniformly random indices of a table of
+                `table_rows` rows (gather / index_select); `seed` fixes them
+      "gemm"    the tile loads of a GEMM (A, B panels per K-step, C tile at the end); the
+                geometry is in Kernel.tile
+    """
+    kind: str
+    buffer: str
+    write: bool = False
+    offset: int = 0
+    nbytes: int = 0
+    passes: int = 1
+    row_bytes: int = 0
+    table_rows: int = 0
+    count: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str                      # a vendor-like kernel name (cuBLAS/cuDNN/PyTorch style)
+    op: str                        # the graph op it belongs to
+    op_kind: str
+    model: str                     # hw model: gemm | stream | row | attention | gather | roofline
+    grid: tuple[int, int, int]
+    block: int                     # threads per CTA
+    regs_per_thread: int
+    smem: int                      # shared memory per CTA, bytes
+    units: int                     # work units (tiles / row blocks); == CTAs unless persistent
+    steps: int = 1                 # sequential steps per unit (K-steps of a GEMM tile)
+    pipe: str = "simt"             # tensor | simt | memory
+    dtype: str = "bf16"
+    tensor_flops: int = 0          # total over the kernel
+    simt_ops: int = 0              # SIMT lane-instructions, total
+    dep_rounds: int = 1            # dependent memory round trips in one unit's life
+    accesses: tuple[Access, ...] = ()
+    tile: dict[str, Any] = field(default_factory=dict)
+    approximate: bool = False      # roofline fallback: no kernel-specific model
+
+    @property
+    def ctas(self) -> int:
+        return self.grid[0] * self.grid[1] * self.grid[2]
+
+
+@dataclass(frozen=True)
+class OpKernels:
+    op: str
+    kind: str
+    flops: int
+    kernels: tuple[Kernel, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    machine: str
+    mode: str
+    ops: tuple[OpKernels, ...]
+    buffers: dict[str, Buffer]
+    resident: tuple[str, ...] = ()   # buffers that a warm start finds in L2 (inputs, weights)
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        return [k for o in self.ops for k in o.kernels]

@@ -1,0 +1,235 @@
+"""Vendor-library choices, made explicit: what cuBLAS / cuDNN / PyTorch would launch for an op.
+
+Everything here is a small pure function of shapes and the machine config, so each choice can
+be tested on its own (tests/lower/test_vendor.py).
+
+GEMM (cuBLAS "nvjet" kernels, bf16/fp16 on tensor cores). PyTorch's row-major C[M,N] = A[M,K] B[K,N]
+is cuBLAS's column-major C^T = B^T A^T, so in a kernel name `nvjet_sm90_tst_256x128_64x4` the
+first tile number runs along N, the second along M; 64 is the K-step, 4 the pipeline stages.
+The heuristic scores every (tile, split-K) candidate with a small cost model — waves of CTAs
+(wave quantization) x K-steps x the cycles of one K-step (MMA issue + per-step overhead, or
+the tile's operand load through the SM's bulk-copy path if slower) + the split-K reduction
+kernel — and takes the cheapest, preferring the larger tile on ties. More tiles than SMs gives
+a persistent kernel of one CTA per SM (grid (2, SMs/2)) looping over tiles, as nvjet does.
+fp32 with TF32 off runs on the SIMT pipe (`sm80_xmma_gemm_f32f32..._tilesize256x128x8`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# (tile along N, tile along M): the nvjet tile shapes seen on Hopper (calibration kernel names)
+TENSOR_TILES: tuple[tuple[int, int], ...] = (
+    (64, 16), (64, 32), (64, 64), (128, 64), (128, 128), (192, 128), (128, 192),
+    (256, 128), (128, 256), (192, 192), (320, 128),
+)
+SIMT_TILES: tuple[tuple[int, int], ...] = ((256, 128), (128, 128), (128, 64), (64, 64))
+# threads per CTA of the sm80_xmma fp32 kernels (calibration: 256x128 -> 256 threads;
+# held-out: 128x64 -> 128 threads, "warpsize2x2x1")
+SIMT_TILE_THREADS = {(256, 128): 256, (128, 128): 256, (128, 64): 128, (64, 64): 64}
+SIMT_LATENCY_WARPS = 2.1   # warps whose FFMA/LDS latency an SM hides at half issue rate
+
+
+def simt_gemm_efficiency(warps_per_sm: int) -> float:
+    """Fraction of SIMT issue slots an FFMA GEMM uses with this many warps per SM (latency
+    hiding: W / (W + W0)); 8 warps (the 256x128 fp32 kernel) -> 0.79, as in the calibration."""
+    return warps_per_sm / (warps_per_sm + SIMT_LATENCY_WARPS)
+SPLITS = (1, 2, 3, 4, 6, 8)
+K_STEP = 64          # bf16 K-step of every nvjet kernel in the calibration ("_64x<stages>")
+SIMT_K_STEP = 8      # sm80_xmma fp32 kernels ("x8_stage3")
+TMA_SMEM_LIMIT = 227 * 1024
+
+
+@dataclass(frozen=True)
+class GemmPlan:
+    """One GEMM launch as a vendor library would configure it."""
+    tile_n: int              # along N (cuBLAS m)
+    tile_m: int              # along M (cuBLAS n)
+    k_step: int
+    stages: int
+    split_k: int
+    tiles: int               # output tiles (x batch)
+    ctas: int                # CTAs launched
+    persistent: bool
+    pipe: str                # "tensor" or "simt"
+    threads: int
+    smem: int
+    regs: int
+
+    @property
+    def units(self) -> int:
+        return self.tiles * self.split_k
+
+    def name(self, dtype: str) -> str:
+        if self.pipe == "simt":
+            return (f"sm80_xmma_gemm_f32f32_f32f32_f32_nn_n_tilesize{self.tile_n}x{self.tile_m}"
+                    f"x{self.k_step}_stage{self.stages}")
+        sk = "_splitK" if self.split_k > 1 else ""
+        return f"nvjet_sm90_tst_{self.tile_n}x{self.tile_m}_{self.k_step}x{self.stages}{sk}_{dtype}"
+
+
+def _stages(tile_n: int, tile_m: int, esize: int) -> int:
+    per_stage = (tile_n + tile_m) * K_STEP * esize
+    return max(2, min(16, (TMA_SMEM_LIMIT - 16 * 1024) // per_stage))
+
+
+def gemm_step_cycles(tile_m: int, tile_n: int, k_step: int, esize: int, rate: float,
+                     overhead: float, load_bpc: float) -> float:
+    """Cycles of one K-step of one tile on one SM: MMA issue or operand load, whichever is slower."""
+    mma = 2.0 * tile_m * tile_n * k_step / rate + overhead
+    load = (tile_m + tile_n) * k_step * esize / load_bpc
+    return max(mma, load)
+
+
+def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg) -> GemmPlan:
+    """The launch a cuBLAS-like library picks for C[b,M,N] = A[b,M,K] B[b,K,N]."""
+    sms = cfg.sm.count
+    esize = 4 if dtype in ("fp32", "tf32") else (1 if dtype in ("fp8", "int8") else 2)
+    if dtype == "fp32":  # TF32 off: the SIMT pipe
+        rate = cfg.sm.simt_flops_per_cycle.get("fp32", 256)
+        best = None
+        for idx, (tn, tm) in enumerate(SIMT_TILES):
+            tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
+            waves = math.ceil(tiles / sms)
+            eff = simt_gemm_efficiency(SIMT_TILE_THREADS[(tn, tm)] // 32)
+            cyc = waves * math.ceil(K / SIMT_K_STEP) * 2.0 * tm * tn * SIMT_K_STEP / (rate * eff)
+            key = (cyc * (1.0 + 0.02 * idx), )
+            if best is None or key < best[0]:
+                best = (key, tn, tm, tiles)
+        _, tn, tm, tiles = best
+        return GemmPlan(tn, tm, SIMT_K_STEP, 3, 1, tiles, tiles, False, "simt",
+                        SIMT_TILE_THREADS[(tn, tm)], 3 * (tn + tm) * SIMT_K_STEP * 4, 232)
+    rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
+    overhead = cfg.sm.mma_step_overhead
+    load_bpc = cfg.sm.tma_bytes_per_cycle
+    fixed_cycles = cfg.launch.kernel_fixed * cfg.clocks.tensor_boost
+    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
+    best = None
+    ksteps_total = math.ceil(K / K_STEP)
+    for idx, (tn, tm) in enumerate(TENSOR_TILES):
+        tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
+        for split in SPLITS:
+            if split > 1 and (ksteps_total < 8 * split or tiles * split > sms):
+                continue  # split-K only to fill SMs in a single wave, with >= 8 K-steps per split
+            units = tiles * split
+            waves = math.ceil(units / sms)
+            ksteps = math.ceil(ksteps_total / split)
+            step = gemm_step_cycles(tm, tn, K_STEP, esize, rate, overhead, load_bpc)
+            cyc = waves * (ksteps + 2) * step       # +2: pipeline fill and epilogue
+            # operands re-read through L2 once per tile row/column: DRAM bound when they spill
+            if split > 1:  # fp32 partials written, then a reduction kernel reads them back
+                cyc += fixed_cycles + (split + 1) * M * N * batch * 4 / dram_bpc
+            # prefer bigger tiles a little (fewer L2 re-reads, lower power per flop)
+            key = cyc * (1.0 - 0.002 * idx)
+            if best is None or key < best[0]:
+                best = (key, tn, tm, split, tiles)
+    _, tn, tm, split, tiles = best
+    units = tiles * split
+    persistent = units > sms
+    ctas = sms if persistent else units
+    return GemmPlan(tn, tm, K_STEP, _stages(tn, tm, esize), split, tiles, ctas, persistent,
+                    "tensor", 384, min(TMA_SMEM_LIMIT, _stages(tn, tm, esize) * (tn + tm) * K_STEP * esize),
+                    168)
+
+
+# cuDNN sm90 xmma implicit-GEMM convolution (3x3 and larger filters): one consumer warpgroup,
+# a persistent grid of at most 120 CTAs ((15, 8) in every calibration/held-out case)
+CONV_PERSISTENT_CTAS = 120
+
+
+def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
+    """sm90_xmma_fprop_implicit_gemm_..._tilesize{tm}x{tn}x{tk}_warpgroupsize1x1x1.
+
+    Tile N is 128 when the output channels are a multiple of 128 and 128-row tiles alone fill
+    the SMs, else 64; tile M is 128 unless the N tile is 64 and there are plenty of M tiles;
+    the K-step is 32 for 128x128 tiles (shared-memory budget), else 64. Seen in the data:
+    C=K=128 28x28 -> 128x128x32, C=K=64 56x56 -> 64x64x64, C=K=512 7x7 -> 128x64x64.
+    """
+    sms = cfg.sm.count
+    mt128 = math.ceil(M / 128)
+    tn = 128 if N % 128 == 0 and mt128 >= sms else 64
+    tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
+    tk = 32 if tn == 128 and tm == 128 else 64
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    ctas = min(tiles, CONV_PERSISTENT_CTAS)
+    esize = 4 if dtype == "fp32" else 2
+    return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
+                    min(TMA_SMEM_LIMIT, 4 * (tm + tn) * tk * esize), 168)
+
+
+def conv_name(plan: GemmPlan) -> str:
+    return (f"sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
+            f"{plan.tile_m}x{plan.tile_n}x{plan.k_step}_warpgroupsize1x1x1")
+
+
+def gemm_grid(plan: GemmPlan, sms: int) -> tuple[int, int, int]:
+    if plan.persistent:
+        return (2, plan.ctas // 2, 1) if plan.ctas % 2 == 0 else (plan.ctas, 1, 1)
+    return (plan.ctas, 1, 1)
+
+
+# ---- attention (cuDNN flash forward, sm90) ----------------------------------------------------
+ATTN_Q_TILE = 128   # query rows per work unit (two consumer warpgroups x 64)
+ATTN_KV_TILE = 128  # key/value rows per inner step
+
+
+def plan_attention(B: int, H: int, S: int, sms: int) -> tuple[int, int]:
+    """(work units, CTAs): one unit per (batch, head, 128-query tile); persistent over the SMs."""
+    units = B * H * math.ceil(S / ATTN_Q_TILE)
+    return units, min(units, sms)
+
+
+# ---- PyTorch eager kernels -------------------------------------------------------------------
+# SIMT lane-instructions per element of PyTorch's eager kernels (load, convert, math, store,
+# index arithmetic). Instruction counts, not time corrections: fitted once against the
+# calibration's sm-throughput of gelu/relu/add and the row kernels, used for every shape.
+ELEMENTWISE_BASE_OPS = 6
+ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 6, "log": 6,
+                      "div": 4, "sqrt": 4, "rsqrt": 4, "pow": 10, "sin": 10, "cos": 10,
+                      "dropout": 10, "adam": 30, "rope": 8, "swiglu": 16}
+# Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
+# per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
+# calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the
+# calibration has one column count per kernel, so fixed and per-element parts need both).
+SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 1024)
+SOFTMAX_BLOCK_OPS = (1_400_000, 32)  # cunn_SoftMaxForward (3 passes, block reductions)
+LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
+REDUCTION_OPS_PER_ELEM = 6
+DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
+
+
+def elementwise_ops(fn: str) -> int:
+    return ELEMENTWISE_BASE_OPS + ELEMENTWISE_FN_OPS.get(fn, 1)
+
+
+def elementwise_grid(n: int) -> tuple[int, int]:
+    """(CTAs, threads): vectorized_elementwise_kernel, 128 threads x 8 elements per thread."""
+    return max(1, math.ceil(n / 1024)), 128
+
+
+def softmax_plan(rows: int, cols: int) -> tuple[str, int, int, int]:
+    """(kernel, CTAs, threads, passes over each row)."""
+    if cols <= 1024:  # softmax_warp_forward: a warp per row (two when cols <= 128), row in registers
+        rows_per_cta = 8 if cols <= 128 else 4
+        return "softmax_warp_forward", math.ceil(rows / rows_per_cta), 128, 1
+    return "cunn_SoftMaxForward", rows, 1024, 3   # max pass, sum pass, write pass
+
+
+def layernorm_plan(rows: int, cols: int) -> tuple[str, int, int, int]:
+    return "vectorized_layer_norm_kernel", rows, 128, 2
+
+
+def gather_plan(n: int, row_bytes: int) -> tuple[int, int]:
+    """(CTAs, threads): vectorized_gather_kernel<16>, one CTA per index, 16 B per thread."""
+    return n, max(32, min(1024, math.ceil(row_bytes / 16)))
+
+
+def occupancy(threads: int, regs: int, smem: int, cfg) -> int:
+    """Resident CTAs per SM: the tightest of threads, registers, shared memory, CTA slots."""
+    sm = cfg.sm
+    by_threads = sm.max_threads // max(threads, 1)
+    by_regs = sm.registers // max(threads * regs, 1)
+    by_smem = sm.shared_memory // smem if smem > 0 else sm.max_ctas
+    return max(1, min(sm.max_ctas, by_threads, by_regs, by_smem))
+ATTENTION_OPS_PER_SCORE = 6    # scale, running max, exp, running sum, conversions per score
+RASTER_GROUP_M = 8             # tiles are visited in bands of this many M-tiles (L2-friendly raster)
