@@ -147,12 +147,12 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
     q, k, v = (mem.of(t) for t in op.inputs[:3])
     out = mem.of(op.outputs[0])
-    units, ctas = vendor.plan_attention(B, H, S, cfg.sm.count)
+    units, ctas, bq, pack = vendor.plan_attention(B, H, S, cfg.sm.count, at.get("Hkv", H))
     steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
     causal = bool(at.get("causal"))
     scores = B * H * S * Skv // (2 if causal else 1)
     tile = dict(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
-                bq=vendor.ATTN_Q_TILE, bkv=vendor.ATTN_KV_TILE, causal=causal,
+                bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
                 esize=op.inputs[0].itemsize)
     return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
                    "attention", (ctas, 1, 1), 384, 168, 160 * 1024, units, steps, "tensor",

@@ -173,10 +173,26 @@ ATTN_Q_TILE = 128   # query rows per work unit (two consumer warpgroups x 64)
 ATTN_KV_TILE = 128  # key/value rows per inner step
 
 
-def plan_attention(B: int, H: int, S: int, sms: int) -> tuple[int, int]:
-    """(work units, CTAs): one unit per (batch, head, 128-query tile); persistent over the SMs."""
+ATTN_MMA_M = 16      # smallest query tile of an MMA (m16 fragments): decode kernels use it
+
+
+def plan_attention(B: int, H: int, S: int, sms: int, Hkv: int | None = None
+                   ) -> tuple[int, int, int, int]:
+    """(work units, CTAs, query rows per unit, query heads packed per unit).
+
+    Prefill-like shapes: one unit per (batch, head, 128-query tile), persistent over the SMs.
+    Decode-like shapes (the S x group query rows of the heads that share one K/V head fit one
+    128-row tile): those heads are packed into one unit that streams its K/V head once, with
+    the query tile padded to the MMA's 16 rows — the flash-decoding layout (cuDNN's
+    16x128x128 decode kernels); otherwise each query head would re-read its K/V head."""
+    Hkv = Hkv or H
+    group = H // Hkv
+    if S * group <= ATTN_Q_TILE:
+        bq = max(ATTN_MMA_M, math.ceil(S * group / ATTN_MMA_M) * ATTN_MMA_M)
+        units = B * Hkv
+        return units, min(units, sms), bq, group
     units = B * H * math.ceil(S / ATTN_Q_TILE)
-    return units, min(units, sms)
+    return units, min(units, sms), ATTN_Q_TILE, 1
 
 
 # ---- PyTorch eager kernels -------------------------------------------------------------------

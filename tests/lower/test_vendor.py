@@ -1,5 +1,6 @@
 """The vendor-library heuristic (tile shape, split-K, CTA count) and the bsp lowering."""
 import math
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,26 @@ def test_1x1_conv_goes_to_cublas(cfg):
     assert prog.kernels[0].name.startswith("nvjet")
     prog = lower(build_workload("conv2d(N=32, C=128, K=128, H=28, W=28, R=3)"), cfg)
     assert prog.kernels[0].name.startswith("sm90_xmma_fprop_implicit_gemm")
+
+
+def test_attention_plan_packs_gqa_heads_for_decode_and_tiles_prefill():
+    from archsim.lower.vendor import plan_attention
+    # decode: 1 query x 4 heads sharing a K/V head -> one unit per (batch, K/V head), 16 rows
+    assert plan_attention(64, 32, 1, 132, Hkv=8) == (64 * 8, 132, 16, 4)
+    # prefill: one unit per (batch, head, 128-query tile)
+    assert plan_attention(1, 32, 2048, 132, Hkv=8) == (32 * 16, 132, 128, 1)
+    # multi-head (no GQA) at 128 queries: the two layouts coincide
+    units, _, bq, _ = plan_attention(32, 12, 128, 132)
+    assert (units, bq) == (32 * 12, 128)
+
+
+def test_decode_attention_is_bound_by_streaming_the_kv_cache():
+    from archsim.config import load_config
+    from archsim.graph import build_workload
+    from archsim.simulate import simulate
+    cfg = load_config(Path(__file__).resolve().parents[2] / "hwconfigs" / "h200.yaml")
+    g = build_workload("attention(B=64, H=32, S=1, Skv=2048, D=128, Hkv=8)")
+    kv = sum(t.nbytes for t in g.ops[0].inputs[1:3])
+    res = simulate(g, cfg)
+    assert res.time_s >= kv / cfg.hbm.peak_bandwidth
+    assert res.time_s <= 1.5 * kv / cfg.hbm.bandwidth + 10e-6   # not MMA-bound on padded tiles

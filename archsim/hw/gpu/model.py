@@ -143,7 +143,8 @@ class GpuModel:
         t = k.tile
         conc, waves = run.concurrent, run.waves
         es = t["esize"]
-        qt = math.ceil(t["S"] / t["bq"])
+        pack = t.get("pack", 1)           # query heads sharing one K/V head, in one unit
+        qt = 1 if pack > 1 else math.ceil(t["S"] / t["bq"])
         head_kv = t["Skv"] * t["D"] * es
         hq = t["H"] // t["Hkv"]
         q, kk, v, o = (bufs[t[x]].addr for x in ("q", "k", "v", "o"))
@@ -152,11 +153,16 @@ class GpuModel:
             ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
             before = self._counters()
             for u in range(u0, u1):
-                head, qi = divmod(u, qt)
-                b_, h = divmod(head, t["H"])
-                kvh = b_ * t["Hkv"] + h // hq
-                rows = min(t["bq"], t["S"] - qi * t["bq"])
-                qoff = (head * t["S"] + qi * t["bq"]) * t["D"] * es
+                if pack > 1:   # unit = (batch, K/V head): its `pack` query heads, all S rows
+                    b_, g = divmod(u, t["Hkv"])
+                    head, kvh = b_ * t["H"] + g * pack, u
+                    rows, qoff = pack * t["S"], head * t["S"] * t["D"] * es
+                else:
+                    head, qi = divmod(u, qt)
+                    b_, h = divmod(head, t["H"])
+                    kvh = b_ * t["Hkv"] + h // hq
+                    rows = min(t["bq"], t["S"] - qi * t["bq"])
+                    qoff = (head * t["S"] + qi * t["bq"]) * t["D"] * es
                 self.l2.access(q + qoff, rows * t["D"] * es, False, u)
                 self.l2.access(kk + kvh * head_kv, head_kv, False, u)
                 self.l2.access(v + kvh * head_kv, head_kv, False, u)
