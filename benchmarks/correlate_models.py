@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(REPO / "benchmarks" / "data" / "h200-models.json"))
     ap.add_argument("--hw", default=str(REPO / "hwconfigs" / "h200.yaml"))
     ap.add_argument("--only", help="substring of case names to run")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, as archsim run --set")
     args = ap.parse_args(argv)
-    cfg = load_config(args.hw)
+    cfg = load_config(args.hw, overrides=args.set)
     cases = json.loads(Path(args.data).read_text())["cases"]
     rows = []
     print(f"{'case':<22} {'mode':<9} {'sim us':>9} {'meas us':>9} {'err':>7} "
