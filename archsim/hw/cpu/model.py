@@ -6,8 +6,8 @@ What it models, and how approximate it is:
   plus the fork/join cost. Tasks run one after another, as a program of parallel loops does.
 - A chunk's time is the largest of: its flops over the pipe rate (SIMD, or the matrix engine
   for GEMM-class loops in a dtype it supports) times the loop class's efficiency; its bytes from
-  DRAM over its share of the DRAM bandwidth; its bytes from the last-level cache over its share
-  of that bandwidth. Per-core private caches set no time of their own in v1 (they bound only
+  DRAM over its share of the DRAM bandwidth, plus one DRAM latency if it misses at all; its
+  bytes from the last-level cache over its share of that bandwidth. Per-core private caches set no time of their own in v1 (they bound only
   loops whose data fit there, which then run at the pipe rate).
 - The last-level cache holds whole tensors, least recently used first out, write-back: reads of
   a resident tensor hit; outputs are allocated dirty; a dirty tensor evicted is written to DRAM.
@@ -110,7 +110,8 @@ class CpuMachine:
         cores = min(cfg.cores.count, task.items)
         rate, pipe = self.pipe_rate(task)
         t_comp = task.flops / (rate * cores) if task.flops else 0.0
-        t_dram = (miss + wb) / cfg.dram.bandwidth
+        # a loop that misses pays one DRAM round trip before its stream is in flight
+        t_dram = (miss + wb) / cfg.dram.bandwidth + (cfg.dram.latency if miss else 0.0)
         llc_bw = cfg.l3.bandwidth * (cores / cfg.cores.count if cfg.l3.shared else cores)
         t_llc = (hit + out_bytes) / llc_bw
         bounds = {pipe: t_comp, "dram": t_dram, "llc": t_llc}
@@ -148,7 +149,7 @@ def run_program(program: CpuProgram, cfg, *, l2_start: str = "cold", repeat: int
             time_s = first["time_s"] + n_more * steady["time_s"]
             totals = {k: first[k] + n_more * steady[k] for k in ("llc_hit", "dram_read", "dram_write")}
             begin = sim.now
-            ticks = max(1, round(time_s * TPS))
+            ticks = max(1, math.ceil(time_s * TPS))  # never below the modelled time
             pending["chunks"] = first["cores"]
 
             def chunk_done(p=pending):

@@ -1,0 +1,9 @@
+"""Suite-wide settings: on CI (CI=true), hypothesis runs derandomized so a submission's result
+does not depend on the examples drawn that day; locally it explores new examples every run."""
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
