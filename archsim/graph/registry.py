@@ -109,6 +109,11 @@ def build_workload(spec: str) -> Graph:
         raise
     except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
         raise WorkloadError(f"workload {spec!r}: {exc}") from None
+    for op in graph.ops:  # a machine runs no kernel on nothing: say so instead of dividing by 0
+        empty = [t.name for t in op.inputs + op.outputs if t.numel == 0 and op.kind != "view"]
+        if empty:
+            raise WorkloadError(f"workload {spec!r}: op {op.name} has empty tensor(s) "
+                                f"{', '.join(empty)}: every dimension must be positive")
     graph.attrs.setdefault("spec", spec)
     graph.attrs.setdefault("workload", name)
     graph.attrs.setdefault("params", dict(kwargs))

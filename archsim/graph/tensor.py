@@ -24,7 +24,10 @@ class TensorSpec:
     role: str = "activation"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+        dims = tuple(self.shape)
+        if any(isinstance(d, bool) or not float(d).is_integer() for d in dims):
+            raise ValueError(f"tensor {self.name}: dimensions must be whole numbers, got {dims}")
+        object.__setattr__(self, "shape", tuple(int(d) for d in dims))
         if any(d < 0 for d in self.shape):
             raise ValueError(f"tensor {self.name}: negative dimension in {self.shape}")
         dtype_bytes(self.dtype)

@@ -63,3 +63,14 @@ def test_every_op_kind_workload_builds():
         assert name in reg
         g = build_workload(f"{name}({args})")
         assert len(g) >= 1 and g.bytes > 0
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("add(n=1.5)", "whole numbers"),
+    ("add(n=True)", "whole numbers"),
+    ("gemm(M=0, N=2, K=2)", "every dimension must be positive"),
+    ("gemm(M=-1, N=2, K=2)", "negative dimension"),
+])
+def test_bad_dimensions_are_rejected_not_truncated(spec, message):
+    with pytest.raises(WorkloadError, match=message):
+        build_workload(spec)
