@@ -84,7 +84,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_table(op_rows(top_ops(report, args.top), report["time_s"]), OP_HEADER))
         print(f"\n(simulated in {wall:.2f} s, {result.events:,} events, {engine.BACKEND} engine)")
     if args.out:
-        js, md = write_report(report, Path(args.out))
+        try:
+            js, md = write_report(report, Path(args.out))
+        except OSError as exc:
+            raise UserError(f"--out {args.out}: cannot write the report there "
+                            f"({exc.strerror or exc})") from None
         if not args.quiet:
             print(f"wrote {js} and {md}")
     return 0
@@ -126,7 +130,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from archsim.graph.spec import parse_spec
     from archsim.report import format_table
     from archsim.trace import trace_callable
-    _, kwargs = parse_spec("f(" + ", ".join(args.args or []) + ")")
+    try:
+        _, kwargs = parse_spec("f(" + ", ".join(args.args or []) + ")")
+    except UserError as exc:
+        raise UserError(f"trace arguments {' '.join(args.args or [])!r}: expected key=value "
+                        f"with literal values ({str(exc).split(': ', 1)[-1]})") from None
     graph = trace_callable(args.target, kwargs)
     rows = [[op.name, op.kind, str(op.outputs[0].shape if op.outputs else ""),
              str(op.repeat), f"{op.flops:,}", f"{op.bytes:,}"] for op in graph.topo_ops()]

@@ -384,6 +384,8 @@ def _found(value: Any) -> str:
         return "null (an empty value)"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str) and len(value) > 60:  # keep the message one readable line
+        return repr(value[:57] + "...") + f" (a string of {len(value)} characters)"
     if isinstance(value, (int, float, str)):
         return repr(value)
     if isinstance(value, dict):

@@ -100,3 +100,10 @@ def test_list_commands():
         p = run_cli("list", what)
         assert p.returncode == 0, p.stderr
         assert len(p.stdout.splitlines()) > 3
+
+
+def test_unwritable_out_dir_and_bad_trace_arguments_exit_2(capsys):
+    assert main(["run", "-w", "add(n=1024)", "-q", "--out", "/proc/archsim-cannot-write"]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
+    assert main(["trace", "workloads.science:cg_problem", "n=abc"]) == 2
+    assert "trace arguments" in capsys.readouterr().err
