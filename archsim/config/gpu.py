@@ -72,6 +72,8 @@ class HbmConfig:
     peak_bandwidth: float = param("datasheet peak bandwidth", "B/s", gt=0)
     bandwidth: float = param("achievable streaming bandwidth (what a copy kernel reaches)", "B/s", gt=0)
     channels: int = param("independent channels (pseudo-channels) the address space interleaves over", ge=1)
+    interleave: int = param("bytes mapped to one channel before the next (interleave granule)",
+                            "B", default=256, gt=0)
     latency: float = param("idle load-to-use latency of a DRAM access", "s", gt=0)
 
 

@@ -144,3 +144,15 @@ def test_bad_l2_start_is_a_user_error():
     from archsim.errors import UserError
     with pytest.raises(UserError):
         sim("add(n=1024)", l2_start="lukewarm")
+
+
+def test_small_transfers_engage_only_some_hbm_channels():
+    from archsim.hw.gpu.model import GpuModel
+    cfg = CFG
+    model = GpuModel(cfg)
+    hbm = cfg.hbm
+    assert model.channel_share(hbm.interleave) == pytest.approx(1 / hbm.channels)
+    assert model.channel_share(hbm.interleave * hbm.channels) == 1.0
+    assert model.channel_share(10 * hbm.interleave * hbm.channels) == 1.0
+    shares = [model.channel_share(n * hbm.interleave) for n in range(1, 2 * hbm.channels)]
+    assert shares == sorted(shares)   # more data never engages fewer channels

@@ -255,7 +255,7 @@ class GpuModel:
                 terms["cta_launch"] = u_sm * cfg.launch.cta_launch
             terms.setdefault("l2", ch.req / l2bw)
             terms["crossbar"] = ch.req / cfg.crossbar.bandwidth
-            terms["dram"] = (ch.miss + ch.wb) / dbw
+            terms["dram"] = (ch.miss + ch.wb) / (dbw * self.channel_share(ch.miss + ch.wb))
             body = max(terms.values())
             miss_frac = ch.miss / ch.req if ch.req else 0.0
             lat = cfg.l2.latency + miss_frac * cfg.hbm.latency
@@ -269,6 +269,14 @@ class GpuModel:
             bound_time[name] = bound_time.get(name, 0.0) + tot
             out.append(tot)
         return out, bound_time
+
+    def channel_share(self, dram_bytes: float) -> float:
+        """Fraction of the HBM channels a transfer of `dram_bytes` can keep busy: addresses
+        interleave over the channels in granules, so a transfer of fewer granules than there
+        are channels engages only that many (channel parallelism; no per-channel queues)."""
+        hbm = self.cfg.hbm
+        granules = math.ceil(dram_bytes / hbm.interleave) if dram_bytes > 0 else hbm.channels
+        return min(1.0, granules / hbm.channels)
 
     def head_time(self, k: Kernel) -> float:
         """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
