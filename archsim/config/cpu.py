@@ -22,6 +22,9 @@ class CoreConfig:
         "reduction, other)", default={})
     fork_join: float = param("time to start and join a parallel loop over the cores", "s",
                              default=2e-6, ge=0)
+    write_allocate: bool = param(
+        "a store that misses reads its line first (read-for-ownership), except in copy loops, "
+        "which use streaming stores as memcpy does", default=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,7 +61,9 @@ def test_warm_start_hits_and_is_deterministic():
     g = build_workload("add(n=1048576, dtype='fp32')")
     cold = simulate(g, CFG, exec_mode="cpu")
     warm = simulate(g, CFG, exec_mode="cpu", l2_start="warm")
-    assert cold.dram_read_bytes == 2 * 4 * 1048576 and warm.dram_read_bytes == 0
+    # cold: both inputs, plus the output's lines read for ownership before the stores
+    assert cold.dram_read_bytes == 3 * 4 * 1048576
+    assert warm.dram_read_bytes == 4 * 1048576      # inputs resident; the output is not yet
     assert warm.time_s < cold.time_s
     again = simulate(g, CFG, exec_mode="cpu", l2_start="warm")
     assert again.time_s == warm.time_s and again.energy_j == warm.energy_j
@@ -86,3 +88,14 @@ def test_science_workloads_run_on_the_cpu_config():
     for spec in ("tumour-stiff(n_steps=20)", "jacobi(n=64, iters=10)"):
         res = simulate(build_workload(spec), CFG, exec_mode="cpu")
         assert res.time_s > 0 and res.energy_j > 0 and res.ops
+
+
+def test_copy_loops_stream_their_stores_other_loops_read_for_ownership():
+    n = 1 << 24
+    copy = simulate(build_workload(f"copy(n={n}, dtype='fp32')"), CFG, exec_mode="cpu")
+    relu = simulate(build_workload(f"relu(n={n}, dtype='fp32')"), CFG, exec_mode="cpu")
+    assert copy.dram_read_bytes == 4 * n           # the source only
+    assert relu.dram_read_bytes == 2 * 4 * n       # the source and the output's lines
+    no_rfo = load_config(HW, overrides=["cores.write_allocate=false"])
+    assert simulate(build_workload(f"relu(n={n}, dtype='fp32')"), no_rfo,
+                    exec_mode="cpu").dram_read_bytes == 4 * n

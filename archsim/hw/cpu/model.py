@@ -11,6 +11,8 @@ What it models, and how approximate it is:
   loops whose data fit there, which then run at the pipe rate).
 - The last-level cache holds whole tensors, least recently used first out, write-back: reads of
   a resident tensor hit; outputs are allocated dirty; a dirty tensor evicted is written to DRAM.
+  Stores that miss read their lines first (read-for-ownership) unless the loop is a copy, which
+  streams its stores as memcpy does (`cores.write_allocate`).
   That is residency at tensor granularity, not lines: partial reuse of a tensor that does not
   fit is not credited.
 - A blocked GEMM whose operands do not fit the cache re-reads them: extra DRAM traffic
@@ -96,10 +98,13 @@ class CpuMachine:
         for name, nbytes in task.reads:
             h, m, w = llc.read(name, nbytes)
             hit, miss, wb = hit + h, miss + m, wb + w
-        out_bytes = 0
+        out_bytes = rfo = 0
         for name, nbytes in task.writes:
+            if cfg.cores.write_allocate and task.kind != "copy" and name not in llc.lines:
+                rfo += nbytes      # read for ownership: the line comes in before the store
             wb += llc.write(name, nbytes)
             out_bytes += nbytes
+        miss += rfo
         if task.gemm_mnk is not None:
             M, N, K = task.gemm_mnk
             s = dtype_bytes(task.dtype)
