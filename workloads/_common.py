@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archsim.errors import WorkloadError
 from archsim.graph import GraphBuilder, Op, TensorSpec
+from archsim.graph.op import attention_pairs
 
 
 def check_positive(**values: int) -> None:
@@ -39,16 +40,20 @@ def attention_op(b: GraphBuilder, q: TensorSpec, k: TensorSpec, v: TensorSpec, c
     out = TensorSpec(opname + ":out", (B, H, S, D), q.dtype)
     b.graph.add_op(Op(opname, "attention", (q, k, v, *deps), (out,),
                       {"B": B, "H": H, "S": S, "Skv": Skv, "D": D, "Hkv": Hkv, "causal": causal,
-                       "simt_flops": 5 * B * H * S * Skv}))
+                       "simt_flops": 5 * B * H * attention_pairs(S, Skv, causal)}))
     return out
 
 
 def encoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, hidden: int, heads: int,
-                  ffn: int, causal: bool = False, pre_norm: bool = False) -> TensorSpec:
+                  ffn: int, causal: bool = False, pre_norm: bool = False,
+                  fuse_gelu: bool = False) -> TensorSpec:
     """One transformer layer on x[B·S, hidden] (BERT: post-norm; GPT-2: pre-norm), GELU FFN.
 
     Ops: (ln) fused QKV GEMM, q/k/v views, flash attention, view, output GEMM, residual add,
-    ln, FFN-up GEMM (+GELU epilogue), FFN-down GEMM, residual add (, ln).
+    ln, FFN-up GEMM, GELU, FFN-down GEMM, residual add (, ln). The GELU is its own kernel, as
+    eager PyTorch runs Linear then GELU (Hugging Face's BertIntermediate, GPT-2's MLP);
+    fuse_gelu=True folds it into the FFN-up GEMM's epilogue, as cuBLASLt does for
+    nn.TransformerEncoderLayer's fast path and as compilers do.
     """
     d = hidden // heads
     h = b.layernorm(x, name="ln_attn") if pre_norm else x
@@ -63,7 +68,10 @@ def encoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, hidden: 
     if not pre_norm:
         x = b.layernorm(x, name="ln_attn")
     h = b.layernorm(x, name="ln_ffn") if pre_norm else x
-    h = b.linear(h, ffn, name="ffn_up", epilogue="gelu")
+    if fuse_gelu:
+        h = b.linear(h, ffn, name="ffn_up", epilogue="gelu")
+    else:
+        h = b.gelu(b.linear(h, ffn, name="ffn_up"), name="gelu")
     h = b.linear(h, hidden, name="ffn_down")
     x = b.add(h, x, name="residual_ffn")
     if not pre_norm:

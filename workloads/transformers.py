@@ -37,7 +37,7 @@ def _embed(b: GraphBuilder, tokens: int, hidden: int, vocab: int, positions: int
 
 def _encoder(name: str, batch: int, seq: int, dtype: str, layers: int, total_layers: int,
              hidden: int, heads: int, ffn: int, vocab: int, positions: int, token_types: int,
-             include_head: bool, head: str) -> Graph:
+             include_head: bool, head: str, fuse_gelu: bool = False) -> Graph:
     check_positive(batch=batch, seq=seq)
     check_layers(layers, total_layers)
     b = GraphBuilder(name, dtype, {"family": "transformer", "layers": layers, "hidden": hidden,
@@ -46,7 +46,7 @@ def _encoder(name: str, batch: int, seq: int, dtype: str, layers: int, total_lay
     x = b.layernorm(x, name="embed.ln")
     for i in range(layers):
         with b.scope(f"layer{i}"):
-            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn)
+            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn, fuse_gelu=fuse_gelu)
     if include_head:
         with b.scope("head"):
             if head == "qa":  # SQuAD span head: start/end logits per token
@@ -60,31 +60,31 @@ def _encoder(name: str, batch: int, seq: int, dtype: str, layers: int, total_lay
 
 @register_workload("bert-base", "BERT-base encoder (12 x 768, 12 heads, FFN 3072), post-LN")
 def bert_base(batch: int = 8, seq: int = 128, dtype: str = "bf16", layers: int = 12,
-              include_head: bool = False) -> Graph:
+              include_head: bool = False, fuse_gelu: bool = False) -> Graph:
     return _encoder("bert-base", batch, seq, dtype, layers, 12, 768, 12, 3072, 30522, 512, 2,
-                    include_head, "qa")
+                    include_head, "qa", fuse_gelu)
 
 
 @register_workload("bert-large", "BERT-large encoder (24 x 1024, 16 heads, FFN 4096); MLPerf "
                                  "SQuAD model with include_head")
 def bert_large(batch: int = 8, seq: int = 384, dtype: str = "bf16", layers: int = 24,
-               include_head: bool = False) -> Graph:
+               include_head: bool = False, fuse_gelu: bool = False) -> Graph:
     return _encoder("bert-large", batch, seq, dtype, layers, 24, 1024, 16, 4096, 30522, 512, 2,
-                    include_head, "qa")
+                    include_head, "qa", fuse_gelu)
 
 
 @register_workload("roberta-small", "RoBERTa-small (4 x 512, 8 heads, FFN 2048): the LookupFFN "
                                     "baseline")
 def roberta_small(batch: int = 8, seq: int = 512, dtype: str = "bf16", layers: int = 4,
-                  include_head: bool = False) -> Graph:
+                  include_head: bool = False, fuse_gelu: bool = False) -> Graph:
     return _encoder("roberta-small", batch, seq, dtype, layers, 4, 512, 8, 2048, 50265, 514, 0,
-                    include_head, "mlm")
+                    include_head, "mlm", fuse_gelu)
 
 
 @register_workload("gpt2", "GPT-2 small (124M: 12 x 768, 12 heads, FFN 3072), causal, pre-LN, "
                            "tied LM head")
 def gpt2(batch: int = 8, seq: int = 1024, dtype: str = "bf16", layers: int = 12,
-         include_head: bool = True) -> Graph:
+         include_head: bool = True, fuse_gelu: bool = False) -> Graph:
     check_positive(batch=batch, seq=seq)
     check_layers(layers, 12)
     hidden, heads, ffn, vocab = 768, 12, 3072, 50257
@@ -98,7 +98,8 @@ def gpt2(batch: int = 8, seq: int = 1024, dtype: str = "bf16", layers: int = 12,
         x = b.add(x, pos, name="add_pos")
     for i in range(layers):
         with b.scope(f"layer{i}"):
-            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn, causal=True, pre_norm=True)
+            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn, causal=True, pre_norm=True,
+                              fuse_gelu=fuse_gelu)
     x = b.layernorm(x, name="ln_f")
     if include_head:  # tied weights: the logits GEMM reads the token embedding, transposed
         b.matmul(x, b.view(wte, (hidden, vocab), name="wte_T"), name="lm_head")
