@@ -203,8 +203,9 @@ ELEMENTWISE_BASE_OPS = 6
 ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 6, "log": 6,
                       "div": 4, "sqrt": 4, "rsqrt": 4, "pow": 10, "sin": 10, "cos": 10,
                       "dropout": 10, "adam": 30, "rope": 8, "swiglu": 16,
-                      # PyTorch's channels-last batch_norm_transform_input kernel, counted from
-                      # its source, not fitted: channel index = i % C (~20 integer ops), four
+                      # PyTorch's channels-last batch_norm_transform_input kernel, estimated from
+                      # its source after the whole-model data showed it instruction-bound:
+                      # channel index = i % C (~20 integer ops), four
                       # per-channel parameter loads, fp32 (x - mean) * invstd * w + b,
                       # conversions and index math (~35 beyond the base 6)
                       "batchnorm": 35}
