@@ -53,10 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from archsim.graph import build_workload
     from archsim.report import (OP_HEADER, build_report, format_table, op_rows, summary_rows,
                                 top_ops, write_report)
-    from archsim.simulate import simulate
+    from archsim.simulate import default_exec_mode, simulate
 
     hw = resolve_hw(args.hw)
     cfg = load_config(hw, overrides=args.set or ())
+    args.exec_mode = args.exec_mode or default_exec_mode(cfg)
     graph = build_workload(args.workload)
     if args.mode == "training":
         from archsim.graph.training import training_graph
@@ -153,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
                    help=f"workload spec, e.g. \"gemm(M=4096, N=4096, K=4096)\" (default {DEFAULT_WORKLOAD})")
     r.add_argument("--mode", choices=("inference", "training"), default="inference")
-    r.add_argument("--exec", dest="exec_mode", default="bsp", help="execution mode (bsp)")
+    r.add_argument("--exec", dest="exec_mode", default=None,
+                   help="execution mode: bsp on a GPU (default), cpu on a CPU (default)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set l2.size=80MiB (repeatable)")
     r.add_argument("--l2", choices=("cold", "warm"), default="cold",

@@ -10,15 +10,22 @@ from typing import Callable
 from archsim.errors import UserError
 from archsim.hw.result import SimResult
 
+# execution modes each machine kind offers; the first is its default
 EXEC_MODES = {"gpu": ("bsp",), "cpu": ("cpu",)}
 
 
-def simulate(graph, cfg, *, exec_mode: str = "bsp", l2_start: str = "cold", repeat: int = 1,
+def default_exec_mode(cfg) -> str:
+    modes = EXEC_MODES.get(getattr(cfg, "kind", "gpu"))
+    if not modes:
+        raise UserError(f"no machine model for kind {getattr(cfg, 'kind', None)!r}")
+    return modes[0]
+
+
+def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
     kind = getattr(cfg, "kind", "gpu")
     modes = EXEC_MODES.get(kind, ())
-    if exec_mode == "bsp" and kind == "cpu":  # the CLI default names the GPU mode
-        exec_mode = "cpu"
+    exec_mode = exec_mode or default_exec_mode(cfg)
     if exec_mode not in modes:
         raise UserError(f"execution mode {exec_mode!r} is not available on a {kind} machine; "
                         f"choose from {modes}")

@@ -91,6 +91,21 @@ class CpuMachine:
             per_cycle = c.simd_flops_per_cycle.get("fp64" if task.dtype == "c128" else "fp32", 1.0)
         return per_cycle * c.clock * eff, "simd"
 
+    def op_energy(self, task: CpuTask, out_bytes: int, totals: dict, time_s: float,
+                  cores: int) -> dict[str, float]:
+        """Joules of all `task.repeat` executions, by action: flops; bytes through L1 and L2
+        (every byte read and written), the last-level cache (hits and writes) and DRAM; static
+        power of the busy cores."""
+        e, rep = self.cfg.energy, task.repeat
+        moved = (sum(b for _, b in task.reads) + out_bytes) * rep
+        return {
+            "flop": task.flops * rep * e.get(f"flop.{task.dtype}", e.get("flop.fp32", 0.0)),
+            "cache": moved * (e.get("l1_byte", 0.0) + e.get("l2_byte", 0.0))
+            + (totals["llc_hit"] + out_bytes * rep) * e.get("l3_byte", 0.0),
+            "dram": (totals["dram_read"] + totals["dram_write"]) * e.get("dram_byte", 0.0),
+            "static": self.cfg.power.static * time_s * cores / self.cfg.cores.count,
+        }
+
     def execute(self, task: CpuTask, llc: LastLevelCache) -> dict:
         """Traffic and time of one execution of a task, updating the cache."""
         cfg = self.cfg
@@ -145,6 +160,7 @@ def run_program(program: CpuProgram, cfg, *, l2_start: str = "cold", repeat: int
     rows: list[OpResult] = []
     for rep in range(repeat):
         rows = []
+        by_action: dict[str, float] = {}   # joules by action, of the reported (last) repetition
         t_start = sim.now
         pending = {"chunks": 0}
         for i, task in enumerate(program.tasks):
@@ -164,38 +180,25 @@ def run_program(program: CpuProgram, cfg, *, l2_start: str = "cold", repeat: int
                 sim.schedule(ticks, chunk_done)
             sim.run()
             assert pending["chunks"] == 0
-            c = cfg.energy
             flops = task.flops * task.repeat
-            e_flop = flops * c.get(f"flop.{task.dtype}", c.get("flop.fp32", 0.0))
-            moved = sum(b for _, b in task.reads) * task.repeat + first["out_bytes"] * task.repeat
-            e_mem = (moved * (c.get("l1_byte", 0.0) + c.get("l2_byte", 0.0))
-                     + (totals["llc_hit"] + first["out_bytes"] * task.repeat) * c.get("l3_byte", 0.0)
-                     + (totals["dram_read"] + totals["dram_write"]) * c.get("dram_byte", 0.0))
-            e_static = cfg.power.static * time_s * first["cores"] / cfg.cores.count
+            actions = machine.op_energy(task, first["out_bytes"], totals, time_s, first["cores"])
+            for k, v in actions.items():
+                by_action[k] = by_action.get(k, 0.0) + v
             rows.append(OpResult(
                 name=task.op, kind=task.kind, start_s=(begin - t_start) / TPS, time_s=time_s,
                 flops=flops, dram_read_bytes=int(totals["dram_read"]),
                 dram_write_bytes=int(totals["dram_write"]), l2_hit_bytes=int(totals["llc_hit"]),
-                l2_miss_bytes=int(totals["dram_read"]), energy_j=e_flop + e_mem + e_static,
+                l2_miss_bytes=int(totals["dram_read"]), energy_j=sum(actions.values()),
                 kernels=[{"name": task.op, "cores": first["cores"], "time_s": time_s,
                           "repeat": task.repeat, "bound": first["bound"]}],
                 bound=first["bound"]))
             if progress is not None:
                 progress((rep + (i + 1) / len(program.tasks)) / repeat)
         elapsed = (sim.now - t_start) / TPS
-    e = cfg.energy
-    by_action = {
-        "flop": sum(t.flops * t.repeat * e.get(f"flop.{t.dtype}", e.get("flop.fp32", 0.0))
-                    for t in program.tasks),
-        "dram": sum((r.dram_read_bytes + r.dram_write_bytes) * e.get("dram_byte", 0.0) for r in rows),
-    }
-    dynamic = sum(r.energy_j for r in rows)
-    static = sum(cfg.power.static * r.time_s * r.kernels[0]["cores"] / cfg.cores.count for r in rows)
-    by_action["cache"] = dynamic - static - by_action["flop"] - by_action["dram"]
-    by_action["static"] = static
     by_action["idle"] = cfg.power.idle * elapsed
-    by_component = {"cores": by_action["flop"] + static, "caches": by_action["cache"],
-                    "dram": by_action["dram"], "idle": by_action["idle"]}
+    by_component = {"cores": by_action.get("flop", 0.0) + by_action.get("static", 0.0),
+                    "caches": by_action.get("cache", 0.0), "dram": by_action.get("dram", 0.0),
+                    "idle": by_action["idle"]}
     dram_r = sum(r.dram_read_bytes for r in rows)
     dram_w = sum(r.dram_write_bytes for r in rows)
     hits = sum(r.l2_hit_bytes for r in rows)
