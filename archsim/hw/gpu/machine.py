@@ -70,38 +70,18 @@ class SmSpec:
     ctas: int
 
 
-class SmState:
-    def __init__(self, spec: SmSpec):
-        self.free_threads = spec.threads
-        self.free_regs = spec.registers
-        self.free_smem = spec.smem
-        self.free_ctas = spec.ctas
-        self.resident = 0
-
-
 class Sm(Node):
-    """One SM. Pipe busy-until times live in the machine's per-SM arrays (vectorised)."""
+    """One SM: its signals. Its free resources (threads, registers, shared memory, CTA slots)
+    and pipe busy-until times live in the machine's per-SM arrays, so dispatch and chunk
+    reservations over all SMs are vectorised; the arrays are plain state (checkpointed)."""
 
     def __init__(self, machine, i: int, spec: SmSpec):
-        super().__init__(machine, f"sm[{i}]", spec, SmState(spec))
+        super().__init__(machine, f"sm[{i}]", spec, None)
         bus = machine.signals
         self.sig_simt = bus.declare(f"sm[{i}].simt_busy")
         self.sig_tensor = bus.declare(f"sm[{i}].tensor_busy")
         self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48)
         self.sig_ctas = bus.declare(f"sm[{i}].ctas", width=8)
-
-    def fits(self, threads, regs, smem) -> bool:
-        s = self.state
-        return (s.free_ctas >= 1 and s.free_threads >= threads and s.free_regs >= regs
-                and s.free_smem >= smem)
-
-    def take(self, threads, regs, smem, n=1):
-        s = self.state
-        s.free_ctas -= n; s.free_threads -= threads * n; s.free_regs -= regs * n
-        s.free_smem -= smem * n; s.resident += n
-
-    def give(self, threads, regs, smem, n=1):
-        self.take(threads, regs, smem, -n)
 
 
 class _Server(Node):
@@ -127,6 +107,8 @@ class Hbm(Node):
         bus = machine.signals
         self.sig_busy = [bus.declare(f"hbm[{c}].busy") for c in range(self.channels)]
         self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48) for c in range(self.channels)]
+        self.watch = False
+        self._all = np.arange(self.channels)
 
     def load_state(self, st):
         self.state = {"free": np.array(st["free"], np.int64), "bytes": st["bytes"]}
@@ -141,12 +123,12 @@ class Hbm(Node):
         dur = int(math.ceil(per / self.bpt))
         free = self.state["free"]
         self.state["bytes"] += nbytes
-        idx = (first_channel + np.arange(engaged)) % C if engaged < C else slice(None)
+        idx = (first_channel + self._all[:engaged]) % C if engaged < C else slice(None)
         sub = free[idx]
         start = np.maximum(sub, t)
         end = start + dur
         free[idx] = end
-        if any(s.subscribed for s in self.sig_busy) or any(s.subscribed for s in self.sig_queue):
+        if self.watch:
             chans = range(C) if engaged == C else [(first_channel + j) % C for j in range(engaged)]
             for j, c in enumerate(chans):
                 st0, en = int(start[j]), int(end[j])
@@ -214,6 +196,12 @@ class GpuMachine(Machine):
         self.gap = int(round(cfg.launch.overhead * PS))
         # per-SM pipe busy-until (ticks) and per-SM last signalled time
         self.busy = {p: np.zeros(self.nsm, np.int64) for p in ("tensor", "simt", "lsu")}
+        n = self.nsm
+        self.free = {"threads": np.full(n, spec.threads, np.int64),
+                     "regs": np.full(n, spec.registers, np.int64),
+                     "smem": np.full(n, spec.smem, np.int64),
+                     "ctas": np.full(n, spec.ctas, np.int64)}
+        self.resident = np.zeros(n, np.int64)
         if streams is None:
             streams = [[(oi, k) for oi, o in enumerate(program.ops) for k in o.kernels]]
         self.streams = streams
@@ -228,14 +216,18 @@ class GpuMachine(Machine):
     # ---- checkpoint of machine-level state ---------------------------------------------------
     def save_extra(self):
         return {"busy": {p: a.copy() for p, a in self.busy.items()},
-                "l2": self.model.l2.get_state()}
+                "free": {p: a.copy() for p, a in self.free.items()},
+                "resident": self.resident.copy(), "l2": self.model.l2.get_state()}
 
     def load_extra(self, extra):
         self.busy = {p: np.array(a, np.int64) for p, a in extra["busy"].items()}
+        self.free = {p: np.array(a, np.int64) for p, a in extra["free"].items()}
+        self.resident = np.array(extra["resident"], np.int64)
         self.model.l2.set_state(extra["l2"])
 
     # ---- stream control ----------------------------------------------------------------------
     def start(self):
+        self.watch()
         for s in range(len(self.streams)):
             if self.streams[s]:
                 self.post(0, "gs_ctl", "launch", s)
@@ -279,9 +271,9 @@ class GpuMachine(Machine):
         ex = KernelExec(st["next_idx"], s, oi, k, run, f, costs, self.now)
         if k.model != "dma":
             sms = self._place(k, run.concurrent)
-            if not sms:
+            if not sms.size:
                 return False
-            ex.sms = np.array(sms, np.int64)
+            ex.sms = sms
         st["next_idx"] += 1
         times, bounds = m.chunk_times(run, f)
         ex.record = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": 0.0,
@@ -295,24 +287,37 @@ class GpuMachine(Machine):
         self.post(head, "gs_ctl", "chunk_start", ex.idx)
         return True
 
-    def _place(self, k, want: int) -> list[int]:
-        """Dispatch up to `want` CTAs breadth-first over SMs (one per SM per round), each
-        SM taking at most its occupancy; returns the SM of every placed CTA."""
-        thr, regs, smem = k.block, k.block * k.regs_per_thread, k.smem
+    def _need(self, k):
+        return {"threads": k.block, "regs": k.block * k.regs_per_thread, "smem": k.smem,
+                "ctas": 1}
+
+    def _place(self, k, want: int) -> np.ndarray:
+        """Dispatch up to `want` CTAs breadth-first over SMs (one per SM per round, as the
+        hardware's CTA distributor does), each SM taking at most the kernel's occupancy and
+        what its free resources allow; returns the SM of every placed CTA, in dispatch order."""
         occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)
-        placed, per = [], [0] * self.nsm
-        progress = True
-        while len(placed) < want and progress:
-            progress = False
-            for i, sm in enumerate(self.sms):
-                if len(placed) >= want:
-                    break
-                if per[i] < occ and sm.fits(thr, regs, smem):
-                    sm.take(thr, regs, smem)
-                    per[i] += 1
-                    placed.append(i)
-                    progress = True
-        return placed
+        cap = np.full(self.nsm, occ, np.int64)
+        for r, need in self._need(k).items():
+            if need > 0:
+                cap = np.minimum(cap, self.free[r] // need)
+        order = []
+        placed = 0
+        for r in range(int(cap.max(initial=0))):
+            sms = np.nonzero(cap > r)[0]
+            if placed + sms.size > want:
+                sms = sms[: want - placed]
+            order.append(sms)
+            placed += sms.size
+            if placed >= want:
+                break
+        if not placed:
+            return np.zeros(0, np.int64)
+        order = np.concatenate(order)
+        cnt = np.bincount(order, minlength=self.nsm)
+        for r, need in self._need(k).items():
+            self.free[r] -= cnt * need
+        self.resident += cnt
+        return order
 
     def _find(self, idx) -> KernelExec:
         for ex in self.gs.state["active"]:
@@ -323,10 +328,11 @@ class GpuMachine(Machine):
     def _signal_ctas(self, ex):
         if ex.sms is None:
             return
+        if not self._watch_ctas:
+            return
         now = self.now
-        for i in set(ex.sms.tolist()):
-            sig = self.sms[i].sig_ctas
-            sig.set(now, self.sms[i].state.resident)
+        for i in np.unique(ex.sms).tolist():
+            self.sms[i].sig_ctas.set(now, int(self.resident[i]))
 
     # ---- one chunk ---------------------------------------------------------------------------
     def chunk_start(self, idx: int):
@@ -405,12 +411,15 @@ class GpuMachine(Machine):
                 sm.sig_mem.set(end, 0)
 
     def _sm_watch(self) -> bool:
-        w = getattr(self, "_watch", None)
-        if w is None:
-            w = any(s.sig_tensor.subscribed or s.sig_simt.subscribed or s.sig_mem.subscribed
-                    for s in self.sms)
-            self._watch = w
-        return w
+        return self._watch
+
+    def watch(self) -> None:
+        """Note which signal groups have subscribers (monitors attach before the run starts),
+        so unwatched groups cost one flag test per chunk."""
+        self._watch = any(s.sig_tensor.subscribed or s.sig_simt.subscribed or
+                          s.sig_mem.subscribed for s in self.sms)
+        self._watch_ctas = any(s.sig_ctas.subscribed for s in self.sms)
+        self.hbm.watch = any(s.subscribed for s in self.hbm.sig_busy + self.hbm.sig_queue)
 
     def rearbitrate(self):
         self.arbitrate()
@@ -421,13 +430,15 @@ class GpuMachine(Machine):
         st["active"].remove(ex)
         k = ex.kernel
         if ex.sms is not None:
-            thr, regs, smem = k.block, k.block * k.regs_per_thread, k.smem
-            for i in ex.sms.tolist():
-                self.sms[i].give(thr, regs, smem)
+            cnt = np.bincount(ex.sms, minlength=self.nsm)
+            for r, need in self._need(k).items():
+                self.free[r] += cnt * need
+            self.resident -= cnt
             self._signal_ctas(ex)
         rec = ex.record
         rec["time"] = (self.now - ex.start) / PS
         rec["end"] = self.now
+        rec["sms"] = _ranges(np.unique(ex.sms)) if ex.sms is not None else []
         st["records"].append(rec)
         st["done"] += 1
         st["end"] = max(st["end"], self.now)
@@ -440,6 +451,17 @@ class GpuMachine(Machine):
 
     def save_state_extra(self):
         return None
+
+
+def _ranges(ids: np.ndarray) -> list[list[int]]:
+    """Sorted SM ids as [first, last] runs (most kernels hold every SM: one run)."""
+    out: list[list[int]] = []
+    for i in ids.tolist():
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
 
 
 class _Control(Node):
@@ -498,6 +520,7 @@ def finish(m: GpuMachine, l2_start: str):
     res.events = int(m.events_processed)
     res.extra["engine"] = "components"
     res.extra["streams"] = len(m.streams)
+    res.extra["t0_ticks"] = int(st["rep_start"])
     m.final_time = end
     return res
 
@@ -525,5 +548,6 @@ def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="co
         fn(m.signals, model.cfg.clocks.boost)
     with open(path, "rb") as fh:
         m.restore(fh.read())
+    m.watch()
     m.run()
     return finish(m, l2_start)

@@ -443,6 +443,9 @@ class GpuModel:
                     "tile": {x: k.tile[x] for x in ("tm", "tn", "tk", "stages", "split")
                              if x in k.tile},
                 })
+                if "sms" in r:   # the component machine: where its CTAs ran, on which stream
+                    ker_dicts[-1]["sms"] = r["sms"]
+                    ker_dicts[-1]["stream"] = r["stream"]
             flops = o.flops
             ops.append(OpResult(
                 name=o.op, kind=o.kind,
