@@ -156,6 +156,8 @@ class KernelExec:
         self.start = start
         self.chunk = 0
         self.sms = None              # SM indices holding this kernel's CTAs (one per CTA)
+        self.want = 0                # CTAs it would hold on an idle GPU
+        self.rem = 1.0               # part of the current chunk still to run
         self.dispatched_all = False
         self.record = None
 
@@ -174,8 +176,8 @@ class GpuMachine(Machine):
 
     def __init__(self, cfg, program: Program, *, model: GpuModel, streams=None, repeat: int = 1,
                  arbiter: str = "fifo", flush_l2_per_kernel: bool = False, progress=None,
-                 seed: int = 0):
-        super().__init__(seed)
+                 seed: int = 0, backend: str | None = None):
+        super().__init__(seed, backend=backend)
         self.cfg = cfg
         self.program = program
         self.model = model
@@ -274,6 +276,7 @@ class GpuMachine(Machine):
             if not sms.size:
                 return False
             ex.sms = sms
+            ex.want = run.concurrent
         st["next_idx"] += 1
         times, bounds = m.chunk_times(run, f)
         ex.record = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": 0.0,
@@ -336,44 +339,53 @@ class GpuMachine(Machine):
 
     # ---- one chunk ---------------------------------------------------------------------------
     def chunk_start(self, idx: int):
+        """Start (the next part of) the kernel's current chunk.
+
+        A kernel holding fewer CTAs than it would on an idle GPU (it started beside another
+        kernel) runs the part of the chunk its CTAs cover, n / want of it, and the rest in the
+        following event, by when more CTAs may have found a slot."""
         ex = self._find(idx)
         c = ex.costs
         j = ex.chunk
         now = self.now
-        k = ex.kernel
+        n = ex.sms.size if ex.sms is not None else 0
+        first = ex.rem >= 1.0
+        phi = ex.rem if (ex.sms is None or n >= ex.want) else min(ex.rem, n / ex.want)
         # memory: the chunk's bundle through the crossbar, the L2 slices and HBM channels
         mem_end = now
-        if c.xbar[j] > 0:
-            mem_end = max(mem_end, self.xbar.link.reserve(now, c.xbar[j]))
-            self.xbar.state["bytes"] += c.xbar[j]
+        xb = c.xbar[j] * phi
+        if xb > 0:
+            mem_end = max(mem_end, self.xbar.link.reserve(now, xb))
+            self.xbar.state["bytes"] += xb
             s = self.xbar.sigs["bytes"]
             if s.subscribed:
-                s.pulse(now, int(c.xbar[j]))
+                s.pulse(now, int(xb))
         if c.l2[j] > 0:
-            per = c.l2[j] / self.nslices
+            per = c.l2[j] * phi / self.nslices
+            hit = int(c.hit[j] * phi / self.nslices)
+            miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
             for sl in self.slices:
                 mem_end = max(mem_end, sl.link.reserve(now, per))
                 sl.state["bytes"] += per
                 if sl.sigs["hit"].subscribed:
-                    sl.sigs["hit"].pulse(now, int(c.hit[j] / self.nslices))
+                    sl.sigs["hit"].pulse(now, hit)
                 if sl.sigs["miss"].subscribed:
-                    sl.sigs["miss"].pulse(now, int((c.req[j] - c.hit[j]) / self.nslices))
+                    sl.sigs["miss"].pulse(now, miss)
         if c.dram[j] > 0:
-            mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j], c.first_channel))
+            mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:
-            mem_end = max(mem_end, self.ce.link.reserve(now, c.ce[j]))
+            mem_end = max(mem_end, self.ce.link.reserve(now, c.ce[j] * phi))
         # SMs: each SM's pipes for its own units of the chunk
         sm_end = now
-        if ex.sms is not None and ex.sms.size:
-            units = int(c.units[j])
-            n = ex.sms.size
+        if n:
+            units = int(c.units[j]) if phi >= 1.0 else max(1, int(round(c.units[j] * phi)))
             # units of the chunk over the kernel's CTAs, CTA by CTA (breadth-first order)
             per_cta = np.full(n, units // n, np.int64)
             per_cta[: units % n] += 1
             u_sm = np.bincount(ex.sms, weights=per_cta, minlength=self.nsm)
             used = np.nonzero(u_sm)[0]
             u = u_sm[used]
-            pipe_t, lsu_t = c.sm_time(j, u)           # ticks per SM (arrays)
+            pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
             p0 = np.maximum(pipe[used], now)
@@ -383,19 +395,22 @@ class GpuMachine(Machine):
             pipe[used] = pe
             lsu[used] = le
             sm_end = int(max(pe.max(), le.max()))
-            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j], u, units)
+            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
         body_end = max(sm_end, mem_end)
-        lat_add = int(round(c.lat_add[j] * PS))
-        floor_end = now + int(round(c.lat_floor[j] * PS))
+        lat_add = int(round(c.lat_add[j] * PS)) if first else 0
+        floor_end = now + int(round(c.lat_floor[j] * PS)) if first else now
         end = max(body_end + lat_add, floor_end)
-        ex.chunk += 1
+        ex.rem -= phi
+        if ex.rem <= 1e-9:
+            ex.rem = 1.0
+            ex.chunk += 1
         if not ex.dispatched_all and ex.chunk >= c.last_wave_chunk:
             ex.dispatched_all = True
             self.post(0, "gs_ctl", "rearbitrate")
         if ex.chunk >= len(c.units):
             self.post_at(max(end, now + 1), "gs_ctl", "kernel_end", idx, priority=1)
         else:
-            self.post_at(end, "gs_ctl", "chunk_start", idx)
+            self.post_at(max(end, now + 1), "gs_ctl", "chunk_start", idx)
 
     def _signal_sms(self, used, p0, pe, pipe, now, end, req, u, units):
         if not self._sm_watch():
@@ -435,6 +450,14 @@ class GpuMachine(Machine):
                 self.free[r] += cnt * need
             self.resident -= cnt
             self._signal_ctas(ex)
+            # CTAs still waiting for a slot (kernels that started beside this one) take the
+            # freed resources now, as the CTA distributor would
+            for other in st["active"]:
+                if other.sms is not None and other.sms.size < other.want:
+                    more = self._place(other.kernel, other.want - other.sms.size)
+                    if more.size:
+                        other.sms = np.concatenate([other.sms, more])
+                        self._signal_ctas(other)
         rec = ex.record
         rec["time"] = (self.now - ex.start) / PS
         rec["end"] = self.now
@@ -491,14 +514,16 @@ def build(cfg, program, **kw) -> GpuMachine:
 
 def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1, progress=None,
                 flush_l2_per_kernel=False, monitors=None, streams=None, arbiter="fifo",
-                checkpoint_after: int | None = None, checkpoint_path: str | None = None):
+                checkpoint_after: int | None = None, checkpoint_path: str | None = None,
+                backend: str | None = None):
     """Run `program` on the component GPU; returns the SimResult (see model.GpuModel._result).
 
     checkpoint_after / checkpoint_path: stop after that many events, write a checkpoint there
     and return None (resume with `resume_machine`)."""
     model.prepare(program, l2_start)
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
-              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed)
+              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
+              backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
     m.start()
@@ -539,11 +564,12 @@ def save_checkpoint(m: GpuMachine, path: str) -> None:
 
 def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="cold", repeat=1,
                    progress=None, flush_l2_per_kernel=False, monitors=None, streams=None,
-                   arbiter="fifo"):
+                   arbiter="fifo", backend: str | None = None):
     """Rebuild the machine from its spec, load the checkpoint at `path`, run to the end."""
     model._bufs = program.buffers
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
-              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed)
+              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
+              backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
     with open(path, "rb") as fh:

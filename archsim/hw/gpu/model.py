@@ -32,14 +32,17 @@ from dataclasses import dataclass, field
 
 from archsim.engine import TICKS_PER_SECOND, Simulator
 from archsim.energy import EnergyModel
-from archsim.hw.mem import COMPILED, L2Cache
+from archsim.hw.mem import L2Cache
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
 from archsim.lower.vendor import occupancy, simt_gemm_efficiency
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
-# L2 request volume below which every line is simulated (much less with the pure-Python L2)
-SAMPLE_VOLUME = (96 << 20) if COMPILED else (2 << 20)
+# L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
+# of two up to SAMPLE_CAP). The same on every backend: the pure-Python L2 (archsim.hw.mem.pyl2)
+# is slower but gives the same answer as the Cython one (one source of truth, tested).
+SAMPLE_VOLUME = 96 << 20
+SAMPLE_CAP = 32
 
 
 @dataclass
@@ -74,10 +77,11 @@ def _pow2_at_least(x: float) -> int:
 class GpuModel:
     """Runs Programs on one GPU config. Runtime state (L2 contents) lives here, config does not."""
 
-    def __init__(self, cfg, *, sample: int = 1, seed: int = 0):
+    def __init__(self, cfg, *, sample: int = 1, seed: int = 0, l2_impl=None):
         self.cfg = cfg
         l2 = cfg.l2
-        self.l2 = L2Cache(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        impl = l2_impl or L2Cache
+        self.l2 = impl(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
         self.energy = EnergyModel(cfg)
         self.seed = seed
 
@@ -505,16 +509,20 @@ def _volume(program: Program) -> int:
 
 def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
                 progress=None, flush_l2_per_kernel: bool = False, engine: str = "components",
-                monitors=None) -> SimResult:
+                monitors=None, l2_impl=None, backend: str | None = None) -> SimResult:
     """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
 
+    engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
+    "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
+    l2_impl: an L2 class to use instead of the compiled one (pyl2.L2Cache: same answers);
+    backend: the event engine ("cython" or "python").
     l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
     as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
     the L2 before every kernel, as Nsight Compute does by default (--cache-control all) when it
     measures kernels one by one.
     """
     repeat = max(1, int(repeat))
-    model = make_model(program, cfg, repeat=repeat, seed=seed)
+    model = make_model(program, cfg, repeat=repeat, seed=seed, l2_impl=l2_impl)
     if engine == "formula":
         return model.run(program, l2_start=l2_start, repeat=repeat, progress=progress,
                          flush_l2_per_kernel=flush_l2_per_kernel)
@@ -523,15 +531,16 @@ def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 
         raise UserError(f"GPU engine must be 'components' or 'formula', not {engine!r}")
     from archsim.hw.gpu.machine import run_machine
     return run_machine(model, program, l2_start=l2_start, repeat=repeat, progress=progress,
-                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors)
+                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors,
+                       backend=backend)
 
 
-def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0) -> GpuModel:
+def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
+               l2_impl=None) -> GpuModel:
     """A GpuModel with the L2 address sampling this program's volume calls for."""
     vol = _volume(program) * repeat
-    cap = 32 if COMPILED else 1024
-    sample = min(cap, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
-    return GpuModel(cfg, sample=sample, seed=seed)
+    sample = min(SAMPLE_CAP, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
+    return GpuModel(cfg, sample=sample, seed=seed, l2_impl=l2_impl)
 
 
 # ---- per-chunk cost terms shared by the clock choice and the component machine -------------------
@@ -654,8 +663,10 @@ class ChunkCosts:
         first = next((bufs[a.buffer].addr for a in k.accesses if a.buffer in bufs), 0)
         self.first_channel = int(first // model.cfg.hbm.interleave) % int(model.cfg.hbm.channels)
 
-    def sm_time(self, j: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ticks on the SM's main pipe and on its load path for u units of chunk j."""
+    def sm_time(self, j: int, u: np.ndarray, units: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks on the SM's main pipe and on its load path for u units of chunk j (per-unit
+        costs are the chunk's: bytes per unit stay those of the whole chunk)."""
         ps, f = float(TICKS_PER_SECOND), self.f
         if self.simt_gemm:
             ch = self._run.chunks[j]
