@@ -41,6 +41,9 @@ from archsim.lower.program import Program
 from archsim.lower.vendor import occupancy
 
 PS = TICKS_PER_SECOND
+# L2 slices modelled per partition: lines hash evenly over them, so a chunk's bundle is split
+# evenly; the count sets the signal resolution (l2[s].hit/miss), not the timing
+L2_SLICES_PER_PARTITION = 4
 
 # ---- arbiters: registered by name next to their definition ------------------------------------
 ARBITERS: dict[str, Callable] = {}
@@ -158,6 +161,7 @@ class KernelExec:
         self.sms = None              # SM indices holding this kernel's CTAs (one per CTA)
         self.want = 0                # CTAs it would hold on an idle GPU
         self.rem = 1.0               # part of the current chunk still to run
+        self.ucache = {}             # (units, CTAs) -> (SMs used, units per SM)
         self.dispatched_all = False
         self.record = None
 
@@ -190,9 +194,12 @@ class GpuMachine(Machine):
         self.nsm = sm.count
         self.gs = GridScheduler(self, arbiter)
         self.xbar = _Server(self, "xbar", cfg.crossbar.bandwidth / PS, ("bytes",))
-        self.nslices = max(1, int(cfg.l2.partitions)) * 4
+        self.nslices = max(1, int(cfg.l2.partitions)) * L2_SLICES_PER_PARTITION
         self.slices = [_Server(self, f"l2[{s}]", cfg.l2.bandwidth / self.nslices / PS,
                                ("hit", "miss")) for s in range(self.nslices)]
+        # the slices' busy-until times, one array (every chunk spreads over all slices)
+        self.l2_busy = np.zeros(self.nslices, np.int64)
+        self.l2_bytes = 0.0
         self.hbm = Hbm(self, cfg)
         self.ce = _Server(self, "ce", cfg.launch.copy_engine_bandwidth / PS, ("bytes",))
         self.gap = int(round(cfg.launch.overhead * PS))
@@ -219,12 +226,15 @@ class GpuMachine(Machine):
     def save_extra(self):
         return {"busy": {p: a.copy() for p, a in self.busy.items()},
                 "free": {p: a.copy() for p, a in self.free.items()},
-                "resident": self.resident.copy(), "l2": self.model.l2.get_state()}
+                "resident": self.resident.copy(), "l2": self.model.l2.get_state(),
+                "l2_busy": self.l2_busy.copy(), "l2_bytes": self.l2_bytes}
 
     def load_extra(self, extra):
         self.busy = {p: np.array(a, np.int64) for p, a in extra["busy"].items()}
         self.free = {p: np.array(a, np.int64) for p, a in extra["free"].items()}
         self.resident = np.array(extra["resident"], np.int64)
+        self.l2_busy = np.array(extra["l2_busy"], np.int64)
+        self.l2_bytes = extra["l2_bytes"]
         self.model.l2.set_state(extra["l2"])
 
     # ---- stream control ----------------------------------------------------------------------
@@ -362,15 +372,20 @@ class GpuMachine(Machine):
                 s.pulse(now, int(xb))
         if c.l2[j] > 0:
             per = c.l2[j] * phi / self.nslices
-            hit = int(c.hit[j] * phi / self.nslices)
-            miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
-            for sl in self.slices:
-                mem_end = max(mem_end, sl.link.reserve(now, per))
-                sl.state["bytes"] += per
-                if sl.sigs["hit"].subscribed:
-                    sl.sigs["hit"].pulse(now, hit)
-                if sl.sigs["miss"].subscribed:
-                    sl.sigs["miss"].pulse(now, miss)
+            dur = self.slices[0].link.transfer_ticks(per)
+            lb = self.l2_busy
+            np.maximum(lb, now, out=lb)
+            lb += dur
+            mem_end = max(mem_end, int(lb.max()))
+            self.l2_bytes += per * self.nslices
+            if self._watch_l2:
+                hit = int(c.hit[j] * phi / self.nslices)
+                miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
+                for sl in self.slices:
+                    if sl.sigs["hit"].subscribed:
+                        sl.sigs["hit"].pulse(now, hit)
+                    if sl.sigs["miss"].subscribed:
+                        sl.sigs["miss"].pulse(now, miss)
         if c.dram[j] > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:
@@ -380,11 +395,14 @@ class GpuMachine(Machine):
         if n:
             units = int(c.units[j]) if phi >= 1.0 else max(1, int(round(c.units[j] * phi)))
             # units of the chunk over the kernel's CTAs, CTA by CTA (breadth-first order)
-            per_cta = np.full(n, units // n, np.int64)
-            per_cta[: units % n] += 1
-            u_sm = np.bincount(ex.sms, weights=per_cta, minlength=self.nsm)
-            used = np.nonzero(u_sm)[0]
-            u = u_sm[used]
+            hit = ex.ucache.get((units, n))
+            if hit is None:
+                per_cta = np.full(n, units // n, np.int64)
+                per_cta[: units % n] += 1
+                u_sm = np.bincount(ex.sms, weights=per_cta, minlength=self.nsm)
+                used = np.nonzero(u_sm)[0]
+                hit = ex.ucache[(units, n)] = (used, u_sm[used])
+            used, u = hit
             pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
@@ -434,6 +452,8 @@ class GpuMachine(Machine):
         self._watch = any(s.sig_tensor.subscribed or s.sig_simt.subscribed or
                           s.sig_mem.subscribed for s in self.sms)
         self._watch_ctas = any(s.sig_ctas.subscribed for s in self.sms)
+        self._watch_l2 = any(sl.sigs["hit"].subscribed or sl.sigs["miss"].subscribed
+                             for sl in self.slices)
         self.hbm.watch = any(s.subscribed for s in self.hbm.sig_busy + self.hbm.sig_queue)
 
     def rearbitrate(self):
