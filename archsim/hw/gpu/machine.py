@@ -275,16 +275,22 @@ class GpuMachine(Machine):
     def _dispatch(self, s, oi, k) -> bool:
         st = self.gs.state
         m = self.model
+        sms = None
+        if k.model != "dma":
+            # place CTAs first: a kernel that finds no free slot stays queued, and its
+            # functional pass through the L2 runs only once it really starts
+            occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)
+            want = max(1, min(k.units, k.ctas, occ * self.nsm))
+            sms = self._place(k, want)
+            if not sms.size:
+                return False
         if self.flush:
             m.l2.flush()
         run = m.replay(k, self.program)
         f, t, actions = m.choose_clock(run)
         costs = chunk_costs(m, run, f)
         ex = KernelExec(st["next_idx"], s, oi, k, run, f, costs, self.now)
-        if k.model != "dma":
-            sms = self._place(k, run.concurrent)
-            if not sms.size:
-                return False
+        if sms is not None:
             ex.sms = sms
             ex.want = run.concurrent
         st["next_idx"] += 1
