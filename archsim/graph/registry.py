@@ -16,11 +16,13 @@ import difflib
 import inspect
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from archsim.errors import WorkloadError
-from archsim.graph.graph import Graph
 from archsim.graph.spec import parse_spec
+
+if TYPE_CHECKING:   # the registry itself stays importable without numpy and networkx
+    from archsim.graph.graph import Graph
 
 ENTRY_POINT_GROUP = "archsim.workloads"
 
@@ -42,6 +44,10 @@ class Workload:
 
 _REGISTRY: dict[str, Workload] = {}
 _LAZY: dict[str, str] = {}          # workload name -> module that registers it when imported
+# the op kinds as workloads (archsim.graph.op_workloads registers each next to its builder)
+_LAZY.update({n: "archsim.graph.op_workloads" for n in (
+    "gemm", "add", "mul", "gelu", "relu", "elementwise", "mul_add", "softmax", "layernorm",
+    "reduce", "attention", "conv2d", "gather", "scatter_add", "copy", "transpose", "pool")})
 _plugins_loaded = False
 
 
@@ -54,7 +60,6 @@ def register_lazy(index: dict[str, str]) -> None:
 
 def workload_names() -> list[str]:
     """Every workload name, built-in and lazy, without importing the lazy modules."""
-    import archsim.graph.op_workloads  # noqa: F401
     load_plugins()
     return sorted(set(_REGISTRY) | set(_LAZY))
 
@@ -108,7 +113,6 @@ def workloads() -> dict[str, Workload]:
 
 
 def get_workload(name: str) -> Workload:
-    import archsim.graph.op_workloads  # noqa: F401
     load_plugins()
     if name in _LAZY:
         _import_lazy(name)

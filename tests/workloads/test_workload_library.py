@@ -257,8 +257,10 @@ def test_lazy_index_matches_what_the_modules_register():
     from archsim.graph import registry
     for mod in workloads.MODULES:
         importlib.import_module(f"workloads.{mod}")
-    by_module = {n: w.module for n, w in registry._REGISTRY.items() if w.module.startswith("workloads.")}
-    assert by_module == {n: m for n, m in registry._LAZY.items()}
+    importlib.import_module("archsim.graph.op_workloads")
+    by_module = {n: w.module for n, w in registry._REGISTRY.items()
+                 if w.module.startswith(("workloads.", "archsim.graph.op_workloads"))}
+    assert by_module == dict(registry._LAZY)
 
 
 def test_finding_a_workload_imports_only_its_module():
@@ -270,3 +272,9 @@ def test_finding_a_workload_imports_only_its_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+    code = ("import sys, archsim; from archsim.graph.registry import workload_names; "
+            "n = workload_names(); print('networkx' in sys.modules, 'numpy' in sys.modules, "
+            "'llama3-8b' in n and 'gemm' in n)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "True"]
