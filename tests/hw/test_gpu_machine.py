@@ -154,3 +154,17 @@ def test_two_streams_share_the_gpu_and_finish_sooner(cfg):
     # overlap: the concurrent run is no shorter than the longer kernel alone
     alone = max(k["time_s"] for o in serial.ops for k in o.kernels)
     assert both.time_s >= alone * 0.999
+
+
+@pytest.mark.parametrize("spec", ["gemm(M=1024,N=2048,K=512)", "copy(n=2000000)",
+                                  "bert-base(batch=1,seq=64,layers=1)"])
+def test_component_action_counts_match_the_energy_actions(cfg, spec):
+    p = prog(spec, cfg)
+    r = run_program(p, cfg)
+    acts = r.extra["actions_by_component"]
+    ks = [k for o in p.ops for k in o.kernels]
+    assert acts["sm"]["tensor_flop"] == sum(k.tensor_flops for k in ks)
+    assert acts["sm"]["simt_op"] == sum(k.simt_ops for k in ks)
+    assert abs(acts["hbm"]["dram_byte"] - (r.dram_read_bytes + r.dram_write_bytes)) <= len(ks) + 1
+    assert abs(acts["xbar"]["noc_byte"] - r.counters["l2_requested_bytes"]) <= len(ks) + 1
+    assert r.energy_by_action["tensor_flop"] >= 0 and "static" in r.energy_by_action

@@ -211,6 +211,7 @@ class GpuMachine(Machine):
                      "smem": np.full(n, spec.smem, np.int64),
                      "ctas": np.full(n, spec.ctas, np.int64)}
         self.resident = np.zeros(n, np.int64)
+        self.sm_actions = {"tensor_flop": 0, "simt_op": 0}
         if streams is None:
             streams = [[(oi, k) for oi, o in enumerate(program.ops) for k in o.kernels]]
         self.streams = streams
@@ -227,7 +228,8 @@ class GpuMachine(Machine):
         return {"busy": {p: a.copy() for p, a in self.busy.items()},
                 "free": {p: a.copy() for p, a in self.free.items()},
                 "resident": self.resident.copy(), "l2": self.model.l2.get_state(),
-                "l2_busy": self.l2_busy.copy(), "l2_bytes": self.l2_bytes}
+                "l2_busy": self.l2_busy.copy(), "l2_bytes": self.l2_bytes,
+                "sm_actions": dict(self.sm_actions)}
 
     def load_extra(self, extra):
         self.busy = {p: np.array(a, np.int64) for p, a in extra["busy"].items()}
@@ -235,6 +237,7 @@ class GpuMachine(Machine):
         self.resident = np.array(extra["resident"], np.int64)
         self.l2_busy = np.array(extra["l2_busy"], np.int64)
         self.l2_bytes = extra["l2_bytes"]
+        self.sm_actions = dict(extra["sm_actions"])
         self.model.l2.set_state(extra["l2"])
 
     # ---- stream control ----------------------------------------------------------------------
@@ -396,6 +399,7 @@ class GpuMachine(Machine):
             mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:
             mem_end = max(mem_end, self.ce.link.reserve(now, c.ce[j] * phi))
+            self.ce.state["bytes"] += c.ce[j] * phi
         # SMs: each SM's pipes for its own units of the chunk
         sm_end = now
         if n:
@@ -465,6 +469,17 @@ class GpuMachine(Machine):
     def rearbitrate(self):
         self.arbitrate()
 
+    def component_actions(self) -> dict:
+        """Each component's own action counts over the whole run (all repeats): the SMs' pipe
+        work, the crossbar's, the L2 slices' and the HBM channels' bytes (energy vocabulary of
+        archsim.energy)."""
+        sm = self.sm_actions
+        return {"sm": {"tensor_flop": sm["tensor_flop"], "simt_op": sm["simt_op"]},
+                "xbar": {"noc_byte": int(round(self.xbar.state["bytes"]))},
+                "l2": {"l2_byte": int(round(self.l2_bytes))},
+                "hbm": {"dram_byte": int(round(self.hbm.state["bytes"]))},
+                "ce": {"dram_byte": 0, "noc_byte": int(round(self.ce.state["bytes"]))}}
+
     def kernel_end(self, idx: int):
         ex = self._find(idx)
         st = self.gs.state
@@ -485,6 +500,8 @@ class GpuMachine(Machine):
                         other.sms = np.concatenate([other.sms, more])
                         self._signal_ctas(other)
         rec = ex.record
+        self.sm_actions["tensor_flop"] += k.tensor_flops
+        self.sm_actions["simt_op"] += k.simt_ops
         rec["time"] = (self.now - ex.start) / PS
         rec["end"] = self.now
         rec["sms"] = _ranges(np.unique(ex.sms)) if ex.sms is not None else []
@@ -572,6 +589,7 @@ def finish(m: GpuMachine, l2_start: str):
     res.extra["engine"] = "components"
     res.extra["streams"] = len(m.streams)
     res.extra["t0_ticks"] = int(st["rep_start"])
+    res.extra["actions_by_component"] = m.component_actions()
     m.final_time = end
     return res
 
