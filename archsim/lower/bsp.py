@@ -14,7 +14,8 @@ from archsim.errors import WorkloadError
 from archsim.graph import Graph, Op
 from archsim.graph.dtypes import dtype_bytes
 from archsim.lower import vendor
-from archsim.lower.program import Access, Buffer, Kernel, OpKernels, Program
+from archsim.lower.program import (Access, AttentionTile, Buffer, GemmTile, Kernel, OpKernels,
+                                   Program)
 
 ALIGN = 512
 
@@ -77,7 +78,7 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     ksteps = math.ceil(math.ceil(K / plan.k_step) / split)
     epi = op.attrs.get("epilogue") or ""
     epi_ops = M * N * batch * (vendor.elementwise_ops(epi) if epi and epi != "identity" else 0)
-    tile = dict(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
+    tile = GemmTile(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
                 stages=plan.stages, split=split, esize=esize, c_esize=c_es, a=a, b=b, c=c_buf,
                 persistent=plan.persistent, a_ld=a_ld or K, b_trans=b_trans,
                 group_m=vendor.RASTER_GROUP_M)
@@ -151,7 +152,7 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
     causal = bool(at.get("causal"))
     scores = B * H * S * Skv // (2 if causal else 1)
-    tile = dict(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
+    tile = AttentionTile(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
                 bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
                 esize=op.inputs[0].itemsize)
     return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,

@@ -117,7 +117,7 @@ class GpuModel:
         t = k.tile
         conc, waves, steps = run.concurrent, run.waves, k.steps
         per_wave = max(1, min(steps, MAX_CHUNKS // waves))
-        a, b, c = bufs[t["a"]].addr, bufs[t["b"]].addr, bufs[t["c"]].addr
+        a, b, c = bufs[t.a].addr, bufs[t.b].addr, bufs[t.c].addr
         for w in range(waves):
             first = len(run.chunks)
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
@@ -129,13 +129,13 @@ class GpuModel:
                 ch = _Chunk(u1 - u0, (u1 - u0) / conc, s1 - s0)
                 ch.last_step = s1 >= steps
                 before = self._counters()
-                self.l2.gemm_chunk(a, b, c, t["M"], t["N"], t["K"], t["esize"], t["c_esize"],
-                                   t["tm"], t["tn"], t["tk"], t["split"], t["batch"],
-                                   t["group_m"], u0, u1, s0, s1, t["a_ld"], t["b_trans"])
+                self.l2.gemm_chunk(a, b, c, t.M, t.N, t.K, t.esize, t.c_esize,
+                                   t.tm, t.tn, t.tk, t.split, t.batch,
+                                   t.group_m, u0, u1, s0, s1, t.a_ld, t.b_trans)
                 if i == per_wave - 1:
                     self._streams(k, ch, u0, u1)  # bias and other small reads
                 self._measure(ch, before)
-                ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t["persistent"])) else 0.0
+                ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t.persistent)) else 0.0
                 run.chunks.append(ch)
             # every K-step of a wave moves the same kind of traffic; spread the wave's bytes
             # over its chunks by steps (address sampling makes single chunks lumpy)
@@ -148,31 +148,31 @@ class GpuModel:
     def _replay_attention(self, k: Kernel, run: _KernelRun, bufs) -> None:
         t = k.tile
         conc, waves = run.concurrent, run.waves
-        es = t["esize"]
-        pack = t.get("pack", 1)           # query heads sharing one K/V head, in one unit
-        qt = 1 if pack > 1 else math.ceil(t["S"] / t["bq"])
-        head_kv = t["Skv"] * t["D"] * es
-        hq = t["H"] // t["Hkv"]
-        q, kk, v, o = (bufs[t[x]].addr for x in ("q", "k", "v", "o"))
+        es = t.esize
+        pack = t.pack           # query heads sharing one K/V head, in one unit
+        qt = 1 if pack > 1 else math.ceil(t.S / t.bq)
+        head_kv = t.Skv * t.D * es
+        hq = t.H // t.Hkv
+        q, kk, v, o = (bufs[getattr(t, x)].addr for x in ("q", "k", "v", "o"))
         for w in range(waves):
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
             ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
             before = self._counters()
             for u in range(u0, u1):
                 if pack > 1:   # unit = (batch, K/V head): its `pack` query heads, all S rows
-                    b_, g = divmod(u, t["Hkv"])
-                    head, kvh = b_ * t["H"] + g * pack, u
-                    rows, qoff = pack * t["S"], head * t["S"] * t["D"] * es
+                    b_, g = divmod(u, t.Hkv)
+                    head, kvh = b_ * t.H + g * pack, u
+                    rows, qoff = pack * t.S, head * t.S * t.D * es
                 else:
                     head, qi = divmod(u, qt)
-                    b_, h = divmod(head, t["H"])
-                    kvh = b_ * t["Hkv"] + h // hq
-                    rows = min(t["bq"], t["S"] - qi * t["bq"])
-                    qoff = (head * t["S"] + qi * t["bq"]) * t["D"] * es
-                self.l2.access(q + qoff, rows * t["D"] * es, False, u)
+                    b_, h = divmod(head, t.H)
+                    kvh = b_ * t.Hkv + h // hq
+                    rows = min(t.bq, t.S - qi * t.bq)
+                    qoff = (head * t.S + qi * t.bq) * t.D * es
+                self.l2.access(q + qoff, rows * t.D * es, False, u)
                 self.l2.access(kk + kvh * head_kv, head_kv, False, u)
                 self.l2.access(v + kvh * head_kv, head_kv, False, u)
-                self.l2.access(o + qoff, rows * t["D"] * es, True, u)
+                self.l2.access(o + qoff, rows * t.D * es, True, u)
             self._measure(ch, before)
             ch.latency_rounds = 1.0
             run.chunks.append(ch)
@@ -224,13 +224,13 @@ class GpuModel:
                 t = k.tile
                 if k.pipe == "tensor":
                     rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                    step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
-                        sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
+                    step = 2.0 * t.tm * t.tn * t.tk / rate + (
+                        sm.single_warpgroup_step_overhead if t.single_warpgroup
                         else sm.mma_step_overhead)
                     terms["tensor"] = ch.steps * u_sm * step / f
                 else:
                     warps = k.block // 32 * max(1, min(run.occ, u_sm))
-                    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes *
+                    step = t.tm * t.tn * t.tk / (sm.simt_lanes *
                                                            simt_gemm_efficiency(warps))
                     terms["simt"] = ch.steps * u_sm * step / f
                 terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
@@ -240,12 +240,12 @@ class GpuModel:
                 if k.pipe == "tensor" and ch.units >= 2:
                     # CTA pairs (clusters of 2) multicast the larger operand tile with TMA:
                     # it crosses the L2 once per pair
-                    big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
+                    big, small = max(t.tm, t.tn), min(t.tm, t.tn)
                     terms["l2"] = ch.req * (big / 2 + small) / (big + small) / l2bw
             elif k.model == "attention":
                 t = k.tile
                 rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
+                mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
                 smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
                 terms["tensor"] = ch.steps * u_sm * (mma + smx) / f
                 terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
@@ -444,8 +444,7 @@ class GpuModel:
                     "l2_hit_bytes": int(r["hit"]),
                     "l2_hit_pct": 100.0 * r["hit"] / r["req"] if r["req"] else 0.0,
                     "energy_j": kj, "bound": bound, "approximate": k.approximate,
-                    "tile": {x: k.tile[x] for x in ("tm", "tn", "tk", "stages", "split")
-                             if x in k.tile},
+                    "tile": k.tile.summary() if k.tile is not None else {},
                 })
                 if "sms" in r:   # the component machine: where its CTAs ran, on which stream
                     ker_dicts[-1]["sms"] = r["sms"]
@@ -501,7 +500,7 @@ def _volume(program: Program) -> int:
     for k in program.kernels:
         if k.model == "gemm":
             t = k.tile
-            v += k.units * k.steps * (t["tm"] + t["tn"]) * t["tk"] * t["esize"]
+            v += k.units * k.steps * (t.tm + t.tn) * t.tk * t.esize
         else:
             v += sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
     return v
@@ -556,8 +555,8 @@ def _pipe_coeffs(model: GpuModel, run: _KernelRun, ch: _Chunk) -> tuple[str, flo
         t = k.tile
         if k.pipe == "tensor":
             rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-            step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
-                sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
+            step = 2.0 * t.tm * t.tn * t.tk / rate + (
+                sm.single_warpgroup_step_overhead if t.single_warpgroup
                 else sm.mma_step_overhead)
             pipe = "tensor"
         else:
@@ -568,7 +567,7 @@ def _pipe_coeffs(model: GpuModel, run: _KernelRun, ch: _Chunk) -> tuple[str, flo
     if k.model == "attention":
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
+        mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
         smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
         return "tensor", ch.steps * (mma + smx), ch.req / units / sm.tma_bytes_per_cycle, 0.0
     if k.model == "dma":
@@ -584,7 +583,7 @@ def _simt_gemm_cycles(sm, run, ch, u: int) -> float:
     k = run.kernel
     t = k.tile
     warps = k.block // 32 * max(1, min(run.occ, u))
-    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes * simt_gemm_efficiency(warps))
+    step = t.tm * t.tn * t.tk / (sm.simt_lanes * simt_gemm_efficiency(warps))
     return ch.steps * u * step + (u * sm.gemm_tile_overhead if ch.last_step else 0.0)
 
 
@@ -595,7 +594,7 @@ def _mem_bytes(model, run, ch) -> tuple[float, float, float, float]:
     l2 = ch.req
     if k.model == "gemm" and k.pipe == "tensor" and ch.units >= 2:
         t = k.tile
-        big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
+        big, small = max(t.tm, t.tn), min(t.tm, t.tn)
         l2 = ch.req * (big / 2 + small) / (big + small)
     ce = ch.req if k.model == "dma" else 0.0
     return ch.req, l2, ch.miss + ch.wb, ce
