@@ -19,6 +19,17 @@ from archsim.lower.program import (Access, AttentionTile, Buffer, GemmTile, Kern
 
 ALIGN = 512
 
+# op kind -> lowerer; each lowerer registers itself with @lowers(kind) where it is defined
+_LOWERERS: dict = {}
+
+
+def lowers(kind: str):
+    """Register `fn(op, cfg, mem) -> list[Kernel]` as the bsp lowering of op kind `kind`."""
+    def deco(fn):
+        _LOWERERS[kind] = fn
+        return fn
+    return deco
+
 
 class _Memory:
     def __init__(self) -> None:
@@ -104,6 +115,7 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     return kernels
 
 
+@lowers("gemm")
 def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     a, b = mem.of(op.inputs[0]), mem.of(op.inputs[1])
@@ -113,6 +125,7 @@ def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                          op.inputs[0].dtype, extra)
 
 
+@lowers("conv2d")
 def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     x, w = mem.of(op.inputs[0]), mem.of(op.inputs[1])
@@ -143,6 +156,7 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                          plan=plan, xmma=True)
 
 
+@lowers("attention")
 def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
@@ -167,6 +181,7 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 # ---- SIMT / memory kernels --------------------------------------------------------------------
 
+@lowers("elementwise")
 def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     out = op.outputs[0]
     n = out.numel
@@ -179,6 +194,7 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                    simt_ops=n * vendor.elementwise_ops(fn), accesses=tuple(acc))]
 
 
+@lowers("copy")
 def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x, out = op.inputs[0], op.outputs[0]
     ctas, threads = vendor.elementwise_grid(out.numel)
@@ -204,6 +220,7 @@ def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes
                    accesses=tuple(acc))]
 
 
+@lowers("softmax")
 def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.softmax_plan(rows, cols)
@@ -211,6 +228,7 @@ def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), passes + 1)
 
 
+@lowers("layernorm")
 def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
@@ -218,6 +236,7 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
 
 
+@lowers("reduction")
 def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x = op.inputs[0]
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
@@ -225,6 +244,7 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                        x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
 
 
+@lowers("gather")
 def _gather(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     table, idx = op.inputs[0], op.inputs[1]
     out = op.outputs[0]
@@ -260,10 +280,3 @@ def _distinct(ts):
             seen.add(t.name)
             out.append(t)
     return out
-
-
-_LOWERERS = {
-    "gemm": _gemm, "conv2d": _conv2d, "attention": _attention, "elementwise": _elementwise,
-    "copy": _copy, "softmax": _softmax, "layernorm": _layernorm, "reduction": _reduction,
-    "gather": _gather,
-}
