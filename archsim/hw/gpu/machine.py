@@ -36,6 +36,7 @@ import numpy as np
 from archsim.engine import TICKS_PER_SECOND
 from archsim.engine.component import Link, Machine, Node
 from archsim.errors import UserError
+from archsim.hw.gpu.kernels import kernel_model
 from archsim.hw.gpu.model import GpuModel, chunk_costs
 from archsim.lower.program import Program
 from archsim.lower.vendor import occupancy
@@ -279,7 +280,7 @@ class GpuMachine(Machine):
         st = self.gs.state
         m = self.model
         sms = None
-        if k.model != "dma":
+        if kernel_model(k).uses_sms:
             # place CTAs first: a kernel that finds no free slot stays queued, and its
             # functional pass through the L2 runs only once it really starts
             occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)

@@ -35,7 +35,9 @@ from archsim.energy import EnergyModel
 from archsim.hw.mem import L2Cache
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
-from archsim.lower.vendor import occupancy, simt_gemm_efficiency
+from archsim.lower.vendor import occupancy
+
+from archsim.hw.gpu.kernels import KERNEL_MODELS, kernel_model  # noqa: E402
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
 # L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
@@ -104,13 +106,7 @@ class GpuModel:
         conc = max(1, min(k.units, k.ctas, resident))
         waves = math.ceil(k.units / conc)
         run = _KernelRun(k, occ, conc, waves)
-        bufs = program.buffers
-        if k.model == "gemm":
-            self._replay_gemm(k, run, bufs)
-        elif k.model == "attention":
-            self._replay_attention(k, run, bufs)
-        else:
-            self._replay_stream(k, run, bufs)
+        kernel_model(k).replay(self, k, run, program.buffers)
         return run
 
     def _replay_gemm(self, k: Kernel, run: _KernelRun, bufs) -> None:
@@ -216,61 +212,22 @@ class GpuModel:
         l2bw, dbw = cfg.l2.bandwidth, cfg.hbm.bandwidth
         out = []
         bound_time: dict[str, float] = {}
+        km = kernel_model(k)
         for ch in run.chunks:
             u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
             share = u_sm / ch.units
-            terms = {}
-            if k.model == "gemm":
-                t = k.tile
-                if k.pipe == "tensor":
-                    rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                    step = 2.0 * t.tm * t.tn * t.tk / rate + (
-                        sm.single_warpgroup_step_overhead if t.single_warpgroup
-                        else sm.mma_step_overhead)
-                    terms["tensor"] = ch.steps * u_sm * step / f
-                else:
-                    warps = k.block // 32 * max(1, min(run.occ, u_sm))
-                    step = t.tm * t.tn * t.tk / (sm.simt_lanes *
-                                                           simt_gemm_efficiency(warps))
-                    terms["simt"] = ch.steps * u_sm * step / f
-                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
-                if ch.last_step:   # the tile epilogue, not overlapped in cooperative kernels
-                    terms["tensor" if k.pipe == "tensor" else "simt"] += \
-                        u_sm * sm.gemm_tile_overhead / f
-                if k.pipe == "tensor" and ch.units >= 2:
-                    # CTA pairs (clusters of 2) multicast the larger operand tile with TMA:
-                    # it crosses the L2 once per pair
-                    big, small = max(t.tm, t.tn), min(t.tm, t.tn)
-                    terms["l2"] = ch.req * (big / 2 + small) / (big + small) / l2bw
-            elif k.model == "attention":
-                t = k.tile
-                rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
-                smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
-                terms["tensor"] = ch.steps * u_sm * (mma + smx) / f
-                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
-            elif k.model == "dma":
-                terms["copy_engine"] = ch.req / cfg.launch.copy_engine_bandwidth
-            else:
-                ops = k.simt_ops / max(k.units, 1)
-                terms["simt"] = u_sm * ops / (sm.simt_lanes * f)
-                terms["sm_load"] = ch.req * share / (sm.lsu_bytes_per_cycle * f)
-                # loads that miss to DRAM: limited by the requests an SM keeps in flight
-                streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-                terms["sm_miss"] = ch.miss * share / (sm.miss_bytes_per_cycle * streams * f)
-                terms["cta_launch"] = u_sm * cfg.launch.cta_launch
-            terms.setdefault("l2", ch.req / l2bw)
+            terms = km.sm_terms(self, run, ch, f, u_sm, share)
+            terms["l2"] = km.l2_bytes(self, run, ch) / l2bw
+            ce = km.ce_bytes(self, run, ch)
+            if ce:
+                terms["copy_engine"] = ce / cfg.launch.copy_engine_bandwidth
             terms["crossbar"] = ch.req / cfg.crossbar.bandwidth
             terms["dram"] = (ch.miss + ch.wb) / (dbw * self.channel_share(ch.miss + ch.wb))
+            add, floor = km.latency(self, run, ch)
+            if floor:
+                terms["latency"] = floor
             body = max(terms.values())
-            miss_frac = ch.miss / ch.req if ch.req else 0.0
-            lat = cfg.l2.latency + miss_frac * cfg.hbm.latency
-            if k.model in ("gemm", "attention"):
-                lat_t = ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency)
-                tot = body + lat_t
-            else:
-                terms["latency"] = ch.latency_rounds * lat
-                tot = max(body, terms["latency"])
+            tot = body + add
             name = max(terms, key=terms.get)
             bound_time[name] = bound_time.get(name, 0.0) + tot
             out.append(tot)
@@ -286,11 +243,7 @@ class GpuModel:
 
     def head_time(self, k: Kernel) -> float:
         """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
-        if k.model == "dma":
-            return self.cfg.hbm.latency
-        extra = self.cfg.launch.tma_setup if k.model in ("gemm", "attention") and \
-            k.pipe == "tensor" else 0.0
-        return self.cfg.launch.kernel_fixed + self.cfg.hbm.latency + extra
+        return kernel_model(k).head(self, k)
 
     def kernel_time(self, run: _KernelRun, f: float) -> float:
         times, _ = self.chunk_times(run, f)
@@ -498,11 +451,7 @@ class GpuModel:
 def _volume(program: Program) -> int:
     v = 0
     for k in program.kernels:
-        if k.model == "gemm":
-            t = k.tile
-            v += k.units * k.steps * (t.tm + t.tn) * t.tk * t.esize
-        else:
-            v += sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
+        v += kernel_model(k).volume(k)
     return v
 
 
@@ -544,69 +493,10 @@ def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
 
 # ---- per-chunk cost terms shared by the clock choice and the component machine -------------------
 
-def _pipe_coeffs(model: GpuModel, run: _KernelRun, ch: _Chunk) -> tuple[str, float, float, float]:
-    """(pipe, pipe cycles per unit, lsu cycles per unit, lsu seconds per unit) of one chunk on
-    one SM; every SM-internal term of chunk_times is linear in the SM's units, except the SIMT
-    GEMM's warp efficiency (handled in ChunkCosts.sm_time)."""
-    cfg, k = model.cfg, run.kernel
-    sm = cfg.sm
-    units = max(ch.units, 1)
-    if k.model == "gemm":
-        t = k.tile
-        if k.pipe == "tensor":
-            rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-            step = 2.0 * t.tm * t.tn * t.tk / rate + (
-                sm.single_warpgroup_step_overhead if t.single_warpgroup
-                else sm.mma_step_overhead)
-            pipe = "tensor"
-        else:
-            step = 0.0          # depends on the SM's warps: ChunkCosts.sm_time
-            pipe = "simt"
-        per = ch.steps * step + (sm.gemm_tile_overhead if ch.last_step else 0.0)
-        return pipe, per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
-    if k.model == "attention":
-        t = k.tile
-        rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
-        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
-        return "tensor", ch.steps * (mma + smx), ch.req / units / sm.tma_bytes_per_cycle, 0.0
-    if k.model == "dma":
-        return "simt", 0.0, 0.0, 0.0
-    ops = k.simt_ops / max(k.units, 1)
-    streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-    lsu = max(ch.req / units / sm.lsu_bytes_per_cycle,
-              ch.miss / units / (sm.miss_bytes_per_cycle * streams))
-    return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
-
-
-def _simt_gemm_cycles(sm, run, ch, u: int) -> float:
-    k = run.kernel
-    t = k.tile
-    warps = k.block // 32 * max(1, min(run.occ, u))
-    step = t.tm * t.tn * t.tk / (sm.simt_lanes * simt_gemm_efficiency(warps))
-    return ch.steps * u * step + (u * sm.gemm_tile_overhead if ch.last_step else 0.0)
-
-
 def _mem_bytes(model, run, ch) -> tuple[float, float, float, float]:
-    """(crossbar, L2, DRAM, copy-engine) bytes of a chunk; the L2 bytes of a tensor GEMM count
-    the 2-CTA TMA multicast (the larger operand tile crosses the L2 once per CTA pair)."""
-    k = run.kernel
-    l2 = ch.req
-    if k.model == "gemm" and k.pipe == "tensor" and ch.units >= 2:
-        t = k.tile
-        big, small = max(t.tm, t.tn), min(t.tm, t.tn)
-        l2 = ch.req * (big / 2 + small) / (big + small)
-    ce = ch.req if k.model == "dma" else 0.0
-    return ch.req, l2, ch.miss + ch.wb, ce
-
-
-def _latency_terms(model, run, ch) -> tuple[float, float]:
-    """(seconds added after the body, seconds the chunk lasts at least)."""
-    cfg, k = model.cfg, run.kernel
-    if k.model in ("gemm", "attention"):
-        return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
-    miss_frac = ch.miss / ch.req if ch.req else 0.0
-    return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
+    """(crossbar, L2, DRAM, copy-engine) bytes of a chunk."""
+    km = kernel_model(run.kernel)
+    return ch.req, km.l2_bytes(model, run, ch), ch.miss + ch.wb, km.ce_bytes(model, run, ch)
 
 
 def _clock_terms(model: GpuModel, run: _KernelRun):
@@ -617,18 +507,16 @@ def _clock_terms(model: GpuModel, run: _KernelRun):
     cyc, const, floor, add = (np.zeros(n) for _ in range(4))
     for j, ch in enumerate(run.chunks):
         u_sm = math.ceil(ch.units / sms)
-        pipe, per, lsu, lsu_s = _pipe_coeffs(model, run, ch)
-        if run.kernel.model == "gemm" and run.kernel.pipe != "tensor":
-            pc = _simt_gemm_cycles(cfg.sm, run, ch, u_sm)
-        else:
-            pc = u_sm * per
+        km = kernel_model(run.kernel)
+        pipe, per, lsu, lsu_s = km.coeffs(model, run, ch)
+        pc = km.pipe_cycles(cfg.sm, run, ch, u_sm, per)
         cyc[j] = max(pc, u_sm * lsu)
         xb, l2, dram, ce = _mem_bytes(model, run, ch)
         mem = max(l2 / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
                   dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
                   ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
         const[j] = mem
-        add[j], floor[j] = _latency_terms(model, run, ch)
+        add[j], floor[j] = km.latency(model, run, ch)
     return cyc, const, floor, add
 
 
@@ -648,12 +536,15 @@ class ChunkCosts:
         self.lat_add, self.lat_floor = np.zeros(n), np.zeros(n)
         self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
         self.pipe = "simt"
+        km = kernel_model(k)
         for j, ch in enumerate(run.chunks):
-            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = _pipe_coeffs(model, run, ch)
+            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = km.coeffs(model, run, ch)
             self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
-            self.lat_add[j], self.lat_floor[j] = _latency_terms(model, run, ch)
-        self.simt_gemm = k.model == "gemm" and k.pipe != "tensor"
-        self._sm, self._run = (model.cfg.sm, run) if self.simt_gemm else (None, None)
+            self.lat_add[j], self.lat_floor[j] = km.latency(model, run, ch)
+        self.uses_sms = km.uses_sms
+        self.model_name = k.model
+        self.nonlinear = km.nonlinear(k)
+        self._sm, self._run = model.cfg.sm, run
         # the first chunk of the last wave: from then on every CTA of the kernel is dispatched
         cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
         full = max(run.waves - 1, 0)
@@ -667,9 +558,11 @@ class ChunkCosts:
         """Ticks on the SM's main pipe and on its load path for u units of chunk j (per-unit
         costs are the chunk's: bytes per unit stay those of the whole chunk)."""
         ps, f = float(TICKS_PER_SECOND), self.f
-        if self.simt_gemm:
+        km = KERNEL_MODELS[self.model_name]
+        if self.nonlinear:
             ch = self._run.chunks[j]
-            pc = np.array([_simt_gemm_cycles(self._sm, self._run, ch, int(x)) for x in u])
+            pc = np.array([km.pipe_cycles(self._sm, self._run, ch, int(x), self.per[j])
+                           for x in u])
         else:
             pc = u * self.per[j]
         pipe = np.ceil(pc / f * ps).astype(np.int64)
