@@ -168,3 +168,34 @@ def test_component_action_counts_match_the_energy_actions(cfg, spec):
     assert abs(acts["hbm"]["dram_byte"] - (r.dram_read_bytes + r.dram_write_bytes)) <= len(ks) + 1
     assert abs(acts["xbar"]["noc_byte"] - r.counters["l2_requested_bytes"]) <= len(ks) + 1
     assert r.energy_by_action["tensor_flop"] >= 0 and "static" in r.energy_by_action
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(1000, 4_000_000), m=st.sampled_from([128, 512, 2048]),
+       two=st.booleans())
+def test_no_event_before_its_cause(cfg, n, m, two):
+    """Events run in time order; a stream's kernel starts only after its predecessor ended
+    plus the launch gap; a kernel ends after it started; chunks of a kernel follow each other."""
+    from archsim.lower.program import Program
+    g, a = prog(f"gemm(M={m},N={m},K=1024)", cfg), prog(f"add(n={n})", cfg)
+    bufs = {**g.buffers, **{k: dataclasses.replace(b, addr=b.addr + (1 << 40))
+                            for k, b in a.buffers.items()}}
+    p = Program("pair", g.machine, "bsp", g.ops + a.ops, bufs)
+    ks = [(0, k) for k in g.ops[0].kernels] + [(1, k) for k in a.ops[0].kernels]
+    streams = [ks[:1], ks[1:]] if two else [ks]
+    model = make_model(p, cfg)
+    model.prepare(p, "cold")
+    mach = build(cfg, p, model=model, streams=streams)
+    times = []
+    mach.sim.add_hook("before_event", lambda t, d: times.append(t))
+    mach.start()
+    mach.run()
+    assert times == sorted(times)
+    recs = mach.gs.state["records"]
+    gap = int(round(cfg.launch.overhead * 1e12))
+    for s in range(len(streams)):
+        mine = sorted((r for r in recs if r["stream"] == s), key=lambda r: r["start"])
+        for prev, nxt in zip(mine, mine[1:]):
+            assert nxt["start"] >= prev["end"] + gap
+        for r in mine:
+            assert r["end"] > r["start"]
