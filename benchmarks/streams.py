@@ -1,6 +1,6 @@
 """Two streams sharing the GPU: a GEMM and a memory-bound elementwise kernel.
 
-    python benchmarks/streams.py [--gemm "gemm(M=1024,N=1024,K=8192)"] [--add "add(n=33554432)"]
+    python benchmarks/streams.py [--gemm "gemm(M=2048,N=2048,K=8192)"] [--add "add(n=33554432)"]
 
 Runs the pair one after the other on one stream, then on two streams (the add launched beside
 the GEMM), on the component GPU with the FIFO grid arbiter, and explains the difference from
@@ -29,7 +29,8 @@ from archsim.lower.program import Program  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hw", default=str(ROOT / "hwconfigs" / "h200.yaml"))
-    ap.add_argument("--gemm", default="gemm(M=1024,N=1024,K=8192)")
+    ap.add_argument("--gemm", default="gemm(M=2048,N=2048,K=8192)",
+                    help="a GEMM that lowers to one kernel (no split-K reduce)")
     ap.add_argument("--add", default="add(n=33554432)")
     args = ap.parse_args(argv)
     cfg = load_config(args.hw)
