@@ -154,6 +154,10 @@ def test_two_streams_share_the_gpu_and_finish_sooner(cfg):
     # overlap: the concurrent run is no shorter than the longer kernel alone
     alone = max(k["time_s"] for o in serial.ops for k in o.kernels)
     assert both.time_s >= alone * 0.999
+    # idle power is paid once over the run, not once per overlapping kernel
+    assert both.energy_by_action["idle"] == pytest.approx(cfg.power.idle * both.time_s, rel=1e-9)
+    assert serial.energy_by_action["idle"] == pytest.approx(cfg.power.idle * serial.time_s,
+                                                            rel=1e-9)
 
 
 @pytest.mark.parametrize("spec", ["gemm(M=1024,N=2048,K=512)", "copy(n=2000000)",

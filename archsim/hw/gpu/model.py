@@ -414,6 +414,14 @@ class GpuModel:
                 energy_j=op_e, kernels=ker_dicts,
                 bound=ker_dicts[-1]["bound"] if ker_dicts else ""))
         total = (t1 - t0) * ps
+        overlap = _overlap_ticks(records) * ps
+        if overlap > 0:
+            # kernels of two streams ran at the same time: each kernel's energy counted the
+            # board's idle and static power over its own time; count the shared time once
+            for d in (e_comp, e_act):
+                d["idle"] = d.get("idle", 0.0) - cfg.power.idle * overlap
+                d["static"] = d.get("static", 0.0) - cfg.power.static * overlap
+            busy -= overlap
         idle_t = max(0.0, total - busy)
         if idle_t > 0:
             e_comp["idle"] = e_comp.get("idle", 0.0) + cfg.power.idle * idle_t
@@ -446,6 +454,25 @@ class GpuModel:
                    "kernel_time_s": busy, "mode": program.mode,
                    "approximate_ops": [o.name for o in ops
                                        if any(k["approximate"] for k in o.kernels)]})
+
+
+def _overlap_ticks(records) -> int:
+    """Ticks during which more than one kernel ran (sum of kernel times minus their union);
+    0 for one stream, whose kernels never overlap."""
+    iv = sorted((r["start"], r["end"]) for r in records if "end" in r)
+    total = union = 0
+    cur_s = cur_e = None
+    for a, b in iv:
+        total += b - a
+        if cur_e is None or a > cur_e:
+            if cur_e is not None:
+                union += cur_e - cur_s
+            cur_s, cur_e = a, b
+        else:
+            cur_e = max(cur_e, b)
+    if cur_e is not None:
+        union += cur_e - cur_s
+    return total - union
 
 
 def _volume(program: Program) -> int:
