@@ -93,6 +93,7 @@ class _Server(Node):
 
     def __init__(self, machine, name, bytes_per_tick, pulses=()):
         super().__init__(machine, name, None, {"bytes": 0})
+        # the SMs' link into this server, used in fluid form (Link.reserve) by the chunks
         self.link = Link(machine, f"{name}.in", "sm", name, bandwidth=bytes_per_tick)
         self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48)
                      for p in pulses}
@@ -515,9 +516,6 @@ class GpuMachine(Machine):
         st["pos"][ex.stream] += 1
         self.post(self.gap, "gs_ctl", "launch", ex.stream)
         self.arbitrate()
-
-    def save_state_extra(self):
-        return None
 
 
 def _ranges(ids: np.ndarray) -> list[list[int]]:
