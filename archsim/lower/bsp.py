@@ -53,7 +53,9 @@ def lower(graph: Graph, cfg, mode: str = "bsp") -> Program:
             ops.append(OpKernels(op.name, op.kind, 0, ()))
             continue
         fn = _LOWERERS.get(op.kind, _roofline)
-        kernels = tuple(fn(op, cfg, mem))
+        # a traced loop folds its iterations into one op run `repeat` times back to back: the
+        # lowerers plan one execution from the shapes; the device runs it `repeat` times
+        kernels = tuple(fn(op, cfg, mem)) * max(1, op.repeat)
         ops.append(OpKernels(op.name, op.kind, op.flops, kernels))
     resident = tuple(mem.alias.get(t.name, t.name) for t in graph.graph_inputs())
     return Program(graph.name, cfg.name, mode, tuple(ops), dict(mem.buffers), resident)
