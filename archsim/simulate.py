@@ -21,6 +21,30 @@ def default_exec_mode(cfg) -> str:
     return modes[0]
 
 
+def _gemm_tuner(cfg):
+    """An autotuner for the GPU lowering: times each candidate's kernels alone on the model
+    (cold L2, as a tuning loop's first run) and picks the fastest; results cached by kernel
+    names and shapes, so a model's repeated layers are tuned once."""
+    from archsim.hw.gpu import run_program
+    from archsim.lower.program import OpKernels, Program
+    cache: dict = {}
+
+    def tune(candidates, buffers) -> int:
+        key = tuple(tuple((k.name, k.grid, tuple(sorted(
+            (t, str(v)) for t, v in k.tile.items() if t not in ("a", "b", "c"))))
+            for k in ks) for ks in candidates)
+        if key not in cache:
+            times = []
+            for ks in candidates:
+                prog = Program("autotune", cfg.name, "bsp",
+                               (OpKernels("autotune", "gemm", 0, tuple(ks)),), buffers, ())
+                times.append(run_program(prog, cfg).time_s)
+            cache[key] = min(range(len(times)), key=times.__getitem__)
+        return cache[key]
+
+    return tune
+
+
 def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
     kind = getattr(cfg, "kind", "gpu")
@@ -36,7 +60,7 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
     if kind == "gpu":
         from archsim.hw.gpu import run_program
         from archsim.lower import lower
-        program = lower(graph, cfg, mode=exec_mode)
+        program = lower(graph, cfg, mode=exec_mode, tuner=_gemm_tuner(cfg))
         return run_program(program, cfg, l2_start=l2_start, repeat=repeat, seed=seed,
                            progress=progress)
     if kind == "cpu":
