@@ -18,13 +18,18 @@ REPO_HWCONFIGS = Path(__file__).resolve().parent.parent / "hwconfigs"
 
 
 def resolve_hw(hw: str) -> Path:
-    """A path to a YAML file, or the name of a shipped machine (h200, h100, a100)."""
+    """A path to a YAML file, or the name of a shipped machine (h200, h100, a100).
+
+    A relative path that does not exist here is also tried from the repository root, so
+    `archsim validate hwconfigs/h200.yaml` works from any directory."""
     p = Path(hw)
     if p.exists():
         return p
     shipped = REPO_HWCONFIGS / f"{hw}.yaml"
     if p.suffix == "" and shipped.exists():
         return shipped
+    if not p.is_absolute() and (REPO_HWCONFIGS.parent / p).is_file():
+        return REPO_HWCONFIGS.parent / p
     names = sorted(f.stem for f in REPO_HWCONFIGS.glob("*.yaml")) if REPO_HWCONFIGS.exists() else []
     raise UserError(f"hardware config {hw!r} not found (a YAML path, or one of: {', '.join(names)})")
 
@@ -62,6 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.mode == "training":
         from archsim.graph.training import training_graph
         graph = training_graph(graph)
+    from archsim.graph.work import check_work
+    check_work(graph, args.max_work, args.repeat)
     update, close = _progress_bar(not args.quiet and sys.stderr.isatty())
     timeline = None
     if getattr(args, "timeline", None):
@@ -117,10 +124,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from archsim.report import format_table
-    if args.what == "workloads":
+    if args.what == "workloads":  # name and description, then the parameters, in 100 columns
+        import textwrap
         from archsim.graph import workloads
-        rows = [[w.signature(), w.description] for w in workloads().values()]
-        print(format_table(rows, ["workload", "description"]))
+        reg = workloads()
+        width = max(len(n) for n in reg) + 2
+        for w in reg.values():
+            print(textwrap.fill(w.description, 100, initial_indent=w.name.ljust(width),
+                                subsequent_indent=" " * width))
+            params = w.signature()[len(w.name):]
+            print(textwrap.fill(params, 100, initial_indent=" " * (width + 2),
+                                subsequent_indent=" " * (width + 3), break_long_words=False,
+                                break_on_hyphens=False))
     elif args.what == "machines":
         from archsim.config import load_config
         rows = []
@@ -157,12 +172,39 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(lo: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, found {value}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e15, found {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, found {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from archsim.graph.work import DEFAULT_MAX_WORK
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-level architecture simulator.")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    # --debug is accepted after the subcommand too (`archsim run ... --debug`)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks of internal errors")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="simulate a workload on a machine")
+    r = sub.add_parser("run", help="simulate a workload on a machine", parents=[debug])
     r.add_argument("--hw", default=DEFAULT_HW, help="machine YAML or shipped name (default h200)")
     r.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
                    help=f"workload spec, e.g. \"gemm(M=4096, N=4096, K=4096)\" (default {DEFAULT_WORKLOAD})")
@@ -173,26 +215,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set l2.size=80MiB (repeatable)")
     r.add_argument("--l2", choices=("cold", "warm"), default="cold",
                    help="L2 state at start: cold (empty) or warm (inputs resident, as after earlier runs)")
-    r.add_argument("--repeat", type=int, default=1, help="run the workload N times back to back; report the last")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--repeat", type=_int_at_least(1), default=1, help="run the workload N times back to back; report the last")
+    r.add_argument("--seed", type=_int_at_least(0), default=0)
     r.add_argument("--out", "-o", help="write DIR/report.json and DIR/report.md")
-    r.add_argument("--top", type=int, default=12, help="ops shown in the terminal table")
+    r.add_argument("--top", type=_int_at_least(0), default=12, help="ops shown in the terminal table")
+    r.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK,
+                   help=f"refuse workloads estimated above this many flop-equivalents (flops + "
+                        f"64 x bytes + 1e8 per kernel; default {DEFAULT_MAX_WORK:g}, a few "
+                        f"minutes of simulation)")
+    r.add_argument("--engine", choices=("auto", "cython", "python"), default="auto",
+                   help="simulation backend: the compiled Cython core, or the pure-Python "
+                        "fallback (20-26x slower on GPU runs); auto picks cython when built")
     r.add_argument("--quiet", "-q", action="store_true")
     r.add_argument("--timeline", metavar="FILE.json",
                    help="write a Chrome-trace/Perfetto timeline (kernels, CTAs on SMs, memory)")
     r.set_defaults(fn=cmd_run)
 
-    v = sub.add_parser("validate", help="check a machine YAML and exit")
+    v = sub.add_parser("validate", help="check a machine YAML and exit", parents=[debug])
     v.add_argument("file")
     v.add_argument("--set", action="append", metavar="KEY=VALUE")
     v.set_defaults(fn=cmd_validate)
 
-    ls = sub.add_parser("list", help="list workloads, machines, op kinds or config parameters")
+    ls = sub.add_parser("list", help="list workloads, machines, op kinds or config parameters",
+                        parents=[debug])
     ls.add_argument("what", choices=("workloads", "machines", "ops", "params"))
     ls.set_defaults(fn=cmd_list)
 
-    t = sub.add_parser("trace", help="trace numpy code into a workload graph")
-    t.add_argument("target", help="module:function")
+    t = sub.add_parser("trace", help="trace numpy code into a workload graph: imports "
+                       "module:function and runs it (it is your Python code) with the "
+                       "key=value arguments", parents=[debug],
+                       description="Imports MODULE and runs FUNCTION(**args) under the numpy "
+                       "tracer: the named Python function really executes, with whatever it "
+                       "does besides numpy. Then prints the traced graph.")
+    t.add_argument("target", help="module:function to import and run")
     t.add_argument("args", nargs="*", help="keyword arguments key=value")
     t.add_argument("--top", type=int, default=40)
     t.set_defaults(fn=cmd_trace)
@@ -202,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "engine", "auto") != "auto":  # read by archsim.engine when it is imported
+        import os
+        os.environ["ARCHSIM_ENGINE"] = args.engine
     try:
         return args.fn(args)
     except UserError as exc:

@@ -86,13 +86,17 @@ def jacobi_problem(n: int = 128, iters: int = 50, seed: int = 0):
 
 
 @register_workload("cg", "conjugate gradient on a dense SPD n x n system, traced numpy "
-                         "(iters steps, folded into repeats)")
+                         "(iters steps, folded into repeats)",
+                   bounds={"n": (1, None), "iters": (1, 10_000)},
+                   host_bytes=lambda n, **_: 4 * 8 * n * n)
 def cg(n: int = 4096, iters: int = 100, dtype: str = "fp64", seed: int = 0) -> Graph:
     A, b = spd_system(n, seed, _np_dtype(dtype))
     return trace(conjugate_gradient, A, b, iters, name="cg")
 
 
-@register_workload("jacobi", "5-point Jacobi iteration on an n x n grid, traced numpy")
+@register_workload("jacobi", "5-point Jacobi iteration on an n x n grid, traced numpy",
+                   bounds={"n": (3, None), "iters": (1, 10_000)},
+                   host_bytes=lambda n, **_: 8 * 8 * n * n)
 def jacobi(n: int = 256, iters: int = 100, dtype: str = "fp64", seed: int = 0) -> Graph:
     rng = np.random.default_rng(seed)
     dt = _np_dtype(dtype)
@@ -102,6 +106,20 @@ def jacobi(n: int = 256, iters: int = 100, dtype: str = "fp64", seed: int = 0) -
 
 
 # ---- solvers/ wrappers (registered only when their entry points import) ----------------------
+# Ranges that keep a compressed-sensing problem well posed (M = ratio * N rows, at most N), and
+# the host memory its setup allocates: dense operators hold M x N (gaussian) or N x N factors
+# (orthogonal, O(N^3) to build); the DCT ones are matrix-free (a few dozen length-N vectors).
+_CS_BOUNDS = {"N": (8, None), "ratio": (1e-3, 1.0), "iters": (1, 1000), "rho": (1e-4, 1.0),
+              "snr_db": (-20.0, 200.0), "condition_number": (1.0, 1e8), "tau": (0.0, 100.0)}
+
+_CS_NO_TAU = {k: v for k, v in _CS_BOUNDS.items() if k != "tau"}  # VAMP has no threshold knob
+
+
+def _cs_host_bytes(N, ratio, operator="gaussian", **_):
+    dense = {"gaussian": ratio, "orthogonal": 4.0}.get(operator, 0.0)
+    return 8.0 * N * (N * dense + 64)
+
+
 def _register_cs() -> None:
     try:
         from solvers.cs.amp import amp as amp_solver
@@ -116,7 +134,8 @@ def _register_cs() -> None:
         return make_problem(N, ratio, rho, snr_db, operator, condition_number, rng), rng
 
     @register_workload("amp", "D-AMP (soft thresholding / BG-MMSE) on a compressed-sensing "
-                              "problem, traced from solvers.cs")
+                              "problem, traced from solvers.cs", bounds=_CS_BOUNDS,
+                       host_bytes=_cs_host_bytes)
     def amp(N: int = 2000, ratio: float = 0.5, iters: int = 30, seed: int = 0,
             rho: float = 0.1, snr_db: float = 40.0, operator: str = "gaussian",
             condition_number: float = 1.0, denoiser: str = "soft", tau: float = 1.3,
@@ -130,7 +149,8 @@ def _register_cs() -> None:
         return trace(run, prob.y, name="amp")
 
     @register_workload("vamp", "VAMP (exact LMMSE stage) on a compressed-sensing problem, "
-                               "traced from solvers.cs")
+                               "traced from solvers.cs", bounds=_CS_NO_TAU,
+                       host_bytes=_cs_host_bytes)
     def vamp(N: int = 4096, ratio: float = 0.5, iters: int = 15, seed: int = 0,
              rho: float = 0.1, snr_db: float = 40.0, operator: str = "conditioned-dct",
              condition_number: float = 100.0, denoiser: str = "bg",
@@ -144,7 +164,8 @@ def _register_cs() -> None:
         return trace(run, prob.y, name="vamp")
 
     @register_workload("cg-vamp", "CG-VAMP (k CG steps per LMMSE stage, warm-started) on a "
-                                  "compressed-sensing problem, traced from solvers.cs")
+                                  "compressed-sensing problem, traced from solvers.cs",
+                       bounds=_CS_NO_TAU | {"k": (1, 100_000)}, host_bytes=_cs_host_bytes)
     def cg_vamp(N: int = 16384, ratio: float = 0.2, k: int = 20, iters: int = 10,
                 seed: int = 0, rho: float = 0.04, snr_db: float = 40.0,
                 operator: str = "conditioned-dct", condition_number: float = 100.0,
@@ -169,7 +190,9 @@ def _register_tumour() -> None:
         return
 
     @register_workload("tumour-stiff", "fixed-step RODAS4 on the stiff five-compartment "
-                                       "tumour-immune model, traced from solvers.tumour")
+                                       "tumour-immune model, traced from solvers.tumour",
+                       bounds={"n_steps": (1, 100_000), "t_end": (1e-9, 1e6),
+                               "separation": (1e-6, 1e6)})
     def tumour_stiff(n_steps: int = 200, t_end: float = 30.0, separation: float = 1.0,
                      seed: int = 0) -> Graph:
         rng = np.random.default_rng(seed)
@@ -182,7 +205,9 @@ def _register_tumour() -> None:
         return trace(run, np.asarray(u0, float), name="tumour-stiff")
 
     @register_workload("tumour-scan", "vectorised one-parameter regime scan of the QSS "
-                                      "tumour-immune model, traced from solvers.tumour")
+                                      "tumour-immune model, traced from solvers.tumour",
+                       bounds={"n_points": (1, 10**7)},
+                       host_bytes=lambda n_points, **_: 64 * 8 * n_points)
     def tumour_scan(n_points: int = 400, param: str = "s", lo: float = 1.0e2,
                     hi: float = 1.0e5) -> Graph:
         def run(values):
@@ -205,7 +230,7 @@ def _register_microfluidics() -> None:
 
     @register_workload("flow-cnn-numpy", "the flow-sculpting next-pillar CNN in numpy "
                                          "(inference, or a training step), traced from "
-                                         "solvers.microfluidics")
+                                         "solvers.microfluidics", bounds={"batch": (1, 1024)})
     def flow_cnn_numpy(batch: int = 32, seed: int = 0, train: bool = False) -> Graph:
         rng = np.random.default_rng(seed)
         model = FlowCNN(rng)

@@ -11,17 +11,19 @@ from archsim.config.params import param, section
 
 @dataclass(frozen=True, kw_only=True)
 class CoreConfig:
-    count: int = param("cores the workload runs on", ge=1)
-    clock: float = param("sustained all-core clock under vector load", "Hz", gt=0)
+    count: int = param("cores the workload runs on", ge=1, le=1_000_000)
+    clock: float = param("sustained all-core clock under vector load", "Hz", ge=1e6, le=1e11)
     simd_flops_per_cycle: dict = param(
-        "SIMD flops per core per cycle by dtype (vector width x FMA units x 2)", default={})
+        "SIMD flops per core per cycle by dtype (vector width x FMA units x 2)", default={},
+        gt=0, le=1e6)
     matrix_flops_per_cycle: dict = param(
-        "matrix-engine flops per core per cycle by dtype (e.g. AMX); GEMMs only", default={})
+        "matrix-engine flops per core per cycle by dtype (e.g. AMX); GEMMs only", default={},
+        gt=0, le=1e6)
     efficiency: dict = param(
         "fraction of the pipe's peak a loop of each class sustains (gemm, elementwise, "
-        "reduction, other)", default={})
+        "reduction, other)", default={}, gt=0, le=1)
     fork_join: float = param("time to start and join a parallel loop over the cores", "s",
-                             default=2e-6, ge=0)
+                             default=2e-6, ge=0, le=1e-3)
     write_allocate: bool = param(
         "a store that misses reads its line first (read-for-ownership), except in copy loops, "
         "which use streaming stores as memcpy does", default=True)
@@ -29,23 +31,25 @@ class CoreConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CacheLevelConfig:
-    size: int = param("capacity (per core for private levels, total for shared ones)", "B", gt=0)
+    size: int = param("capacity (per core for private levels, total for shared ones)", "B", gt=0,
+                      le=2**40)
     bandwidth: float = param("sustained bandwidth (per core for private levels, total for "
-                             "shared ones)", "B/s", gt=0)
+                             "shared ones)", "B/s", gt=0, le=1e16)
     shared: bool = param("shared by all cores (else private per core)", default=False)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DramConfig:
-    size: int = param("memory capacity", "B", gt=0)
-    bandwidth: float = param("achievable bandwidth (all cores streaming)", "B/s", gt=0)
-    latency: float = param("idle load-to-use latency", "s", gt=0)
+    size: int = param("memory capacity", "B", gt=0, le=2**50)
+    bandwidth: float = param("achievable bandwidth (all cores streaming)", "B/s", gt=0, le=1e16)
+    latency: float = param("idle load-to-use latency", "s", gt=0, le=1e-3)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CpuPowerConfig:
-    idle: float = param("package + memory power with the cores idle", "W", ge=0)
-    static: float = param("extra power while cores run (leakage, uncore at load)", "W", ge=0)
+    idle: float = param("package + memory power with the cores idle", "W", ge=0, le=1e5)
+    static: float = param("extra power while cores run (leakage, uncore at load)", "W", ge=0,
+                          le=1e5)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,4 +63,5 @@ class CpuConfig:
     dram: DramConfig = section("main memory")
     power: CpuPowerConfig = section("power")
     energy: dict = param("energy per action, keyed by action name (flop.<dtype>, "
-                         "l1_byte, l2_byte, l3_byte, dram_byte)", "J", default={})
+                         "l1_byte, l2_byte, l3_byte, dram_byte)", "J", default={}, ge=0,
+                         le=1e-6)

@@ -24,6 +24,7 @@ import functools
 import math
 import os
 import re
+import stat
 import types
 import typing
 from fractions import Fraction
@@ -175,14 +176,55 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
+# Caps on what a config may be: a machine description is a few hundred lines, so anything far
+# beyond these is a mistake or an attack (a 322-byte alias bomb expands to 10^9 values).
+MAX_YAML_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_VALUES = 100_000        # values after aliases are expanded
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+
+
+def _check_text(text: str, file: str | None, override: str | None) -> None:
+    if len(text) > MAX_YAML_BYTES:
+        raise _error(f"{len(text):,} characters is too large for a config (at most "
+                     f"{MAX_YAML_BYTES:,})", _Loc(file, None, override), None)
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1 if override is None else None
+        raise _error(f"control character {bad.group()!r} is not allowed in YAML",
+                     _Loc(file, line, override), None)
+
+
+class _Budget:
+    """Counts values as the tree is built, so alias expansion and nesting stay bounded."""
+
+    def __init__(self, file, override):
+        self.values, self.file, self.override = 0, file, override
+
+    def take(self, node: yaml.Node, depth: int) -> None:
+        self.values += 1
+        line = node.start_mark.line + 1 if self.override is None else None
+        if depth > MAX_DEPTH:
+            raise _error(f"nested more than {MAX_DEPTH} levels deep", _Loc(self.file, line,
+                                                                          self.override), None)
+        if self.values > MAX_VALUES:
+            raise _error(f"more than {MAX_VALUES:,} values once aliases are expanded (an alias "
+                         f"bomb?)", _Loc(self.file, line, self.override), None)
+
+
 def _parse_yaml(text: str, file: str | None, override: str | None = None) -> _Node | None:
     """The _Node tree of one YAML document (None if it is empty)."""
-    loader = _Loader(text)
+    _check_text(text, file, override)
+    loader = None
     try:
+        loader = _Loader(text)
         root = loader.get_single_node()
         if root is None:
             return None
-        return _from_yaml(loader, root, file, override, "", None)
+        return _from_yaml(loader, root, file, override, "", None, _Budget(file, override), 0)
+    except RecursionError:
+        raise _error(f"nested too deeply to read (at most {MAX_DEPTH} levels)",
+                     _Loc(file, None, override), None) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = "; ".join(str(p) for p in (e.context, e.problem) if p)
@@ -191,11 +233,13 @@ def _parse_yaml(text: str, file: str | None, override: str | None = None) -> _No
     except yaml.YAMLError as e:
         raise _error(f"invalid YAML: {e}", _Loc(file, None, override), None) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _from_yaml(loader: _Loader, node: yaml.Node, file: str | None, override: str | None,
-               path: str, loc: _Loc | None) -> _Node:
+               path: str, loc: _Loc | None, budget: _Budget, depth: int) -> _Node:
+    budget.take(node, depth)
     loc = loc or _Loc(file, node.start_mark.line + 1 if override is None else None, override)
     if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
         # scalars go through SafeLoader's constructors, which reject unknown tags themselves
@@ -219,11 +263,12 @@ def _from_yaml(loader: _Loader, node: yaml.Node, file: str | None, override: str
         for knode, vnode in node.value:
             key = _yaml_key(loader, knode, file, override, path)
             kloc = _Loc(file, knode.start_mark.line + 1 if override is None else None, override)
-            items[key] = _from_yaml(loader, vnode, file, override, _join(path, key), kloc)
+            items[key] = _from_yaml(loader, vnode, file, override, _join(path, key), kloc,
+                                    budget, depth + 1)
         return _Node(items, loc)
     if isinstance(node, yaml.SequenceNode):
-        return _Node([_from_yaml(loader, v, file, override, f"{path}[{i}]", None)
-                      for i, v in enumerate(node.value)], loc)
+        return _Node([_from_yaml(loader, v, file, override, f"{path}[{i}]", None, budget,
+                                 depth + 1) for i, v in enumerate(node.value)], loc)
     try:
         return _Node(loader.construct_object(node, deep=True), loc)
     except yaml.constructor.ConstructorError as e:  # an unknown tag such as !!python/name
@@ -266,8 +311,18 @@ def _merge(base: _Node | None, child: _Node) -> _Node:
 
 def _read_file(display: str, via: _Loc | None) -> _Node:
     try:
+        info = os.stat(display)
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            what = "not a regular file (a device, pipe or socket)"
+            if via is not None:
+                raise _error(f"extends {display}, which is {what}", via, "extends")
+            raise ConfigError(f"{what}: expected a YAML file", file=display)
+        if info.st_size > MAX_YAML_BYTES:
+            raise _error(f"{info.st_size:,} bytes is too large for a config (at most "
+                         f"{MAX_YAML_BYTES:,})", via if via is not None else _Loc(display),
+                         "extends" if via is not None else None)
         with open(display, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_YAML_BYTES + 1)
     except FileNotFoundError:
         if via is not None:
             raise _error(f"extends a file that does not exist: {display}", via, "extends") from None

@@ -15,21 +15,30 @@ in use. Cython components cimport ``Simulator`` and ``Handler`` from ``archsim.e
 """
 from __future__ import annotations
 
+import os
 import warnings
 
 from archsim.engine._common import (
     HOOK_KINDS, TICKS_PER_SECOND, ChannelEmptyError, ChannelFullError, Clock, Counters,
     SimulationError)
 
+# ARCHSIM_ENGINE=python selects the pure-Python backend on purpose (`archsim run --engine`);
+# "cython" insists on the compiled one; unset or "auto" uses it when it was built.
+_WANT = os.environ.get("ARCHSIM_ENGINE", "auto") or "auto"
 try:
+    if _WANT == "python":
+        raise ImportError("ARCHSIM_ENGINE=python")
     from archsim.engine._core import Channel, Component, Handler, Simulator
     BACKEND = "cython"
 except ImportError as _exc:  # no compiled extension: fall back, loudly but once (import runs once)
-    warnings.warn(
-        f"archsim.engine: compiled core unavailable ({_exc}); using the pure-Python engine "
-        "(about 3x slower on Python models; Cython components need the compiled core). "
-        "Reinstall with a C compiler and Cython to get the fast one.",
-        RuntimeWarning, stacklevel=2)
+    if _WANT == "cython":
+        raise
+    if _WANT != "python":
+        warnings.warn(
+            f"archsim.engine: compiled core unavailable ({_exc}); using the pure-Python engine "
+            "and L2 (a GPU run measured 20-26x slower: benchmarks/RESULTS.md, engine fallback). "
+            "Reinstall with a C compiler and Cython to get the fast one.",
+            RuntimeWarning, stacklevel=2)
     from archsim.engine.pyengine import Channel, Component, Simulator
     Handler = None  # the C path exists only in the compiled core
     BACKEND = "python"

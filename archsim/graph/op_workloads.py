@@ -11,7 +11,8 @@ from archsim.graph.graph import Graph
 from archsim.graph.registry import register_workload
 
 
-@register_workload("gemm", "one (batched) matrix product C[M,N] = A[M,K] B[K,N]")
+@register_workload("gemm", "one (batched) matrix product C[M,N] = A[M,K] B[K,N]",
+                   bounds={"batch": (1, None)})
 def gemm(M: int, N: int, K: int, dtype: str = "bf16", batch: int = 1) -> Graph:
     b = GraphBuilder("gemm", dtype)
     lead = (batch,) if batch > 1 else ()
@@ -48,7 +49,8 @@ def relu(n: int, dtype: str = "bf16") -> Graph:
     return _pointwise("relu", n, dtype, 1)
 
 
-@register_workload("elementwise", "any elementwise function `fn` of `arity` tensors of n elements")
+@register_workload("elementwise", "any elementwise function `fn` of `arity` tensors of n elements",
+                   bounds={"arity": (1, 16)})
 def elementwise(n: int, fn: str = "add", arity: int = 2, dtype: str = "bf16") -> Graph:
     return _pointwise(fn, n, dtype, arity)
 
@@ -94,7 +96,8 @@ def attention(B: int, H: int, S: int, D: int, dtype: str = "bf16", causal: bool 
     return b.build()
 
 
-@register_workload("conv2d", "NHWC convolution of N x H x W x C by K filters of R x R")
+@register_workload("conv2d", "NHWC convolution of N x H x W x C by K filters of R x R",
+                   bounds={"stride": (1, None), "R": (1, None)})
 def conv2d(N: int, C: int, K: int, H: int, W: int, R: int, stride: int = 1,
            dtype: str = "bf16", pad: int | None = None) -> Graph:
     b = GraphBuilder("conv2d", dtype)
@@ -135,7 +138,8 @@ def transpose(rows: int, cols: int, dtype: str = "bf16") -> Graph:
     return b.build()
 
 
-@register_workload("pool", "max pooling of an NHWC tensor with a window x window kernel")
+@register_workload("pool", "max pooling of an NHWC tensor with a window x window kernel",
+                   bounds={"window": (1, None), "stride": (1, None)})
 def pool(N: int, C: int, H: int, W: int, window: int = 3, stride: int = 2,
          dtype: str = "bf16") -> Graph:
     b = GraphBuilder("pool", dtype)

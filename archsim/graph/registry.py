@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from dataclasses import dataclass
+import math
+import types
+import typing
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,6 +30,17 @@ if TYPE_CHECKING:   # the registry itself stays importable without numpy and net
 ENTRY_POINT_GROUP = "archsim.workloads"
 
 
+# Every parameter is checked against its annotation and a range before a builder runs. Integers
+# default to [0, MAX_INT] and floats to finite values of magnitude <= MAX_FLOAT; a workload
+# narrows them with `bounds=` (e.g. stride >= 1). Graph size is bounded later, from the graph
+# (archsim.graph.work), so these ranges only keep values physical and builders' arithmetic safe.
+MAX_INT = 2**40
+MAX_FLOAT = 1e15
+HOST_BYTES_LIMIT = 8 * 2**30
+"""Host memory a workload builder may allocate (traced numpy workloads run real numpy code):
+past it, `build_workload` refuses before the builder runs (raise it with max_host_bytes=)."""
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -34,6 +48,9 @@ class Workload:
     builder: Callable[..., Graph]
     params: dict[str, Any]  # name -> default (inspect.Parameter.empty when required)
     module: str
+    types: dict[str, Any] = field(default_factory=dict)  # name -> annotation
+    bounds: dict[str, tuple] = field(default_factory=dict)  # name -> (lo, hi), inclusive
+    host_bytes: Callable[..., float] | None = None  # estimate of what the builder allocates
 
     def signature(self) -> str:
         parts = []
@@ -64,14 +81,32 @@ def workload_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_LAZY))
 
 
-def register_workload(name: str, description: str):
-    """Decorator: register `fn(**params) -> Graph` under `name`."""
+def register_workload(name: str, description: str, *, bounds: dict[str, tuple] | None = None,
+                      host_bytes: Callable[..., float] | None = None):
+    """Decorator: register `fn(**params) -> Graph` under `name`.
+
+    Parameters are type-checked against `fn`'s annotations. `bounds` maps a parameter to an
+    inclusive (lo, hi) range (either may be None) replacing the default range; `host_bytes`,
+    called with every parameter (defaults filled in), estimates the host memory the builder
+    allocates, so a traced numpy workload too large for the machine is refused before it runs.
+    """
 
     def deco(fn: Callable[..., Graph]) -> Callable[..., Graph]:
         sig = inspect.signature(fn)
         params = {p.name: p.default for p in sig.parameters.values()
                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        _REGISTRY[name] = Workload(name, description, fn, params, fn.__module__)
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back to the defaults
+            hints = {}
+        annotated = {k: hints.get(k, type(d) if d not in (inspect.Parameter.empty, None) else Any)
+                 for k, d in params.items()}
+        unknown = set(bounds or {}) - set(params)
+        if unknown:
+            raise ValueError(f"register_workload({name!r}): bounds for unknown parameter(s) "
+                             f"{sorted(unknown)}")
+        _REGISTRY[name] = Workload(name, description, fn, params, fn.__module__, annotated,
+                                   dict(bounds or {}), host_bytes)
         return fn
 
     return deco
@@ -124,8 +159,62 @@ def get_workload(name: str) -> Workload:
     return reg[name]
 
 
-def build_workload(spec: str) -> Graph:
-    """Parse `spec`, check its keywords against the workload's parameters, build the graph."""
+def _check_value(wl: Workload, key: str, value: Any) -> None:
+    """WorkloadError unless `value` fits parameter `key`'s annotation and range."""
+    tp = wl.types.get(key, Any)
+    members = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) \
+        else (tp,)
+    if value is None and type(None) in members:
+        return
+    members = [m for m in members if m is not type(None)]
+    if Any in members or not members:
+        return
+
+    def fits(m):
+        if m is bool:
+            return type(value) is bool
+        if m is int:
+            return type(value) is int
+        if m is float:
+            return type(value) in (int, float)
+        if m is str:
+            return type(value) is str
+        origin = typing.get_origin(m) or m
+        return isinstance(origin, type) and isinstance(value, origin) and type(value) is not bool
+
+    where = f"workload {wl.name}: parameter {key}"
+    if not any(fits(m) for m in members):
+        want = " or ".join(getattr(m, "__name__", str(m)) for m in members)
+        hint = " (remove the quotes)" if isinstance(value, str) and _numeric(value) else ""
+        raise WorkloadError(f"{where} expects {want}, found {value!r} "
+                            f"({type(value).__name__}){hint}")
+    if type(value) in (int, float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise WorkloadError(f"{where} must be finite, found {value!r}")
+        lo, hi = wl.bounds.get(key, (0, MAX_INT) if type(value) is int
+                               else (-MAX_FLOAT, MAX_FLOAT))
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            rng = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+            raise WorkloadError(f"{where} must be in {rng}, found {value!r}")
+    elif type(value) is str and len(value) > 200:
+        raise WorkloadError(f"{where}: a string of {len(value)} characters is not a valid value")
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def build_workload(spec: str, *, max_host_bytes: float = HOST_BYTES_LIMIT) -> Graph:
+    """Parse `spec`, check its keywords against the workload's parameters, build the graph.
+
+    Every value is checked against its parameter's type and range before the builder runs; a
+    workload whose `host_bytes` estimate exceeds `max_host_bytes` is refused before it
+    allocates anything. Errors are WorkloadErrors naming the parameter.
+    """
     name, kwargs = parse_spec(spec)
     wl = get_workload(name)
     for k in kwargs:
@@ -138,14 +227,33 @@ def build_workload(spec: str) -> Graph:
     if missing:
         raise WorkloadError(f"workload {name}: missing parameter(s) {', '.join(missing)}; "
                             f"usage: {wl.signature()}")
+    for k, v in kwargs.items():
+        _check_value(wl, k, v)
+    if wl.host_bytes is not None:
+        full = {k: d for k, d in wl.params.items() if d is not inspect.Parameter.empty} | kwargs
+        try:
+            need = float(wl.host_bytes(**full))
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise WorkloadError(f"workload {spec!r}: {exc}") from None
+        if need > max_host_bytes:
+            raise WorkloadError(
+                f"workload {spec!r} would allocate about {need / 2**30:,.1f} GiB of host memory "
+                f"while it is built (limit {max_host_bytes / 2**30:,.1f} GiB); choose smaller "
+                f"parameters")
     try:
         graph = wl.builder(**kwargs)
     except WorkloadError:
         raise
-    except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
-        raise WorkloadError(f"workload {spec!r}: {exc}") from None
+    except MemoryError:
+        raise WorkloadError(f"workload {spec!r}: building it needs more memory than this machine "
+                            f"has; choose smaller parameters") from None
+    except RecursionError:
+        raise WorkloadError(f"workload {spec!r}: nested too deeply to build") from None
+    except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as exc:
+        raise WorkloadError(f"workload {spec!r}: {type(exc).__name__}: {exc}") from None
     for op in graph.ops:  # a machine runs no kernel on nothing: say so instead of dividing by 0
-        empty = [t.name for t in op.inputs + op.outputs if t.numel == 0 and op.kind != "view"]
+        empty = [t.name for t in op.inputs + op.outputs
+                 if (t.numel <= 0 or any(d <= 0 for d in t.shape)) and op.kind != "view"]
         if empty:
             raise WorkloadError(f"workload {spec!r}: op {op.name} has empty tensor(s) "
                                 f"{', '.join(empty)}: every dimension must be positive")

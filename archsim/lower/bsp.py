@@ -36,6 +36,7 @@ class _Memory:
         self.buffers: dict[str, Buffer] = {}
         self.alias: dict[str, str] = {}
         self.top = 1 << 30
+        self.tuner = None
 
     def place(self, name: str, nbytes: int, role: str) -> Buffer:
         name = self.alias.get(name, name)
@@ -50,11 +51,18 @@ class _Memory:
         return self.place(t.name, t.nbytes, t.role).name
 
 
-def lower(graph: Graph, cfg, mode: str = "bsp") -> Program:
-    """Graph -> Program for the GPU `cfg`. Only mode "bsp" exists so far."""
+def lower(graph: Graph, cfg, mode: str = "bsp", tuner=None) -> Program:
+    """Graph -> Program for the GPU `cfg`. Only mode "bsp" exists so far.
+
+    `tuner(candidates, buffers) -> index`, if given, is an autotuner: where the GEMM heuristic
+    has a choice of split-K factor, the best plan for each factor is lowered and the tuner (which
+    times each candidate's kernels on the machine model: archsim.simulate) picks one, as cuBLASLt's
+    autotuning does; so a faster machine never gets a slower plan from a misjudged heuristic.
+    """
     if mode != "bsp":
         raise WorkloadError(f"lowering mode {mode!r} is not implemented for the GPU (have: bsp)")
     mem = _Memory()
+    mem.tuner = tuner
     for t in graph.graph_inputs():
         mem.of(t)
     ops: list[OpKernels] = []
@@ -65,7 +73,9 @@ def lower(graph: Graph, cfg, mode: str = "bsp") -> Program:
             ops.append(OpKernels(op.name, op.kind, 0, ()))
             continue
         fn = _LOWERERS.get(op.kind, _roofline)
-        kernels = tuple(fn(op, cfg, mem))
+        # a traced loop folds its iterations into one op run `repeat` times back to back: the
+        # lowerers plan one execution from the shapes; the device runs it `repeat` times
+        kernels = tuple(fn(op, cfg, mem)) * max(1, op.repeat)
         ops.append(OpKernels(op.name, op.kind, op.flops, kernels))
     resident = tuple(mem.alias.get(t.name, t.name) for t in graph.graph_inputs())
     return Program(graph.name, cfg.name, mode, tuple(ops), dict(mem.buffers), resident)
@@ -121,8 +131,17 @@ def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     a, b = mem.of(op.inputs[0]), mem.of(op.inputs[1])
     extra = tuple(mem.of(t) for t in op.inputs[2:])
     out = mem.of(op.outputs[0])
-    return _gemm_kernels(op, cfg, mem, at["M"], at["N"], at["K"], at.get("batch", 1), a, b, out,
-                         op.inputs[0].dtype, extra)
+    args = (op, cfg, mem, at["M"], at["N"], at["K"], at.get("batch", 1), a, b, out,
+            op.inputs[0].dtype, extra)
+    plan = vendor.plan_gemm(*args[3:7], args[10], cfg)
+    if mem.tuner is None:
+        return _gemm_kernels(*args, plan=plan)
+    plans = [plan] + [p for p in (vendor.plan_gemm(*args[3:7], args[10], cfg, splits=(s,))
+                                  for s in vendor.SPLITS) if p is not None and p != plan]
+    if len(plans) == 1:
+        return _gemm_kernels(*args, plan=plan)
+    candidates = [_gemm_kernels(*args, plan=p) for p in plans]
+    return candidates[mem.tuner(candidates, dict(mem.buffers))]
 
 
 @lowers("conv2d")

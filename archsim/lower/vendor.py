@@ -81,8 +81,13 @@ def gemm_step_cycles(tile_m: int, tile_n: int, k_step: int, esize: int, rate: fl
     return max(mma, load)
 
 
-def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg) -> GemmPlan:
-    """The launch a cuBLAS-like library picks for C[b,M,N] = A[b,M,K] B[b,K,N]."""
+def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
+              splits: tuple[int, ...] | None = None) -> GemmPlan:
+    """The launch a cuBLAS-like library picks for C[b,M,N] = A[b,M,K] B[b,K,N].
+
+    `splits` restricts the split-K factors considered (default: all of SPLITS; None is returned
+    when none of them fits); the lowering's autotuner asks for the best plan of each split-K
+    factor to time them."""
     sms = cfg.sm.count
     esize = 4 if dtype in ("fp32", "tf32") else (1 if dtype in ("fp8", "int8") else 2)
     if dtype == "fp32":  # TF32 off: the SIMT pipe
@@ -108,7 +113,7 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg) -> GemmPlan:
     ksteps_total = math.ceil(K / K_STEP)
     for idx, (tn, tm) in enumerate(TENSOR_TILES):
         tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
-        for split in SPLITS:
+        for split in (splits or SPLITS):
             if split > 1 and (ksteps_total < 8 * split or tiles * split > sms):
                 continue  # split-K only to fill SMs in a single wave, with >= 8 K-steps per split
             units = tiles * split
@@ -123,6 +128,8 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg) -> GemmPlan:
             key = cyc * (1.0 - 0.002 * idx)
             if best is None or key < best[0]:
                 best = (key, tn, tm, split, tiles)
+    if best is None:  # only when `splits` excludes 1 and no split-K plan fits
+        return None
     _, tn, tm, split, tiles = best
     units = tiles * split
     persistent = units > sms

@@ -64,6 +64,7 @@ class CgLmmse:
     probes: int = 1
     resolve_bound: float = 100.0
     exact_tol: float = 1e-2
+    floor: float = 1e-12  # relative residual below which CG steps are no-ops (breakdown guard)
     rng: np.random.Generator | None = None
     _mu: np.ndarray | None = field(default=None, repr=False)
 
@@ -115,12 +116,17 @@ class CgLmmse:
                 break
             wp = w_apply(p)
             products += 2
-            a = rr / np.sum(p * wp)
+            # Breakdown guard, branch-free so tracers see one op sequence: once the residual is
+            # at the floating-point floor, further steps would divide rounding noise by rounding
+            # noise (at k = M that went to NaN); they become no-ops (a = beta = 0) instead.
+            live = rr > (self.floor * bnorm) ** 2
+            pwp = np.sum(p * wp)
+            a = np.where(live & (pwp > 0), rr / np.where(pwp > 0, pwp, 1.0), 0.0)
             mu = mu + a * p
             res = res - a * wp
             rr_new = np.sum(res * res)
-            beta = rr_new / rr
-            rr = rr_new
+            beta = np.where(live, rr_new / np.where(live, rr, 1.0), 0.0)
+            rr = np.where(live, rr_new, rr)
             p = res + beta * p
             if pol_p is not None:
                 pol_p = pol_p + a * pol_q

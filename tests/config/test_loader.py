@@ -143,7 +143,8 @@ def test_load_config_text(tmp_path):
 # ------------------------------------------------------------------ overrides
 
 def test_overrides_from_the_brief():
-    cfg = load_config(MINIMAL, overrides=["l2.size=80MiB", "hbm.bandwidth=6TB/s",
+    cfg = load_config(MINIMAL, overrides=["l2.size=80MiB", "hbm.peak_bandwidth=7TB/s",
+                                          "hbm.bandwidth=6TB/s",
                                           "sm.tensor_flops_per_cycle.bf16=4096",
                                           "energy.dram_byte=60pJ"])
     assert cfg.l2.size == 80 * 2**20
