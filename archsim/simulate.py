@@ -22,7 +22,10 @@ def default_exec_mode(cfg) -> str:
 
 
 def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
-             seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
+             seed: int = 0, progress: Callable[[float], None] | None = None,
+             monitors=None) -> SimResult:
+    """monitors: callables fn(bus: SignalBus, clock_hz) called after the machine is built and
+    before it runs (archsim.engine.signals)."""
     kind = getattr(cfg, "kind", "gpu")
     modes = EXEC_MODES.get(kind, ())
     exec_mode = exec_mode or default_exec_mode(cfg)
@@ -38,10 +41,10 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
         from archsim.lower import lower
         program = lower(graph, cfg, mode=exec_mode)
         return run_program(program, cfg, l2_start=l2_start, repeat=repeat, seed=seed,
-                           progress=progress)
+                           progress=progress, monitors=monitors)
     if kind == "cpu":
         from archsim.hw.cpu import run_program as run_cpu
         from archsim.lower.cpu import lower_cpu
         return run_cpu(lower_cpu(graph, cfg), cfg, l2_start=l2_start, repeat=repeat, seed=seed,
-                       progress=progress)
+                       progress=progress, monitors=monitors)
     raise UserError(f"no machine model for kind {kind!r}")

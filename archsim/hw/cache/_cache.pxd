@@ -15,7 +15,8 @@ cimport cython
 @cython.final
 cdef class Cache:
     cdef readonly long long size, line, sector, ways, nsets, sectors_per_line
-    cdef readonly long long prefetch_degree, stride_entries, region_bytes
+    cdef readonly long long prefetch_degree, stride_entries, region_bytes, sample
+    cdef uint64_t sample_mask
     cdef readonly str replacement, prefetch
     cdef readonly bint write_back, write_allocate, write_fetch, hash_index
     cdef int repl, pf, line_bits, sector_bits, region_shift
@@ -38,7 +39,9 @@ cdef class Cache:
     # counters, in sectors (pf_* in lines)
     cdef public long long accesses, hits, misses, fetches, writebacks, write_accesses
     cdef public long long bypass_writes, through_writes, evictions
-    cdef public long long pf_issued, pf_useful, pf_useless, pf_fetches
+    cdef public long long pf_issued, pf_useful, pf_useless, pf_fetches, back_invalidations
+    cdef Cache parent
+    cdef bint has_parent
     # what went below: sector addresses fetched (demand then prefetch, in order) and written
     cdef public bint record
     cdef uint64_t* fetch_rec
@@ -51,7 +54,8 @@ cdef class Cache:
     cdef long long set_of(self, uint64_t line) noexcept nogil
     cdef int c_range(self, long long addr, long long nbytes, bint write) noexcept nogil
     cdef int c_strided(self, long long addr, long long seg, long long stride, long long count,
-                       bint write) noexcept nogil
+                       bint write, long long passes=*) noexcept nogil
+    cdef long long c_invalidate(self, long long addr, long long nbytes) noexcept nogil
 
     cdef _bind(self)
     cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil
@@ -61,4 +65,5 @@ cdef class Cache:
     cdef void _trigger(self, uint64_t L) noexcept nogil
     cdef void _touch(self, uint64_t L, uint64_t m, bint write) noexcept nogil
     cdef int _tick(self) noexcept nogil
+    cdef bint _sampled(self, uint64_t L) noexcept nogil
     cdef tuple _delta(self, long long h, long long m, long long wb)

@@ -67,7 +67,7 @@ cdef class Cache:
                   sector=None, str replacement="lru", bint write_back=True,
                   bint write_allocate=True, bint write_fetch=True, str prefetch="none",
                   long long prefetch_degree=1, long long stride_entries=64,
-                  bint hash_index=True, long long seed=0):
+                  bint hash_index=True, long long seed=0, long long sample=1):
         cdef long long sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
@@ -78,6 +78,9 @@ cdef class Cache:
         if size < line * ways or size % (line * ways):
             raise ValueError(f"size ({size}) must be a positive multiple of line x ways "
                              f"({line} x {ways})")
+        _log2(sample, "sample")
+        if size // (line * ways) < sample or (size // (line * ways)) % sample:
+            raise ValueError(f"sample ({sample}) must divide the set count ({size // (line * ways)})")
         if replacement not in REPLACEMENTS:
             raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}")
         if prefetch not in PREFETCHERS:
@@ -87,7 +90,9 @@ cdef class Cache:
         self.size, self.line, self.sector, self.ways = size, line, sec, ways
         self.sectors_per_line = line // sec
         self.full_mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> (64 - self.sectors_per_line)
-        self.nsets = size // (line * ways)
+        self.sample = sample
+        self.sample_mask = <uint64_t>(sample - 1)
+        self.nsets = size // (line * ways) // sample
         self.pow2 = (self.nsets & (self.nsets - 1)) == 0
         self.set_mask = <uint64_t>(self.nsets - 1)
         self.replacement, self.prefetch = replacement, prefetch
@@ -225,7 +230,7 @@ cdef class Cache:
 
     cdef void _fill_prefetch(self, int64_t P) noexcept nogil:
         cdef long long base, w
-        if P < 0:
+        if P < 0 or (self.sample_mask and not self._sampled(<uint64_t>P)):
             return
         base = self.set_of(<uint64_t>P) * self.ways
         if self._find(base, <uint64_t>P) >= 0:
@@ -278,6 +283,21 @@ cdef class Cache:
         cdef int n = _popcount(m)
         cdef uint64_t absent
         cdef bint was_pf
+        if w >= 0 and self.has_parent and \
+                self.parent._find(self.parent.set_of(L) * self.parent.ways, L) < 0:
+            # inclusion, enforced lazily: the parent evicted this line, so this copy is gone
+            self.back_invalidations += 1
+            if self.dirty[w]:
+                self.writebacks += _popcount(self.dirty[w])
+                self._rec(True, L, self.dirty[w])
+            if self.pfb[w]:
+                self.pf_useless += 1
+            self.tag[w] = 0
+            self.valid[w] = 0
+            self.dirty[w] = 0
+            self.pfb[w] = 0
+            self.stamp[w] = 0
+            w = -1
         self.accesses += n
         if write:
             self.write_accesses += n
@@ -353,6 +373,9 @@ cdef class Cache:
             hi = lbase + self.line if lbase + self.line < end else end
             s0 = <int>((lo - lbase) >> self.sector_bits)
             s1 = <int>((hi - 1 - lbase) >> self.sector_bits)
+            if self.sample_mask and not self._sampled(<uint64_t>L):
+                L += 1
+                continue
             m = (self.full_mask >> (self.sectors_per_line - 1 - s1 + s0)) << s0
             self._touch(<uint64_t>L, m, write)
             if self._tick() < 0:
@@ -360,13 +383,40 @@ cdef class Cache:
             L += 1
         return 0
 
+    cdef inline bint _sampled(self, uint64_t L) noexcept nogil:
+        # a multiply-shift hash: unbiased against strides (a power-of-two stride would hit
+        # every sampled line or none under L % S)
+        return (((L * <uint64_t>0x9E3779B97F4A7C15ULL) >> 40) & self.sample_mask) == 0
+
     cdef int c_strided(self, long long addr, long long seg, long long stride, long long count,
-                       bint write) noexcept nogil:
-        cdef long long i
+                       bint write, long long passes=1) noexcept nogil:
+        cdef long long i, r
         for i in range(count):
-            if self.c_range(addr + i * stride, seg, write) < 0:
-                return -1
+            for r in range(passes):
+                if self.c_range(addr + i * stride, seg, write) < 0:
+                    return -1
         return 0
+
+    cdef long long c_invalidate(self, long long addr, long long nbytes) noexcept nogil:
+        cdef long long L, last, w, n = 0
+        if nbytes <= 0:
+            return 0
+        L = addr >> self.line_bits
+        last = (addr + nbytes - 1) >> self.line_bits
+        while L <= last:
+            if self.sample_mask and not self._sampled(<uint64_t>L):
+                L += 1
+                continue
+            w = self._find(self.set_of(<uint64_t>L) * self.ways, <uint64_t>L)
+            if w >= 0:
+                n += _popcount(self.dirty[w])
+                self.tag[w] = 0
+                self.valid[w] = 0
+                self.dirty[w] = 0
+                self.pfb[w] = 0
+                self.stamp[w] = 0
+            L += 1
+        return n
 
     # ------------------------------------------------------------------ the Python API
 
@@ -386,16 +436,22 @@ cdef class Cache:
         self._check_oom()
         return self._delta(h, m, wb)
 
+    def invalidate(self, long long addr, long long nbytes):
+        """Drop the lines overlapping [addr, addr + nbytes) without writing them back (a
+        non-temporal store overwrites them) -> dirty sectors dropped."""
+        return self.c_invalidate(addr, nbytes)
+
     def access_strided(self, long long addr, long long seg_bytes, long long stride,
-                       long long count, bint write=False):
+                       long long count, bint write=False, long long passes=1):
         """`count` segments of `seg_bytes` bytes, `stride` apart (rows of a tile of a row-major
-        matrix) -> (hits, misses, write-backs) in sectors."""
+        matrix), each accessed `passes` times before the next -> (hits, misses, write-backs)
+        in sectors."""
         if addr < 0 or seg_bytes < 0 or count < 0 or (count > 1 and addr + (count - 1) * stride < 0):
             raise ValueError("strided access reaches below address 0")
         cdef long long h = self.hits, m = self.misses, wb = self.writebacks
         cdef int rc
         with nogil:
-            rc = self.c_strided(addr, seg_bytes, stride, count, write)
+            rc = self.c_strided(addr, seg_bytes, stride, count, write, passes)
         if rc < 0:
             _propagate()
         self._check_oom()
@@ -445,6 +501,19 @@ cdef class Cache:
         self.wb_n = 0
         return out
 
+    def set_parent(self, parent):
+        """Make this cache inclusive in `parent` (same line size): a line the parent no longer
+        holds is treated as absent here (lazy back-invalidation, checked on each hit).
+        None removes the link."""
+        if parent is None:
+            self.parent = None
+            self.has_parent = False
+            return
+        if not isinstance(parent, Cache) or parent.line != self.line or parent.sample != self.sample:
+            raise ValueError("parent must be a Cache with the same line size and sampling")
+        self.parent = parent
+        self.has_parent = True
+
     def set_index(self, long long line_addr):
         """The set a line address maps to (for reference models and tests)."""
         return self.set_of(<uint64_t>line_addr)
@@ -486,7 +555,7 @@ cdef class Cache:
 
     COUNTERS = ("accesses", "hits", "misses", "fetches", "writebacks", "write_accesses",
                 "bypass_writes", "through_writes", "evictions", "pf_issued", "pf_useful",
-                "pf_useless", "pf_fetches")
+                "pf_useless", "pf_fetches", "back_invalidations")
 
     def counters(self):
         """Every counter (sectors; pf_issued/useful/useless in lines), plus prefetch coverage
@@ -531,7 +600,8 @@ cdef class Cache:
                 "replacement": self.replacement, "write_back": bool(self.write_back),
                 "write_allocate": bool(self.write_allocate), "write_fetch": bool(self.write_fetch),
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
-                "stride_entries": self.stride_entries, "hash_index": bool(self.hash_index)}
+                "stride_entries": self.stride_entries, "hash_index": bool(self.hash_index),
+                "sample": self.sample}
 
     def __repr__(self):
         return (f"Cache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "

@@ -13,7 +13,7 @@ PREFETCHERS = ("none", "next_line", "stride")
 M64 = (1 << 64) - 1
 COUNTERS = ("accesses", "hits", "misses", "fetches", "writebacks", "write_accesses",
             "bypass_writes", "through_writes", "evictions", "pf_issued", "pf_useful",
-            "pf_useless", "pf_fetches")
+            "pf_useless", "pf_fetches", "back_invalidations")
 
 
 def _log2(x: int, what: str) -> int:
@@ -28,7 +28,8 @@ class PyCache:
     def __init__(self, size: int, line: int = 64, ways: int = 8, *, sector=None,
                  replacement: str = "lru", write_back: bool = True, write_allocate: bool = True,
                  write_fetch: bool = True, prefetch: str = "none", prefetch_degree: int = 1,
-                 stride_entries: int = 64, hash_index: bool = True, seed: int = 0):
+                 stride_entries: int = 64, hash_index: bool = True, seed: int = 0,
+                 sample: int = 1):
         sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
@@ -39,6 +40,9 @@ class PyCache:
         if size < line * ways or size % (line * ways):
             raise ValueError(f"size ({size}) must be a positive multiple of line x ways "
                              f"({line} x {ways})")
+        _log2(sample, "sample")
+        if size // (line * ways) < sample or (size // (line * ways)) % sample:
+            raise ValueError(f"sample ({sample}) must divide the set count ({size // (line * ways)})")
         if replacement not in REPLACEMENTS:
             raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}")
         if prefetch not in PREFETCHERS:
@@ -48,7 +52,8 @@ class PyCache:
         self.size, self.line, self.sector, self.ways = size, line, sec, ways
         self.sectors_per_line = line // sec
         self.full_mask = (1 << self.sectors_per_line) - 1
-        self.nsets = size // (line * ways)
+        self.sample = sample
+        self.nsets = size // (line * ways) // sample
         self.replacement, self.prefetch = replacement, prefetch
         self.write_back, self.write_allocate, self.write_fetch = (
             bool(write_back), bool(write_allocate), bool(write_fetch))
@@ -71,6 +76,7 @@ class PyCache:
         for k in COUNTERS:
             setattr(self, k, 0)
         self.record = False
+        self.parent = None
         self._fetch: list[int] = []
         self._wb: list[int] = []
 
@@ -121,8 +127,11 @@ class PyCache:
         self.tag[v] = self.valid[v] = self.dirty[v] = self.pfb[v] = self.stamp[v] = 0
         return v
 
+    def _sampled(self, L: int) -> bool:
+        return (((L * 0x9E3779B97F4A7C15) & M64) >> 40) & (self.sample - 1) == 0
+
     def _fill_prefetch(self, P: int) -> None:
-        if P < 0:
+        if P < 0 or (self.sample > 1 and not self._sampled(P)):
             return
         base = self.set_of(P) * self.ways
         if self._find(base, P) >= 0:
@@ -168,6 +177,16 @@ class PyCache:
     def _touch(self, L: int, m: int, write: bool) -> None:
         base = self.set_of(L) * self.ways
         w = self._find(base, L)
+        par = self.parent
+        if w >= 0 and par is not None and par._find(par.set_of(L) * par.ways, L) < 0:
+            self.back_invalidations += 1
+            if self.dirty[w]:
+                self.writebacks += bin(self.dirty[w]).count("1")
+                self._rec(True, L, self.dirty[w])
+            if self.pfb[w]:
+                self.pf_useless += 1
+            self.tag[w] = self.valid[w] = self.dirty[w] = self.pfb[w] = self.stamp[w] = 0
+            w = -1
         n = bin(m).count("1")
         self.accesses += n
         if write:
@@ -230,6 +249,8 @@ class PyCache:
             hi = min(lbase + self.line, end)
             s0 = (lo - lbase) >> sb
             s1 = (hi - 1 - lbase) >> sb
+            if self.sample > 1 and not self._sampled(L):
+                continue
             m = (self.full_mask >> (spl - 1 - s1 + s0)) << s0
             self._touch(L, m, write)
 
@@ -245,13 +266,25 @@ class PyCache:
         self._range(int(addr), int(nbytes), bool(write))
         return self._delta(h, m, wb)
 
+    def invalidate(self, addr: int, nbytes: int) -> int:
+        n = 0
+        if nbytes <= 0:
+            return 0
+        for L in range(addr >> self.line_bits, ((addr + nbytes - 1) >> self.line_bits) + 1):
+            w = self._find(self.set_of(L) * self.ways, L)
+            if w >= 0:
+                n += bin(self.dirty[w]).count("1")
+                self.tag[w] = self.valid[w] = self.dirty[w] = self.pfb[w] = self.stamp[w] = 0
+        return n
+
     def access_strided(self, addr: int, seg_bytes: int, stride: int, count: int,
-                       write: bool = False):
+                       write: bool = False, passes: int = 1):
         if addr < 0 or seg_bytes < 0 or count < 0 or (count > 1 and addr + (count - 1) * stride < 0):
             raise ValueError("strided access reaches below address 0")
         h, m, wb = self.hits, self.misses, self.writebacks
         for i in range(count):
-            self._range(addr + i * stride, seg_bytes, bool(write))
+            for _ in range(passes):
+                self._range(addr + i * stride, seg_bytes, bool(write))
         return self._delta(h, m, wb)
 
     def access_addrs(self, addrs, nbytes: int, write: bool = False):
@@ -269,6 +302,12 @@ class PyCache:
         out = np.asarray(self._wb, dtype=np.uint64)
         self._wb = []
         return out
+
+    def set_parent(self, parent) -> None:
+        if parent is not None and (not isinstance(parent, PyCache) or parent.line != self.line
+                                   or parent.sample != self.sample):
+            raise ValueError("parent must be a PyCache with the same line size and sampling")
+        self.parent = parent
 
     def set_index(self, line_addr: int) -> int:
         return self.set_of(line_addr)
@@ -329,7 +368,8 @@ class PyCache:
                 "replacement": self.replacement, "write_back": self.write_back,
                 "write_allocate": self.write_allocate, "write_fetch": self.write_fetch,
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
-                "stride_entries": self.stride_entries, "hash_index": self.hash_index}
+                "stride_entries": self.stride_entries, "hash_index": self.hash_index,
+                "sample": self.sample}
 
     def __repr__(self):
         return (f"PyCache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "
