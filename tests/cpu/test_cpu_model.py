@@ -44,8 +44,8 @@ def test_time_respects_the_roofline(template, a, b, c, p):
     assert res.time_s >= res.dram_read_bytes / CFG.dram.bandwidth * (1 - 1e-9)
 
 
-@settings(max_examples=20, deadline=None)
-@given(st.integers(1 << 16, 1 << 26), st.floats(1.0, 8.0))
+@settings(max_examples=8, deadline=None)
+@given(st.integers(1 << 16, 1 << 24), st.floats(1.0, 8.0))
 def test_more_dram_bandwidth_never_slows_a_streaming_loop(n, factor):
     g = build_workload(f"add(n={n}, dtype='fp32')")
     fast_cfg = load_config(HW, overrides=[f"dram.bandwidth={CFG.dram.bandwidth * factor:.6g} B/s"])

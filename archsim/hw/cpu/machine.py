@@ -146,13 +146,17 @@ class Core(Node):
             lvl = COMPUTE if dur == t_comp else (STALL_L1 if dur == t_l1 else STALL_L2)
             st["dur"][k] = (_ticks(dur), lvl)
             st["issue"] = k + 1
-            if len(reads) == 0 and len(writes) == 0 and not nt:
+            if len(reads) == 0 and not writes and not nt:
                 st["ready"][k] = True
                 continue
             tag = m.new_request(self.i, k, reads, writes, nt)
+            m.stats["req_sent"] += 1
             st["level"][k] = STALL_LLC
-            self.link.send(Message("req", (len(reads) + len(writes)) * LINE + sum(n for _, n in nt),
+            self.link.send(Message("req", len(reads) * LINE * m.sample
+                                   + sum(n * k for _, n, _, k in writes) + sum(n for _, n in nt),
                                    src=self.name, dst="llc", tag=tag))
+            if st["issue"] < len(st["steps"]) and not self.link.can_send():
+                m.stats["core_blocked"] += 1      # its next request waits for a free slot
 
     def on_link_free(self, link: str) -> None:
         self._issue()
@@ -188,6 +192,7 @@ class Core(Node):
     def exec_done(self) -> None:
         st = self.state
         st["busy"] = False
+        self.machine.stats["steps_run"] += 1
         st["exec"] += 1
         if st["exec"] >= len(st["steps"]):
             self._set_state(SYNC)
@@ -225,12 +230,13 @@ class Llc(Node):
         m, c = self.machine, self.cache
         req = m.requests[msg.tag]
         now = m.now
+        m.stats["llc_read_lines_in"] += len(req["reads"])
         h0, a0 = c.hits, c.accesses
         if len(req["reads"]):
             c.access_addrs(req["reads"], LINE)
         demand = c.take_fetches()              # demand misses (+ prefetch fills) of the reads
-        if len(req["writes"]):
-            c.access_addrs(req["writes"], LINE, True)
+        for a, n, stride, count in req["writes"]:
+            c.access_strided(a, n, stride, count, True)
         rfo = c.take_fetches()
         nt_bytes = 0
         for a, n in req["nt"]:
@@ -259,6 +265,9 @@ class Llc(Node):
         m.stats["llc_access_lines"] += acc
         if len(fetch) or len(wb) or nt_bytes:
             req["fetch"], req["wb"] = fetch, wb
+            m.stats["llc_sent_read_lines"] += len(fetch)
+            m.stats["llc_sent_write_lines"] += len(wb)
+            m.stats["llc_sent_nt_bytes"] += nt_bytes
             m.nodes[f"core[{req['core']}]"].mem_level(req["step"], STALL_DRAM)
             st["waiting"].append(msg.tag)
             self._send_dram()
@@ -272,6 +281,7 @@ class Llc(Node):
             req = self.machine.requests[tag]
             if not self.link.send(Message("dram", req["dram_read"] + req["dram_write"],
                                           src="llc", dst="dram", tag=tag)):
+                self.machine.stats["llc_blocked"] += 1
                 return                          # controller queue full: wait for on_link_free
             st["waiting"].pop(0)
 
@@ -284,6 +294,7 @@ class Llc(Node):
     def _respond(self, tag: int) -> None:
         m = self.machine
         req = m.requests.pop(tag)
+        m.stats["req_done"] += 1
         t = max(m.now, req["llc_end"]) + self.latency
         m.links[f"core[{req['core']}]->llc"].release()
         m.post_at(t, f"core[{req['core']}]", "on_response", req["step"])
@@ -309,11 +320,14 @@ class Dram(Node):
         m = self.machine
         req = m.requests[msg.tag]
         f, w = req["fetch"], req["wb"]
+        m.stats["dram_read_lines_in"] += len(f)
+        m.stats["dram_write_lines_in"] += len(w)
         lines = f if not len(w) else (w if not len(f) else np.concatenate([f, w]))
         by = np.bincount(self.channel_of(lines), minlength=self.channels) * float(LINE * m.sample)
         nt = req["dram_write"] - len(w) * LINE * m.sample
         if nt > 0:                              # streaming stores: spread evenly
             by += nt / self.channels
+            m.stats["dram_nt_bytes_in"] += nt
         now = m.now
         free = self.state["free"]
         used = by > 0
@@ -423,7 +437,13 @@ class CpuMachine(Machine):
         self.ncores = cfg.cores.count
         self.requests: dict[int, dict] = {}
         self._next_tag = 0
-        self.stats = {"dram_read": 0, "dram_write": 0, "llc_hit_lines": 0, "llc_access_lines": 0}
+        # machine-wide counters; the *_lines ones count simulated (sampled) lines, for the
+        # conservation tests: what one level sends is what the next receives
+        self.stats = {"dram_read": 0, "dram_write": 0, "llc_hit_lines": 0, "llc_access_lines": 0,
+                      "req_sent": 0, "req_done": 0, "llc_read_lines_in": 0,
+                      "llc_sent_read_lines": 0, "llc_sent_write_lines": 0, "llc_sent_nt_bytes": 0,
+                      "dram_read_lines_in": 0, "dram_write_lines_in": 0, "dram_nt_bytes_in": 0,
+                      "steps_run": 0, "core_blocked": 0, "llc_blocked": 0}
         self.records: list = []
         self.rep_start = 0
         self.done_at = None

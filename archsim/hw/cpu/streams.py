@@ -51,6 +51,7 @@ class PrivateCaches:
         self.l1, self.l2 = l1, l2
         l1.record = l2.record = True
         self.rows: dict[int, np.ndarray] = {}
+        self.forwarded = 0       # lines L1 missed and asked L2 for (conservation tests)
 
     def _read_l1(self, addr: int, nbytes: int, stride: int = 0, count: int = 1, passes: int = 1):
         if stride:
@@ -61,6 +62,7 @@ class PrivateCaches:
             self.l1.access(addr, nbytes)
         miss = self.l1.take_fetches()
         if len(miss):
+            self.forwarded += len(miss)
             self.l2.access_addrs(miss, LINE)
 
     def _read_l2(self, addr: int, nbytes: int, stride: int = 0, count: int = 1):
@@ -78,7 +80,7 @@ class PrivateCaches:
             else:
                 c.access(addr, nbytes, True)
             c.take_writebacks()      # write-through: the LLC gets the lines below
-        writes.append(line_addrs(addr, nbytes, stride, count))
+        writes.append((addr, nbytes, stride or nbytes, count))
 
     def rows_for(self, key: int, a: Rows) -> np.ndarray:
         idx = self.rows.get(key)
@@ -88,7 +90,8 @@ class PrivateCaches:
         return idx
 
     def step(self, task, u0: int, u1: int, units: int):
-        """Units [u0, u1) of `task` -> (read line addrs, written line addrs, nt ranges)."""
+        """Units [u0, u1) of `task` -> (read line addresses, stores as (addr, bytes, stride,
+        count) row blocks, non-temporal store ranges (addr, bytes))."""
         writes: list = []
         nt: list = []
         items = task.items
@@ -130,12 +133,12 @@ class PrivateCaches:
                     self.l1.access_addrs(addrs, a.row_bytes)
                     miss = self.l1.take_fetches()
                     if len(miss):
+                        self.forwarded += len(miss)
                         self.l2.access_addrs(miss, LINE)
         reads = self.l2.take_fetches()
         self.l1.take_writebacks()
         self.l2.take_writebacks()
-        w = np.concatenate(writes) if writes else np.empty(0, np.uint64)
-        return reads, w, nt
+        return reads, writes, nt
 
     def _gemm(self, g: GemmTiles, u0: int, u1: int, writes: list):
         s = g.esize
