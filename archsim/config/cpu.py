@@ -27,6 +27,13 @@ class CoreConfig:
     write_allocate: bool = param(
         "a store that misses reads its line first (read-for-ownership), except in copy loops, "
         "which use streaming stores as memcpy does", default=True)
+    outstanding: int = param(
+        "LLC requests (one per step: a bundle of lines) a core may have in flight; the core's "
+        "link to the LLC holds this many, so a busy LLC or DRAM back-pressures the core",
+        default=2, ge=1)
+    max_steps: int = param(
+        "steps a core cuts its share of one parallel loop into, at most (the event "
+        "granularity: each step is one LLC request and one compute interval)", default=16, ge=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +43,14 @@ class CacheLevelConfig:
     bandwidth: float = param("sustained bandwidth (per core for private levels, total for "
                              "shared ones)", "B/s", gt=0, le=1e16)
     shared: bool = param("shared by all cores (else private per core)", default=False)
+    ways: int = param("associativity", default=16, ge=1, le=1024)
+    line: int = param("line size", "B", default=64, choices=(64,))
+    latency: float = param("load-to-use latency of a hit (one per request bundle)", "s",
+                           default=0.0, ge=0)
+    replacement: str = param("replacement policy", default="lru", choices=("lru", "fifo", "random"))
+    prefetch: str = param("built-in hardware prefetcher", default="none",
+                          choices=("none", "next_line", "stride"))
+    prefetch_degree: int = param("lines a prefetcher fetches ahead per trigger", default=1, ge=1, le=64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +58,10 @@ class DramConfig:
     size: int = param("memory capacity", "B", gt=0, le=2**50)
     bandwidth: float = param("achievable bandwidth (all cores streaming)", "B/s", gt=0, le=1e16)
     latency: float = param("idle load-to-use latency", "s", gt=0, le=1e-3)
+    channels: int = param("independent channels, each with its own queue; lines interleave "
+                          "over them by a hash of the line address", default=8, ge=1, le=4096)
+    queue: int = param("requests the memory controller holds (queued or in service); a full "
+                       "queue back-pressures the LLC", default=16, ge=1, le=1 << 20)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,5 +82,5 @@ class CpuConfig:
     dram: DramConfig = section("main memory")
     power: CpuPowerConfig = section("power")
     energy: dict = param("energy per action, keyed by action name (flop.<dtype>, "
-                         "l1_byte, l2_byte, l3_byte, dram_byte)", "J", default={}, ge=0,
-                         le=1e-6)
+                         "l1_byte, l2_byte, llc_byte (l3_byte accepted), dram_byte)", "J",
+                         default={}, ge=0, le=1e-6)

@@ -8,4 +8,4 @@ def _run_cpu(graph, cfg, exec_mode, **opts):
     return run_program(lower_cpu(graph, cfg), cfg, **opts)
 
 
-register_machine("cpu", modes=("cpu",), run=_run_cpu)
+register_machine("cpu", modes=("cpu",), run=_run_cpu, signals=True)

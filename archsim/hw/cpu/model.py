@@ -1,216 +1,208 @@
-"""The CPU model (v1): parallel loops on cores, a last-level cache that holds tensors, DRAM.
+"""The CPU model: a CpuProgram run on the component machine (machine.py), turned into a SimResult.
 
-What it models, and how approximate it is:
-- Each task (one op) is a parallel loop split over min(cores, work items) cores; the cores run
-  as events on the archsim engine, and the task ends when the last core's chunk ends (a join),
-  plus the fork/join cost. Tasks run one after another, as a program of parallel loops does.
-- A chunk's time is the largest of: its flops over the pipe rate (SIMD, or the matrix engine
-  for GEMM-class loops in a dtype it supports) times the loop class's efficiency; its bytes from
-  DRAM over its share of the DRAM bandwidth, plus one DRAM latency if it misses at all; its
-  bytes from the last-level cache over its share of that bandwidth. Per-core private caches set no time of their own in v1 (they bound only
-  loops whose data fit there, which then run at the pipe rate).
-- The last-level cache holds whole tensors, least recently used first out, write-back: reads of
-  a resident tensor hit; outputs are allocated dirty; a dirty tensor evicted is written to DRAM.
-  Stores that miss read their lines first (read-for-ownership) unless the loop is a copy, which
-  streams its stores as memcpy does (`cores.write_allocate`).
-  That is residency at tensor granularity, not lines: partial reuse of a tensor that does not
-  fit is not credited.
-- A blocked GEMM whose operands do not fit the cache re-reads them: extra DRAM traffic
-  2·M·N·K·s / T with T the square tile that fits a third of the cache.
-- An op repeated n times (folded loop iterations) runs its first execution, then a second with
-  the cache state the first left; the remaining n-2 cost what the second did.
-- Energy: flops x energy per flop of the dtype, bytes at each level x energy per byte, static
-  power while cores run, idle power all along.
-Calibration: benchmarks/correlate_cpu.py against the two host-CPU kernels measured beside the
-H200; every other number in hwconfigs/xeon-host.yaml is marked assumed.
+What is a formula and what is an event:
+- a core step's own time is max(flops / (pipe rate x loop-class efficiency), L1 bytes / L1
+  bandwidth, L2 bytes / L2 bandwidth) — the calibrated formula of v1, per step;
+- everything between components is events: LLC requests over bounded links, LLC bandwidth,
+  DRAM channel queues, the join of a parallel loop; hit rates come from line-granular caches
+  (archsim.hw.cache) fed with each loop's real address stream (archsim.lower.cpu).
+- a folded loop (an op repeated n times) runs its first and second executions; the remaining
+  n-2 cost what the second did (time and traffic), as in v1.
+Energy: each component's action counts x the config's energy per action — simt_op (SIMD
+flops) or tensor_flop (matrix-engine flops) at `flop.<dtype>`, l1_byte, l2_byte, llc_byte,
+dram_byte — plus `power.static` while cores run (by the share of cores a loop uses) and
+`power.idle` all along.
 """
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from typing import Callable
 
-from archsim.engine import Simulator
 from archsim.engine import TICKS_PER_SECOND as TPS
 from archsim.errors import UserError
-from archsim.graph.dtypes import dtype_bytes
+from archsim.hw.cpu.machine import STATE_NAMES, CpuMachine
 from archsim.hw.result import OpResult, SimResult
-from archsim.lower.cpu import CpuProgram, CpuTask
+from archsim.lower.cpu import AttentionBlocks, CpuProgram, CpuTask, GemmTiles, Rows, Stream, Whole
+
+LINE = 64
 
 
-class LastLevelCache:
-    """Tensor-granularity LRU write-back cache."""
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self.lines: OrderedDict[str, tuple[int, bool]] = OrderedDict()  # name -> (bytes, dirty)
-        self.used = 0
-
-    def read(self, name: str, nbytes: int) -> tuple[int, int, int]:
-        """-> (hit bytes, miss bytes, dirty bytes written back by evictions)."""
-        if name in self.lines:
-            self.lines.move_to_end(name)
-            return nbytes, 0, 0
-        wb = self._insert(name, nbytes, dirty=False)
-        return 0, nbytes, wb
-
-    def write(self, name: str, nbytes: int) -> int:
-        """Allocate `name` dirty; -> bytes written back by evictions (or by not fitting)."""
-        if name in self.lines:
-            self.used -= self.lines.pop(name)[0]
-        return self._insert(name, nbytes, dirty=True)
-
-    def _insert(self, name: str, nbytes: int, dirty: bool) -> int:
-        if nbytes > self.capacity:  # streams through: a dirty tensor goes straight to DRAM
-            return nbytes if dirty else 0
-        written = 0
-        while self.used + nbytes > self.capacity and self.lines:
-            _, (b, d) = self.lines.popitem(last=False)
-            self.used -= b
-            written += b if d else 0
-        self.lines[name] = (nbytes, dirty)
-        self.used += nbytes
-        return written
+def pipe_rate(cfg, task: CpuTask) -> tuple[float, str]:
+    """Flops per second of one core for this task, and the pipe's name."""
+    c = cfg.cores
+    eff = c.efficiency.get(task.cls, c.efficiency.get("other", 0.25))
+    if task.cls == "gemm" and task.dtype in c.matrix_flops_per_cycle:
+        return c.matrix_flops_per_cycle[task.dtype] * c.clock * eff, "matrix"
+    dtype = task.dtype if task.dtype in c.simd_flops_per_cycle else "fp32"
+    per_cycle = c.simd_flops_per_cycle.get(dtype) or 1.0
+    if task.dtype in ("c128", "c64"):  # complex arithmetic on real SIMD lanes
+        per_cycle = c.simd_flops_per_cycle.get("fp64" if task.dtype == "c128" else "fp32", 1.0)
+    return per_cycle * c.clock * eff, "simd"
 
 
-class CpuMachine:
-    def __init__(self, cfg):
-        self.cfg = cfg
-        if cfg.cores.count < 1:
-            raise UserError("cores.count must be >= 1")
+def energy_per(cfg) -> dict[str, float]:
+    e = cfg.energy
+    return {"l1_byte": e.get("l1_byte", 0.0), "l2_byte": e.get("l2_byte", 0.0),
+            "llc_byte": e.get("llc_byte", e.get("l3_byte", 0.0)), "dram_byte": e.get("dram_byte", 0.0)}
 
-    def pipe_rate(self, task: CpuTask) -> tuple[float, str]:
-        """Flops per second of one core for this task, and the pipe's name."""
-        c = self.cfg.cores
-        eff = c.efficiency.get(task.cls, c.efficiency.get("other", 0.25))
-        if task.cls == "gemm" and task.dtype in c.matrix_flops_per_cycle:
-            return c.matrix_flops_per_cycle[task.dtype] * c.clock * eff, "matrix"
-        dtype = task.dtype if task.dtype in c.simd_flops_per_cycle else "fp32"
-        per_cycle = c.simd_flops_per_cycle.get(dtype) or 1.0
-        if task.dtype in ("c128", "c64"):  # complex arithmetic on real SIMD lanes
-            per_cycle = c.simd_flops_per_cycle.get("fp64" if task.dtype == "c128" else "fp32", 1.0)
-        return per_cycle * c.clock * eff, "simd"
 
-    def op_energy(self, task: CpuTask, out_bytes: int, totals: dict, time_s: float,
-                  cores: int) -> dict[str, float]:
-        """Joules of all `task.repeat` executions, by action: flops; bytes through L1 and L2
-        (every byte read and written), the last-level cache (hits and writes) and DRAM; static
-        power of the busy cores."""
-        e, rep = self.cfg.energy, task.repeat
-        moved = (sum(b for _, b in task.reads) + out_bytes) * rep
-        return {
-            "flop": task.flops * rep * e.get(f"flop.{task.dtype}", e.get("flop.fp32", 0.0)),
-            "cache": moved * (e.get("l1_byte", 0.0) + e.get("l2_byte", 0.0))
-            + (totals["llc_hit"] + out_bytes * rep) * e.get("l3_byte", 0.0),
-            "dram": (totals["dram_read"] + totals["dram_write"]) * e.get("dram_byte", 0.0),
-            "static": self.cfg.power.static * time_s * cores / self.cfg.cores.count,
-        }
+SAMPLE_LINES = 1 << 22   # line accesses a run simulates in full before address sampling starts
+MAX_SAMPLE = 64
 
-    def execute(self, task: CpuTask, llc: LastLevelCache) -> dict:
-        """Traffic and time of one execution of a task, updating the cache."""
-        cfg = self.cfg
-        hit = miss = wb = 0
-        for name, nbytes in task.reads:
-            h, m, w = llc.read(name, nbytes)
-            hit, miss, wb = hit + h, miss + m, wb + w
-        out_bytes = rfo = 0
-        for name, nbytes in task.writes:
-            if cfg.cores.write_allocate and task.kind != "copy" and name not in llc.lines:
-                rfo += nbytes      # read for ownership: the line comes in before the store
-            wb += llc.write(name, nbytes)
-            out_bytes += nbytes
-        miss += rfo
-        if task.gemm_mnk is not None:
-            M, N, K = task.gemm_mnk
-            s = dtype_bytes(task.dtype)
-            operands = sum(b for _, b in task.reads)
-            if operands > llc.capacity:
-                tile = math.sqrt(llc.capacity / (3 * s))
-                miss += int(2 * M * N * K * s / tile)
-        cores = min(cfg.cores.count, task.items)
-        rate, pipe = self.pipe_rate(task)
-        t_comp = task.flops / (rate * cores) if task.flops else 0.0
-        # a loop that misses pays one DRAM round trip before its stream is in flight
-        t_dram = (miss + wb) / cfg.dram.bandwidth + (cfg.dram.latency if miss else 0.0)
-        llc_bw = cfg.l3.bandwidth * (cores / cfg.cores.count if cfg.l3.shared else cores)
-        t_llc = (hit + out_bytes) / llc_bw
-        bounds = {pipe: t_comp, "dram": t_dram, "llc": t_llc}
-        bound = max(bounds, key=bounds.get)
-        t = bounds[bound] + (cfg.cores.fork_join if cores > 1 else 0.0)
-        if t == 0.0:
-            t, bound = cfg.dram.latency, "latency"
-        return {"time_s": t, "cores": cores, "bound": bound, "llc_hit": hit, "dram_read": miss,
-                "dram_write": wb, "out_bytes": out_bytes}
+
+def volume_lines(program: CpuProgram, repeat: int = 1) -> float:
+    """Line accesses a run of `program` makes at its first cache level (an estimate from the
+    Access records, used only to choose the sampling rate)."""
+    v = 0.0
+    for t in program.tasks:
+        tv = 0.0
+        for a in t.accesses:
+            if isinstance(a, Stream):
+                tv += a.nbytes * a.passes
+            elif isinstance(a, Whole):
+                tv += a.nbytes * t.items
+            elif isinstance(a, GemmTiles):
+                tv += t.items * (a.tm + a.tn) * a.K * a.esize + a.batch * a.M * a.N * a.esize
+            elif isinstance(a, AttentionBlocks):
+                tv += t.items * (a.tq * 2 + 2 * a.Skv) * a.D * a.esize
+            elif isinstance(a, Rows):
+                tv += a.count * max(a.row_bytes, LINE)
+        v += tv * min(t.repeat, 2)
+    return v / LINE * repeat
+
+
+def choose_sample(program: CpuProgram, repeat: int = 1) -> int:
+    """1 (every line simulated) up to SAMPLE_LINES line accesses, else the power of two that
+    brings the run back to about that many, at most MAX_SAMPLE (see archsim/hw/cache README:
+    sampling by a hash of the line address, tested unbiased)."""
+    v = volume_lines(program, repeat)
+    s = 1
+    while v / s > SAMPLE_LINES and s < MAX_SAMPLE:
+        s *= 2
+    return s
+
+
+def build_machine(program: CpuProgram, cfg, *, repeat: int = 1, seed: int = 0,
+                  l2_start: str = "cold", sample: int | None = None) -> CpuMachine:
+    if cfg.cores.count < 1:
+        raise UserError("cores.count must be >= 1")
+    rates = [pipe_rate(cfg, t)[0] for t in program.tasks]
+    if sample is None:
+        sample = choose_sample(program, repeat)
+    m = CpuMachine(cfg, program, rates, repeat=repeat, seed=seed, sample=sample)
+    if l2_start == "warm":   # inputs and weights resident in the LLC as far as it holds them
+        c = m.llc.cache
+        for name in program.resident:
+            if name in program.buffers:
+                addr, n = program.buffers[name]
+                c.access(addr, n)
+        c.take_fetches()
+        c.take_writebacks()
+        c.reset_counters()
+    return m
 
 
 def run_program(program: CpuProgram, cfg, *, l2_start: str = "cold", repeat: int = 1,
-                seed: int = 0, progress: Callable[[float], None] | None = None) -> SimResult:
-    """Simulate `program` on the CPU `cfg`; l2_start='warm' starts with the inputs resident in
-    the last-level cache as far as it holds them; repeat=N runs the program N times and
-    reports the last."""
-    machine = CpuMachine(cfg)
-    llc = LastLevelCache(cfg.l3.size)
-    if l2_start == "warm":
-        produced = {name for t in program.tasks for name, _ in t.writes}
-        for t in program.tasks:
-            for name, nbytes in t.reads:
-                if name not in produced:
-                    llc.read(name, nbytes)
-    sim = Simulator(seed)
+                seed: int = 0, progress: Callable[[float], None] | None = None,
+                monitors=None, sample: int | None = None) -> SimResult:
+    """Simulate `program` on the CPU `cfg`; the last of `repeat` back-to-back runs is reported.
+
+    monitors: callables fn(bus, clock_hz) attached after the machine is built, before it runs.
+    sample: simulate 1/sample of the lines (None: chosen by `choose_sample`; 1: every line —
+    what a monitor emulating a prefetcher on llc.miss_addr needs).
+    """
+    m = build_machine(program, cfg, repeat=repeat, seed=seed, l2_start=l2_start, sample=sample)
+    for fn in monitors or ():
+        fn(m.signals, cfg.cores.clock)
+    m.start()
+    if progress is None:
+        m.run()
+    else:
+        total = len(program.tasks) * repeat
+        while m.pending:
+            m.run(max_events=20000)
+            done = m.nodes["ctl"].state["run"] * len(program.tasks) + m.nodes["ctl"].state["task"]
+            progress(min(1.0, done / max(total, 1)))
+    return result(m)
+
+
+def result(m: CpuMachine) -> SimResult:
+    cfg, program = m.cfg, m.program
+    end = m.done_at if m.done_at is not None else m.now
+    elapsed = (end - m.rep_start) / TPS
+    ep = energy_per(cfg)
     rows: list[OpResult] = []
-    for rep in range(repeat):
-        rows = []
-        by_action: dict[str, float] = {}   # joules by action, of the reported (last) repetition
-        t_start = sim.now
-        pending = {"chunks": 0}
-        for i, task in enumerate(program.tasks):
-            first = machine.execute(task, llc)
-            steady = machine.execute(task, llc) if task.repeat > 1 else first
-            n_more = task.repeat - 1
-            time_s = first["time_s"] + n_more * steady["time_s"]
-            totals = {k: first[k] + n_more * steady[k] for k in ("llc_hit", "dram_read", "dram_write")}
-            begin = sim.now
-            ticks = max(1, math.ceil(time_s * TPS))  # never below the modelled time
-            pending["chunks"] = first["cores"]
+    by_action: dict[str, float] = {}
+    stime = [0.0] * 7
+    tot = {"dram_read": 0, "dram_write": 0, "llc_hit": 0, "llc_acc": 0, "l1_acc": 0, "l1_hit": 0,
+           "l2_acc": 0, "l2_hit": 0}
+    for i, start, first, second, rep in m.records:
+        task = program.tasks[i]
 
-            def chunk_done(p=pending):
-                p["chunks"] -= 1
+        def total(k, f=first, s=second, n=rep):
+            return f[k] + (n - 1) * s[k]
 
-            for _ in range(first["cores"]):  # one event per core's chunk; the join is the last
-                sim.schedule(ticks, chunk_done)
-            sim.run()
-            assert pending["chunks"] == 0
-            flops = task.flops * task.repeat
-            actions = machine.op_energy(task, first["out_bytes"], totals, time_s, first["cores"])
-            for k, v in actions.items():
-                by_action[k] = by_action.get(k, 0.0) + v
-            rows.append(OpResult(
-                name=task.op, kind=task.kind, start_s=(begin - t_start) / TPS, time_s=time_s,
-                flops=flops, dram_read_bytes=int(totals["dram_read"]),
-                dram_write_bytes=int(totals["dram_write"]), l2_hit_bytes=int(totals["llc_hit"]),
-                l2_miss_bytes=int(totals["dram_read"]), energy_j=sum(actions.values()),
-                kernels=[{"name": task.op, "cores": first["cores"], "time_s": time_s,
-                          "repeat": task.repeat, "bound": first["bound"]}],
-                bound=first["bound"]))
-            if progress is not None:
-                progress((rep + (i + 1) / len(program.tasks)) / repeat)
-        elapsed = (sim.now - t_start) / TPS
+        t_ticks = total("time")
+        time_s = t_ticks / TPS
+        flops = task.flops * task.repeat
+        _, pipe = pipe_rate(cfg, task)
+        e_flop = cfg.energy.get(f"flop.{task.dtype}", cfg.energy.get("flop.fp32", 0.0))
+        dr, dw = int(total("dram_read")), int(total("dram_write"))
+        acts = {
+            "tensor_flop" if pipe == "matrix" else "simt_op": flops * e_flop,
+            "l1_byte": total("l1_acc") * LINE * ep["l1_byte"],
+            "l2_byte": total("l2_acc") * LINE * ep["l2_byte"],
+            "llc_byte": total("llc_acc") * LINE * ep["llc_byte"],
+            "dram_byte": (dr + dw) * ep["dram_byte"],
+            "static": cfg.power.static * time_s * first["cores"] / cfg.cores.count,
+        }
+        for k, v in acts.items():
+            by_action[k] = by_action.get(k, 0.0) + v
+        st = {name: total(f"t_{name}") for name in STATE_NAMES}
+        for j, name in enumerate(STATE_NAMES):
+            stime[j] += st[name]
+        busy = {k: v for k, v in st.items() if k not in ("idle", "sync")}
+        bound = max(busy, key=busy.get) if any(busy.values()) else "sync"
+        bound = {"stall_dram": "dram", "stall_llc": "llc", "stall_l2": "l2", "stall_l1": "l1",
+                 "compute": "matrix" if pipe == "matrix" else "simd"}.get(bound, bound)
+        for k in tot:
+            tot[k] += total(k)
+        hit_b = int(total("llc_hit")) * LINE
+        rows.append(OpResult(
+            name=task.op, kind=task.kind, start_s=start / TPS, time_s=time_s, flops=flops,
+            dram_read_bytes=dr, dram_write_bytes=dw, l2_hit_bytes=hit_b, l2_miss_bytes=dr,
+            energy_j=sum(acts.values()),
+            kernels=[{"name": task.op, "cores": first["cores"], "time_s": time_s,
+                      "repeat": task.repeat, "bound": bound,
+                      "l1_hit_rate": _rate(total("l1_hit"), total("l1_acc")),
+                      "l2_hit_rate": _rate(total("l2_hit"), total("l2_acc")),
+                      "llc_hit_rate": _rate(total("llc_hit"), total("llc_acc"))}],
+            bound=bound))
     by_action["idle"] = cfg.power.idle * elapsed
-    by_component = {"cores": by_action.get("flop", 0.0) + by_action.get("static", 0.0),
-                    "caches": by_action.get("cache", 0.0), "dram": by_action.get("dram", 0.0),
-                    "idle": by_action["idle"]}
-    dram_r = sum(r.dram_read_bytes for r in rows)
-    dram_w = sum(r.dram_write_bytes for r in rows)
-    hits = sum(r.l2_hit_bytes for r in rows)
-    busy = {}
-    for r in rows:
-        busy[r.bound] = busy.get(r.bound, 0.0) + r.time_s
+    by_component = {
+        "cores": by_action.get("simt_op", 0.0) + by_action.get("tensor_flop", 0.0)
+        + by_action.get("static", 0.0),
+        "l1": by_action.get("l1_byte", 0.0), "l2": by_action.get("l2_byte", 0.0),
+        "llc": by_action.get("llc_byte", 0.0), "dram": by_action.get("dram_byte", 0.0),
+        "idle": by_action["idle"]}
+    core_time = sum(stime) or 1.0
+    util = {f"core.{name}": stime[j] / core_time for j, name in enumerate(STATE_NAMES)}
+    counters = {
+        "l1.accesses": tot["l1_acc"], "l1.hits": tot["l1_hit"],
+        "l2.accesses": tot["l2_acc"], "l2.hits": tot["l2_hit"],
+        "llc.accesses": tot["llc_acc"], "llc.hits": tot["llc_hit"],
+        "llc.hit_bytes": tot["llc_hit"] * LINE,
+        "dram.read_bytes": tot["dram_read"], "dram.write_bytes": tot["dram_write"],
+    }
     return SimResult(
         machine=cfg.name, time_s=elapsed, cycles=int(round(elapsed * cfg.cores.clock)),
-        clock_hz=cfg.cores.clock, dram_read_bytes=dram_r, dram_write_bytes=dram_w,
-        l2_hit_bytes=hits, l2_miss_bytes=dram_r, energy_by_component=by_component,
-        energy_by_action=by_action, ops=rows,
-        counters={"llc.hit_bytes": hits, "dram.read_bytes": dram_r, "dram.write_bytes": dram_w},
-        utilization={f"time_bound_by.{k}": v / elapsed for k, v in sorted(busy.items())} if elapsed else {},
-        events=sim.events_processed,
-        extra={"note": "l2_* fields hold last-level-cache (L3) traffic on a CPU"})
+        clock_hz=cfg.cores.clock, dram_read_bytes=int(tot["dram_read"]),
+        dram_write_bytes=int(tot["dram_write"]), l2_hit_bytes=int(tot["llc_hit"]) * LINE,
+        l2_miss_bytes=int(tot["dram_read"]), energy_by_component=by_component,
+        energy_by_action=by_action, ops=rows, counters=counters, utilization=util,
+        events=int(m.events_processed),
+        extra={"note": "l2_* fields hold last-level-cache (LLC) traffic on a CPU",
+               "engine": "components", "signals": len(m.signals), "sample": m.sample})
+
+
+def _rate(h: float, a: float) -> float:
+    return float(h / a) if a else 0.0
