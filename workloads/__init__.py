@@ -5,7 +5,8 @@ Importing this package registers every workload (each module registers its own w
 entry point. See README.md for the list and `archsim list workloads` for parameters.
 """
 from workloads import (dlrm, flow_cnn, graphcast, llama, meshgraphnets, nerf,  # noqa: F401
+                       lookupffn,
                        resnet, rnnt, science, ssd, transformers, unet3d)
 
-__all__ = ["dlrm", "flow_cnn", "graphcast", "llama", "meshgraphnets", "nerf", "resnet", "rnnt",
+__all__ = ["dlrm", "flow_cnn", "graphcast", "llama", "lookupffn", "meshgraphnets", "nerf", "resnet", "rnnt",
            "science", "ssd", "transformers", "unet3d"]
