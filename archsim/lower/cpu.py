@@ -66,6 +66,8 @@ def _gemm_mnk(op: Op) -> tuple[int, int, int]:
 def _touched(op: Op) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
     """Bytes touched per tensor. A gather reads only its rows; a scatter touches only its rows."""
     writes = tuple((t.name, t.nbytes) for t in op.outputs)
+    if op.kind == "gather_add":
+        return gather_add_reads(op), writes
     if op.kind == "gather":
         table, idx = op.inputs[0], op.inputs[1]
         return ((table.name, op.outputs[0].nbytes), (idx.name, idx.nbytes)), writes
@@ -96,3 +98,22 @@ def lower_cpu(graph: Graph, cfg=None) -> CpuProgram:
         tasks.append(CpuTask(op.name, op.kind, op.dtype, cls, op.flops // op.repeat, op.repeat,
                              reads, writes, max(1, items), mnk))
     return CpuProgram(graph.name, tuple(tasks))
+
+
+def gather_add_reads(op: Op) -> tuple[tuple[str, int], ...]:
+    """Bytes a LookupFFN gather-add reads, by loop order (kernel mapping for kind gather_add).
+
+    The table tensor is read twice in this record: first the distinct rows the codes draw
+    (compulsory), then the re-reads — which hit if the table set stayed resident after the
+    first touch. Token-major ('token'): every lookup fetches its row, so the re-reads are
+    lookups − distinct rows. Table-major tiled ('table'): a tile of tokens sweeps one table at
+    a time, and a row drawn twice within a tile is still in the core's private cache, so only
+    the distinct rows per (tile, table) leave the core: tile_rows − distinct rows.
+    """
+    a = op.attrs
+    table = op.inputs[0]
+    row = a["dim"] * table.itemsize
+    fetched = a["tile_rows"] if a.get("order") == "table" else a["lookups"]
+    reads = [(table.name, a["rows_drawn"] * row),
+             (table.name, max(0, fetched - a["rows_drawn"]) * row)]
+    return tuple(reads) + tuple((t.name, t.nbytes) for t in op.inputs[1:])
