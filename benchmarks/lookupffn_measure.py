@@ -91,7 +91,14 @@ def main(argv=None) -> int:
     ap.add_argument("--tokens", type=int, default=32768)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "data" / "lookupffn_measure.json"))
+    ap.add_argument("--host", default="",
+                    help="another host's lscpu facts as clock_hz=..,simd_fp32=..,l1=..,l2=..,l3=.."
+                         " (default: this development machine)")
     args = ap.parse_args(argv)
+    for item in filter(None, args.host.split(",")):
+        k, v = item.split("=")
+        HOST[k] = float(v) if k in ("clock_hz", "simd_fp32") else v
+    HOST["simd_fp32"] = int(HOST["simd_fp32"])
     n, d, h, bits, tile = args.tokens, 512, 128, 8, 64
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
           f"(shared machine: wall times are inflated by other jobs)")
