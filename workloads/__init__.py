@@ -11,8 +11,8 @@ import importlib
 
 from archsim.graph.registry import register_lazy
 
-MODULES = ("dlrm", "flow_cnn", "graphcast", "llama", "meshgraphnets", "nerf", "resnet", "rnnt",
-           "science", "ssd", "transformers", "unet3d")
+MODULES = ("dlrm", "flow_cnn", "graphcast", "llama", "lookupffn", "meshgraphnets", "nerf",
+           "resnet", "rnnt", "science", "ssd", "transformers", "unet3d")
 
 register_lazy({
     "bert-base": "workloads.transformers", "bert-large": "workloads.transformers",
@@ -25,6 +25,7 @@ register_lazy({
     "vamp": "workloads.science", "cg-vamp": "workloads.science",
     "tumour-stiff": "workloads.science", "tumour-scan": "workloads.science",
     "flow-cnn-numpy": "workloads.science",
+    "lookupffn": "workloads.lookupffn",
 })
 
 __all__ = list(MODULES)

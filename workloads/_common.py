@@ -46,7 +46,7 @@ def attention_op(b: GraphBuilder, q: TensorSpec, k: TensorSpec, v: TensorSpec, c
 
 def encoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, hidden: int, heads: int,
                   ffn: int, causal: bool = False, pre_norm: bool = False,
-                  fuse_gelu: bool = False) -> TensorSpec:
+                  fuse_gelu: bool = False, ffn_block=None) -> TensorSpec:
     """One transformer layer on x[B·S, hidden] (BERT: post-norm; GPT-2: pre-norm), GELU FFN.
 
     Ops: (ln) fused QKV GEMM, q/k/v views, flash attention, view, output GEMM, residual add,
@@ -68,11 +68,14 @@ def encoder_layer(b: GraphBuilder, x: TensorSpec, batch: int, seq: int, hidden: 
     if not pre_norm:
         x = b.layernorm(x, name="ln_attn")
     h = b.layernorm(x, name="ln_ffn") if pre_norm else x
-    if fuse_gelu:
+    if ffn_block is not None:  # a replacement FFN, e.g. LookupFFN: ffn_block(b, h) -> [B·S, hidden]
+        h = ffn_block(b, h)
+    elif fuse_gelu:
         h = b.linear(h, ffn, name="ffn_up", epilogue="gelu")
     else:
         h = b.gelu(b.linear(h, ffn, name="ffn_up"), name="gelu")
-    h = b.linear(h, hidden, name="ffn_down")
+    if ffn_block is None:
+        h = b.linear(h, hidden, name="ffn_down")
     x = b.add(h, x, name="residual_ffn")
     if not pre_norm:
         x = b.layernorm(x, name="ln_ffn")

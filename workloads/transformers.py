@@ -37,7 +37,7 @@ def _embed(b: GraphBuilder, tokens: int, hidden: int, vocab: int, positions: int
 
 def _encoder(name: str, batch: int, seq: int, dtype: str, layers: int, total_layers: int,
              hidden: int, heads: int, ffn: int, vocab: int, positions: int, token_types: int,
-             include_head: bool, head: str, fuse_gelu: bool = False) -> Graph:
+             include_head: bool, head: str, fuse_gelu: bool = False, ffn_block=None) -> Graph:
     check_positive(batch=batch, seq=seq)
     check_layers(layers, total_layers)
     b = GraphBuilder(name, dtype, {"family": "transformer", "layers": layers, "hidden": hidden,
@@ -46,7 +46,8 @@ def _encoder(name: str, batch: int, seq: int, dtype: str, layers: int, total_lay
     x = b.layernorm(x, name="embed.ln")
     for i in range(layers):
         with b.scope(f"layer{i}"):
-            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn, fuse_gelu=fuse_gelu)
+            x = encoder_layer(b, x, batch, seq, hidden, heads, ffn, fuse_gelu=fuse_gelu,
+                              ffn_block=ffn_block(i) if ffn_block else None)
     if include_head:
         with b.scope("head"):
             if head == "qa":  # SQuAD span head: start/end logits per token
@@ -76,9 +77,18 @@ def bert_large(batch: int = 8, seq: int = 384, dtype: str = "bf16", layers: int 
 @register_workload("roberta-small", "RoBERTa-small (4 x 512, 8 heads, FFN 2048): the LookupFFN "
                                     "baseline")
 def roberta_small(batch: int = 8, seq: int = 512, dtype: str = "bf16", layers: int = 4,
-                  include_head: bool = False, fuse_gelu: bool = False) -> Graph:
+                  include_head: bool = False, fuse_gelu: bool = False, ffn: str = "dense",
+                  tables: int = 128, table_bits: int = 8, projection: str = "bh4",
+                  order: str = "token", tile: int = 64) -> Graph:
+    """ffn='lookup' replaces every layer's FFN by LookupFFN (workloads/lookupffn.py) with
+    `tables` tables of 2^table_bits rows, a 'bh4' or 'dense' projection and the gather-add
+    loop `order` ('token' or 'table' with tiles of `tile` tokens)."""
+    block = None
+    if ffn != "dense":
+        from workloads.lookupffn import lookup_block_factory
+        block = lookup_block_factory(ffn, tables, table_bits, projection, order, tile)
     return _encoder("roberta-small", batch, seq, dtype, layers, 4, 512, 8, 2048, 50265, 514, 0,
-                    include_head, "mlm", fuse_gelu)
+                    include_head, "mlm", fuse_gelu, block)
 
 
 @register_workload("gpt2", "GPT-2 small (124M: 12 x 768, 12 heads, FFN 3072), causal, pre-LN, "

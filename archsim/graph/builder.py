@@ -264,3 +264,42 @@ class GraphBuilder:
         if norm:
             x = self.layernorm(x, name=f"{name}.norm")
         return x
+
+    # ---- appended for LookupFFN (issue 12) -----------------------------------------------
+    def fwht(self, x: TensorSpec, name: str = "fwht") -> TensorSpec:
+        """Fast Walsh–Hadamard transform over the last axis (a power of two)."""
+        n = x.shape[-1]
+        if n < 1 or n & (n - 1):
+            raise WorkloadError(f"fwht: last dimension {n} of {x.shape} is not a power of two")
+        return self._emit("fwht", (x,), x.shape, x.dtype, name, n=n,
+                          batch=math.prod(x.shape[:-1]))
+
+    def code_score(self, z: TensorSpec, tables: int, bits: int,
+                   name: str = "code_score") -> tuple[TensorSpec, TensorSpec]:
+        """z[tokens, tables·bits] -> (codes[tokens, tables] int32, scores[tokens, tables])."""
+        tokens = math.prod(z.shape[:-1])
+        if z.shape[-1] != tables * bits:
+            raise WorkloadError(f"code_score: z has {z.shape[-1]} columns, tables·bits = "
+                                f"{tables * bits}")
+        opname = self._name(name)
+        codes = TensorSpec(opname + ":codes", (tokens, tables), "int32")
+        scores = TensorSpec(opname + ":scores", (tokens, tables), z.dtype)
+        self.graph.add_op(Op(opname, "code_score", (z,), (codes, scores),
+                             {"tokens": tokens, "tables": tables, "bits": bits}))
+        return codes, scores
+
+    def gather_add(self, tables: TensorSpec, codes: TensorSpec, scores: TensorSpec,
+                   rows_drawn: int, extra_inputs: Sequence[TensorSpec] = (),
+                   name: str = "gather_add", **attrs) -> TensorSpec:
+        """y[tokens, dim] = Σ_k scores[:, k]·tables[k, codes[:, k]]; `rows_drawn` = distinct
+        (table, row) pairs in the codes (what the op must read at least once)."""
+        h, rows, dim = tables.shape
+        tokens = codes.shape[0]
+        if codes.shape != (tokens, h) or scores.shape != (tokens, h):
+            raise WorkloadError(f"gather_add: codes {codes.shape} / scores {scores.shape} do not "
+                                f"match {h} tables")
+        if not 0 < rows_drawn <= min(h * rows, tokens * h):
+            raise WorkloadError(f"gather_add: rows_drawn={rows_drawn} outside 1..{h * rows}")
+        return self._emit("gather_add", (tables, codes, scores, *extra_inputs), (tokens, dim),
+                          tables.dtype, name, tokens=tokens, tables=h, rows=rows, dim=dim,
+                          rows_drawn=int(rows_drawn), **attrs)

@@ -212,3 +212,50 @@ def _conv3d_flops(op: Op) -> int:
 
 register_kind("conv3d", _conv3d_flops, pipe="tensor",
               doc="3-D convolution as implicit GEMM, NDHWC: M = N·Z·P·Q, N = K, K = C·T·R·S")
+
+
+# ---- appended for LookupFFN (issue 12) ------------------------------------------------------
+# BH4 output 0.7·a + 0.3·b + bias: two multiplies and two adds per element.
+ELEMENTWISE_FLOPS.update({"bh4_mix": 4})
+# code/score per projected element z: sign compare and shift-or into the code (2), |z| (1), the
+# running sum (1), exp(-2|z|) (scale 1 + exp 1), 1 + e (1), the running product (1) = 8; per
+# table one divide (sum / product).
+CODE_SCORE_FLOPS_PER_ELEMENT = 8
+
+
+def _fwht_flops(op: Op) -> int:
+    # one add or subtract per element per butterfly stage: n·log2(n) per transform
+    n = op.attrs["n"]
+    return op.attrs.get("batch", 1) * n * int(math.log2(max(n, 1)))
+
+
+def _code_score_flops(op: Op) -> int:
+    a = op.attrs
+    return a["tokens"] * a["tables"] * (a["bits"] * CODE_SCORE_FLOPS_PER_ELEMENT + 1)
+
+
+def _gather_add_flops(op: Op) -> int:
+    # a multiply by the score and an add per element of every row drawn
+    a = op.attrs
+    return 2 * a["tokens"] * a["tables"] * a["dim"]
+
+
+def _gather_add_bytes(op: Op) -> int:
+    # the distinct (table, row) pairs the codes actually draw, each read once; codes, scores
+    # (and the bias) read; the output written
+    a = op.attrs
+    table = op.inputs[0]
+    row_bytes = a["dim"] * table.itemsize
+    rest = sum(t.nbytes for t in op.inputs[1:])
+    return a["rows_drawn"] * row_bytes + rest + op.outputs[0].nbytes
+
+
+register_kind("fwht", _fwht_flops,
+              doc="fast Walsh–Hadamard transform of length n (a power of two) over `batch` rows: "
+                  "n·log2(n) adds/subtracts each")
+register_kind("code_score", _code_score_flops,
+              doc="LookupFFN sign-LSH codes (tau bits, MSB first) and scores "
+                  "Σ|z| / Π(1 + e^(-2|z|)) per table, from z[tokens, tables·bits]")
+register_kind("gather_add", _gather_add_flops, bytes=_gather_add_bytes, pipe="memory",
+              doc="y[b] = Σ_k score[b,k]·T_k[code[b,k]] over `tables` tables of `rows` rows; "
+                  "bytes follow the rows the codes actually draw (attrs rows_drawn)")

@@ -279,6 +279,28 @@ def _gather(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                              Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
 
 
+@lowers("gather_add")   # LookupFFN (issue 12); fwht and code_score: roofline
+def _gather_add(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """LookupFFN gather-add (kind gather_add): one CTA per token block reads its rows and
+    accumulates score-weighted sums. Token-major fetches every lookup's row from L2;
+    table-major tiled (order='table') stages each tile's distinct rows of a table once
+    (attrs tile_rows). Rows are replayed through the L2 model as random rows of the table set."""
+    a = op.attrs
+    table, idx = op.inputs[0], op.inputs[1]
+    out = op.outputs[0]
+    row_bytes = a["dim"] * table.itemsize
+    fetched = a["tile_rows"] if a.get("order") == "table" else a["lookups"]
+    units = math.ceil(a["tokens"] / (a.get("tile", 64) if a.get("order") == "table" else 1))
+    ctas, threads = vendor.gather_plan(units, row_bytes)
+    acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs[1:])]
+    acc.append(Access("rows", mem.of(table), row_bytes=row_bytes,
+                      table_rows=a["tables"] * a["rows"], count=fetched, seed=a.get("seed", 0)))
+    acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
+    return [Kernel("lookup_gather_add_kernel", op.name, op.kind, "gather", (ctas, 1, 1),
+                   threads, 32, 0, ctas, 1, "memory", out.dtype,
+                   simt_ops=op.flops + out.numel * 2, dep_rounds=2, accesses=tuple(acc))]
+
+
 def _roofline(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     """Approximate: stream every distinct input in and every output out; flops on the SIMT pipe."""
     out_elems = sum(t.numel for t in op.outputs)

@@ -153,6 +153,8 @@ def _gemm_mnk(op: Op) -> tuple[int, int, int]:
 def _touched(op: Op) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
     """Bytes touched per tensor. A gather reads only its rows; a scatter touches only its rows."""
     writes = tuple((t.name, t.nbytes) for t in op.outputs)
+    if op.kind == "gather_add":
+        return gather_add_reads(op), writes
     if op.kind == "gather":
         table, idx = op.inputs[0], op.inputs[1]
         return ((table.name, op.outputs[0].nbytes), (idx.name, idx.nbytes)), writes
@@ -253,6 +255,8 @@ def _accesses(op: Op, cls: str, addr: dict[str, int], items: int, mnk, cores: in
         at = AttentionBlocks(addr[ins[0].name], addr[ins[1].name], addr[ins[2].name],
                              addr[outs[0].name], B, H, S, Skv, D, Hkv, ins[0].itemsize, tq)
         return (at,), B * H * math.ceil(S / tq)
+    if op.kind == "gather_add" and len(ins) >= 3:
+        return _gather_add_accesses(op, addr), items
     if op.kind == "gather" and len(ins) >= 2:
         table, idx = ins[0], ins[1]
         rows = max(1, idx.numel)
@@ -362,3 +366,45 @@ def _last(name: str, alias: dict[str, str], last_use: dict[str, int]) -> int:
 
 def _nbytes(graph: Graph, name: str) -> int:
     return graph.tensors[name].nbytes
+
+
+def gather_add_reads(op: Op) -> tuple[tuple[str, int], ...]:
+    """Bytes a LookupFFN gather-add reads, by loop order (kernel mapping for kind gather_add).
+
+    The table tensor is read twice in this record: first the distinct rows the codes draw
+    (compulsory), then the re-reads — which hit if the table set stayed resident after the
+    first touch. Token-major ('token'): every lookup fetches its row, so the re-reads are
+    lookups − distinct rows. Table-major tiled ('table'): a tile of tokens sweeps one table at
+    a time, and a row drawn twice within a tile is still in the core's private cache, so only
+    the distinct rows per (tile, table) leave the core: tile_rows − distinct rows.
+    """
+    a = op.attrs
+    table = op.inputs[0]
+    row = a["dim"] * table.itemsize
+    fetched = a["tile_rows"] if a.get("order") == "table" else a["lookups"]
+    reads = [(table.name, a["rows_drawn"] * row),
+             (table.name, max(0, fetched - a["rows_drawn"]) * row)]
+    return tuple(reads) + tuple((t.name, t.nbytes) for t in op.inputs[1:])
+
+
+def _gather_add_accesses(op: Op, addr: dict[str, int]) -> tuple:
+    """A LookupFFN gather-add's addresses, by loop order. Token-major ('token'): every lookup
+    fetches its row, spread over all h tables (h x 2^tau rows), and the caches decide what
+    hits. Table-major tiled ('table'): a tile of tokens sweeps one table at a time, so each
+    table is its own row stream of the distinct rows per (tile, table) (`tile_rows` in all).
+    Rows are drawn uniformly at random (seeded), not the codes' exact rows."""
+    a = op.attrs
+    table, codes, scores = op.inputs[:3]
+    h, rows = a["tables"], a["rows"]
+    row_bytes = a["dim"] * table.itemsize
+    base = addr[table.name]
+    seed = _seed(op.name)
+    if a.get("order") == "table":
+        per = max(1, a["tile_rows"] // h)
+        acc = [Rows(base + j * rows * row_bytes, row_bytes, rows, per, seed + j)
+               for j in range(h)]
+    else:
+        acc = [Rows(base, row_bytes, h * rows, max(1, a["lookups"]), seed)]
+    acc += [Stream(addr[t.name], t.nbytes) for t in (codes, scores) + tuple(op.inputs[3:])]
+    acc.append(Stream(addr[op.outputs[0].name], op.outputs[0].nbytes, write=True))
+    return tuple(acc)
