@@ -429,3 +429,286 @@ cdef class Rv32Core:
         if r < 0:
             self._raise()
         return r
+
+    def job(self, inputs, long long valid, long long time, int kind, long long sig,
+            long long drops, long long seq, long long max_cycles):
+        """Present one event on the I/O registers (see README) and run its handler."""
+        cdef int i = 0
+        cdef CpuState* s = self.s
+        for v in inputs:
+            s.io[i] = <uint32_t>(v & 0xFFFFFFFF)
+            i += 1
+        s.io[32] = <uint32_t>(valid & 0xFFFFFFFF)
+        s.io[33] = <uint32_t>(time & 0xFFFFFFFF)
+        s.io[34] = <uint32_t>((time >> 32) & 0xFFFFFFFF)
+        s.io[35] = kind
+        s.io[36] = <uint32_t>(sig & 0xFFFFFFFF)
+        s.io[37] = <uint32_t>(drops & 0xFFFFFFFF)
+        s.io[39] = <uint32_t>(s.cycles & 0xFFFFFFFF)
+        s.io[40] = <uint32_t>(seq & 0xFFFFFFFF)
+        return self.run(max_cycles)
+
+
+# ---- the unit (FIFO, drops, timer) around the core: the twin of unit.Unit ------------------
+from libc.stdint cimport int64_t
+
+DEF MAXD = 4097
+DEF NKEYS = 35     # profile keys: 0..31 event per input, 32 sample, 33 timer, 34 final
+
+
+cdef class CUnit:
+    """Same semantics as `archsim.hw.ypu.unit.Unit` (see its docstring), in C."""
+    cdef Rv32Core core
+    cdef CpuState* s
+    cdef public int n, depth, ideal, use_cost
+    cdef public long long hp, up, start, free, next_timer, timer_k, timer_limit, interval
+    cdef public long long arrivals, accepted, dropped, timers, busy, next_sample, max_cycles
+    cdef public int has_timer, has_limit
+    cdef uint32_t levels[32]
+    cdef public uint32_t level_mask
+    # fifo ring
+    cdef int64_t f_arr[MAXD]
+    cdef int64_t f_hc[MAXD]
+    cdef uint32_t f_valid[MAXD]
+    cdef uint32_t f_sig[MAXD]
+    cdef uint32_t f_lev[MAXD][32]
+    cdef int f_head, f_len
+    cdef long long prof_n[NKEYS]
+    cdef long long prof_c[NKEYS]
+    cdef double cost_mean[NKEYS]
+    cdef long long cost_k[NKEYS]
+    cdef public list records
+    cdef public list log
+    cdef public int do_log
+
+    def __init__(self, core, *, int n_inputs, long long host_period, long long unit_period,
+                 long long start_tick, int fifo_depth, int ideal, long long interval_cycles,
+                 long long max_cycles, initial, unsigned int valid_mask, cost_means=None,
+                 log_accepted=False):
+        cdef int i
+        if fifo_depth + 1 > MAXD:
+            raise ValueError("fifo too deep")
+        self.n = n_inputs
+        self.hp = host_period
+        self.up = unit_period
+        self.start = start_tick
+        self.free = start_tick
+        self.depth = fifo_depth
+        self.ideal = ideal
+        self.interval = interval_cycles
+        self.has_timer = interval_cycles > 0
+        self.next_timer = start_tick + interval_cycles * host_period if interval_cycles > 0 else 0
+        self.timer_k = 1
+        self.has_limit = 0
+        self.max_cycles = max_cycles
+        self.level_mask = valid_mask
+        for i in range(32):
+            self.levels[i] = 0
+        for i, v in enumerate(initial):
+            self.levels[i] = v
+        self.records = []
+        self.log = []
+        self.do_log = 1 if log_accepted else 0
+        self.next_sample = start_tick
+        for i in range(NKEYS):
+            self.prof_n[i] = 0
+            self.prof_c[i] = 0
+            self.cost_k[i] = 0
+            self.cost_mean[i] = 0
+        if cost_means is not None:
+            self.use_cost = 1
+            for i in range(NKEYS):
+                self.cost_mean[i] = cost_means[i]
+        else:
+            self.use_cost = 0
+            self.core = core
+            self.s = (<Rv32Core>core).s
+
+    cdef inline long long edge(self, long long t):
+        return ((t + self.up - 1) // self.up) * self.up
+
+    cdef int run_job(self, long long start, uint32_t* lev, uint32_t valid, long long hc,
+                     int kind, uint32_t sig) except -1:
+        cdef int i, key
+        cdef long long cyc, k
+        cdef CpuState* s
+        if kind == 1:
+            key = 33
+        elif kind == 2:
+            key = 34
+        elif sig == 0xFFFFFFFFu:
+            key = 32
+        else:
+            key = sig
+        if self.use_cost:
+            k = self.cost_k[key]
+            self.cost_k[key] = k + 1
+            cyc = <long long>((k + 1) * self.cost_mean[key]) - <long long>(k * self.cost_mean[key])
+        else:
+            s = self.s
+            for i in range(self.n):
+                s.io[i] = lev[i]
+            s.io[32] = valid
+            s.io[33] = <uint32_t>(hc & 0xFFFFFFFF)
+            s.io[34] = <uint32_t>((hc >> 32) & 0xFFFFFFFF)
+            s.io[35] = kind
+            s.io[36] = sig
+            s.io[37] = <uint32_t>(self.dropped & 0xFFFFFFFF)
+            s.io[39] = <uint32_t>(s.cycles & 0xFFFFFFFF)
+            s.io[40] = <uint32_t>(self.accepted & 0xFFFFFFFF)
+            self.core._last_max = self.max_cycles
+            cyc = run_core(s, self.max_cycles)
+            if s.nout:
+                self.records.append((hc, [s.out[i] for i in range(s.nout)]))
+                s.nout = 0
+            if cyc < 0:
+                self.core._raise()
+        self.prof_n[key] += 1
+        self.prof_c[key] += cyc
+        self.busy += cyc
+        if not self.ideal:
+            self.free = start + cyc * self.up
+        return 0
+
+    cdef int run_timer(self, long long start) except -1:
+        cdef long long hc = self.timer_k * self.interval
+        self.timer_k += 1
+        self.next_timer = self.start + self.timer_k * self.interval * self.hp
+        self.timers += 1
+        return self.run_job(start, self.levels, self.level_mask, hc, 1, 0xFFFFFFFFu)
+
+    cdef int serve(self, long long t) except -1:
+        cdef long long a, st, nt
+        cdef int is_timer, have_timer, h
+        while True:
+            have_timer = self.has_timer and not (self.has_limit and self.next_timer >= self.timer_limit)
+            if self.f_len:
+                a = self.f_arr[self.f_head]
+                is_timer = 0
+                if have_timer:
+                    nt = self.edge(self.next_timer)
+                    if nt <= a:
+                        a = nt
+                        is_timer = 1
+            elif have_timer:
+                a = self.edge(self.next_timer)
+                is_timer = 1
+            else:
+                return 0
+            st = a if a > self.free else self.free
+            if st > t:
+                return 0
+            if is_timer:
+                self.run_timer(st)
+            else:
+                h = self.f_head
+                self.f_head = (h + 1) % MAXD
+                self.f_len -= 1
+                self.run_job(st, self.f_lev[h], self.f_valid[h], self.f_hc[h], 0, self.f_sig[h])
+
+    cdef inline int room(self, long long a):
+        if self.ideal:
+            return 1
+        if self.depth == 0:
+            return self.f_len == 0 and self.free <= a
+        return self.f_len < self.depth
+
+    cdef int accept(self, long long a, long long hc, uint32_t valid, uint32_t sig) except -1:
+        cdef int i, slot
+        self.accepted += 1
+        if self.do_log:
+            self.log.append((hc, sig))
+        if self.ideal:
+            self.serve(a)
+            self.run_job(a, self.levels, valid, hc, 0, sig)
+            return 0
+        slot = (self.f_head + self.f_len) % MAXD
+        self.f_arr[slot] = a
+        self.f_hc[slot] = hc
+        self.f_valid[slot] = valid
+        self.f_sig[slot] = sig
+        for i in range(self.n):
+            self.f_lev[slot][i] = self.levels[i]
+        self.f_len += 1
+        return 0
+
+    cdef int samples(self, long long t, long long step_cycles) except -1:
+        cdef long long step = step_cycles * self.hp
+        cdef long long nxt = self.next_sample
+        cdef long long a, until, k
+        while nxt < t:
+            a = self.edge(nxt)
+            self.serve(a)
+            if self.room(a):
+                self.arrivals += 1
+                self.accept(a, (nxt - self.start) // self.hp, self.level_mask, 0xFFFFFFFFu)
+                nxt += step
+                continue
+            until = self.free if self.free < t else t
+            k = (until - nxt + step - 1) // step
+            if k < 1:
+                k = 1
+            self.arrivals += k
+            self.dropped += k
+            nxt += k * step
+        self.next_sample = nxt
+        return 0
+
+    def samples_until(self, long long t, long long step_cycles):
+        self.samples(t, step_cycles)
+
+    def feed(self, const int64_t[:] ts, const int[:] ps, const uint32_t[:] vs, arrive,
+             bint cycle, long long step):
+        cdef const unsigned char[:] arr = arrive.view("uint8")
+        cdef Py_ssize_t k, m = ts.shape[0]
+        cdef long long t, a
+        cdef int p
+        cdef uint32_t v
+        for k in range(m):
+            t = ts[k]
+            p = ps[k]
+            v = vs[k]
+            if not arr[k]:
+                self.serve(self.edge(t))
+                self.levels[p] = v
+            elif cycle:
+                self.samples(t, step)
+                self.levels[p] = v
+            else:
+                a = self.edge(t)
+                self.serve(a)
+                self.levels[p] = v
+                self.arrivals += 1
+                if self.room(a):
+                    self.accept(a, (t - self.start) // self.hp, self.level_mask | (1u << p), p)
+                else:
+                    self.dropped += 1
+
+    def finish_jobs(self, long long end):
+        cdef long long st
+        self.has_limit = 1
+        self.timer_limit = end
+        self.serve(1LL << 62)
+        st = self.edge(end)
+        if self.free > st:
+            st = self.free
+        self.timers += 1
+        self.run_job(st, self.levels, self.level_mask, (end - self.start) // self.hp, 2,
+                     0xFFFFFFFFu)
+
+    def profile(self):
+        """{(kind, sig): (jobs, cycles)} with the keys of unit.Unit."""
+        out = {}
+        cdef int i
+        for i in range(NKEYS):
+            if self.prof_n[i]:
+                if i < 32:
+                    key = (0, i)
+                elif i == 32:
+                    key = (0, 0xFFFFFFFF)
+                elif i == 33:
+                    key = (1, 0xFFFFFFFF)
+                else:
+                    key = (2, 0xFFFFFFFF)
+                out[key] = (self.prof_n[i], self.prof_c[i])
+        return out

@@ -97,7 +97,7 @@ def _strip(line: str) -> str:
     return "".join(out).strip()
 
 
-_LABEL = re.compile(r"^([A-Za-z_.$][\w.$]*)\s*:")
+_LABEL = re.compile(r"^([A-Za-z_.$][\w.$]*|\d+)\s*:")
 _MEM = re.compile(r"^(.*)\((\s*\w+\s*)\)$")
 
 
@@ -107,6 +107,8 @@ class _Asm:
         self.file = filename
         self.symbols: dict[str, int] = {}
         self.line = 0
+        self.stmt = 0                     # statement number (for numeric local labels)
+        self.local: dict[str, list] = {}  # "1" -> [(statement, address), ...] in order
 
     def err(self, msg: str) -> AsmError:
         return AsmError(f"{self.file}:{self.line}: {msg}")
@@ -139,7 +141,11 @@ class _Asm:
                 continue
             if part == "":
                 continue
-            if re.fullmatch(r"'.'", part):
+            if re.fullmatch(r"\d+[fb]", part):
+                v = self.local_label(part, final)
+                if v is None:
+                    return None
+            elif re.fullmatch(r"'.'", part):
                 v = ord(part[1])
             elif re.fullmatch(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d+", part):
                 v = int(part.replace("_", ""), 0)
@@ -155,6 +161,23 @@ class _Asm:
             total += sign * v
             sign, pos = 1, pos + 1
         return total
+
+    def local_label(self, ref: str, final: bool) -> int | None:
+        """GNU-style numeric labels: `1f` is the next `1:` after this line, `1b` the last."""
+        name, d = ref[:-1], ref[-1]
+        defs = self.local.get(name, [])
+        if d == "b":
+            hits = [a for st, a in defs if st <= self.stmt]
+            if hits:
+                return hits[-1]
+        else:
+            hits = [a for st, a in defs if st > self.stmt]
+            if hits:
+                return hits[0]
+        if final:
+            raise self.err(f"no local label {name!r} {'before' if d == 'b' else 'after'} "
+                           f"this line for {ref!r}")
+        return None
 
     def imm(self, tok: str, lo: int, hi: int, what: str) -> int:
         v = self.value(tok, final=True)
@@ -372,8 +395,13 @@ class _Asm:
             section = "text"
             pcs = {"text": TEXT_BASE, "data": DATA_BASE}
             text, data = bytearray(), bytearray()
-            for lineno, labels, mn, ops in self.statements():
+            for stmt, (lineno, labels, mn, ops) in enumerate(self.statements()):
+                self.stmt = stmt
                 for lab in labels:
+                    if lab.isdigit():
+                        if not final:
+                            self.local.setdefault(lab, []).append((stmt, pcs[section]))
+                        continue
                     if not final and lab in self.symbols:
                         raise self.err(f"label {lab!r} defined twice")
                     self.symbols[lab] = pcs[section]

@@ -234,3 +234,19 @@ class PyRv32Core:
             self.pc = npc
             self.cycles += cyc
             self.instret += 1
+
+    def job(self, inputs, valid: int, time: int, kind: int, sig: int, drops: int, seq: int,
+            max_cycles: int) -> int:
+        """Present one event on the I/O registers (see README) and run its handler."""
+        io = self.io
+        for i, v in enumerate(inputs):
+            io[i] = v & 0xFFFFFFFF
+        io[32] = valid & 0xFFFFFFFF
+        io[33] = time & 0xFFFFFFFF
+        io[34] = (time >> 32) & 0xFFFFFFFF
+        io[35] = kind
+        io[36] = sig & 0xFFFFFFFF
+        io[37] = drops & 0xFFFFFFFF
+        io[39] = self.cycles & 0xFFFFFFFF
+        io[40] = seq & 0xFFFFFFFF
+        return self.run(max_cycles)
