@@ -26,18 +26,23 @@ How a kernel runs (DESIGN.md "Fidelity": tile and transaction-bundle granularity
 from __future__ import annotations
 
 import math
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from archsim.engine import TICKS_PER_SECOND, Simulator
 from archsim.energy import EnergyModel
-from archsim.hw.mem import COMPILED, L2Cache
+from archsim.hw.mem import L2Cache
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
 from archsim.lower.vendor import occupancy, simt_gemm_efficiency
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
-# L2 request volume below which every line is simulated (much less with the pure-Python L2)
-SAMPLE_VOLUME = (96 << 20) if COMPILED else (2 << 20)
+# L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
+# of two up to SAMPLE_CAP). The same on every backend: the pure-Python L2 (archsim.hw.mem.pyl2)
+# is slower but gives the same answer as the Cython one (one source of truth, tested).
+SAMPLE_VOLUME = 96 << 20
+SAMPLE_CAP = 32
 
 
 @dataclass
@@ -72,10 +77,11 @@ def _pow2_at_least(x: float) -> int:
 class GpuModel:
     """Runs Programs on one GPU config. Runtime state (L2 contents) lives here, config does not."""
 
-    def __init__(self, cfg, *, sample: int = 1, seed: int = 0):
+    def __init__(self, cfg, *, sample: int = 1, seed: int = 0, l2_impl=None):
         self.cfg = cfg
         l2 = cfg.l2
-        self.l2 = L2Cache(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        impl = l2_impl or L2Cache
+        self.l2 = impl(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
         self.energy = EnergyModel(cfg)
         self.seed = seed
 
@@ -295,16 +301,25 @@ class GpuModel:
                 "miss": sum(c.miss for c in run.chunks), "wb": sum(c.wb for c in run.chunks)}
 
     def choose_clock(self, run: _KernelRun) -> tuple[float, float, dict]:
-        """(clock, kernel time, actions): the highest clock whose power fits under the cap."""
+        """(clock, kernel time, actions): the highest clock whose power fits under the cap.
+
+        Each chunk's time is max(cycles / f, f-independent seconds) plus latency terms, so
+        the terms are worked out once (`_clock_terms`) and the bisection over f evaluates a
+        few numpy expressions instead of re-running every chunk formula 30 times."""
         cfg, k = self.cfg, run.kernel
         tot = self.totals(run)
         actions = {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops,
                    "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
         fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
         fmax = min(fmax, cfg.clocks.boost)
+        cyc, const, floor, add = _clock_terms(self, run)
+        head = self.head_time(k)
+
+        def ktime(f):
+            return head + float(np.sum(np.maximum(np.maximum(cyc / f, const), floor) + add))
 
         def power(f):
-            t = self.kernel_time(run, f)
+            t = ktime(f)
             return self.energy.kernel_power(actions, f, t), t
 
         p, t = power(fmax)
@@ -317,24 +332,28 @@ class GpuModel:
                 lo = mid
             else:
                 hi = mid
-        return lo, self.kernel_time(run, lo), actions
+        return lo, ktime(lo), actions
 
-    # ---- the event-driven run -----------------------------------------------------------------
-    def run(self, program: Program, *, l2_start: str = "cold", repeat: int = 1, progress=None,
-            flush_l2_per_kernel: bool = False) -> SimResult:
+    def prepare(self, program: Program, l2_start: str) -> None:
+        """Bind the program's buffers; for a warm start, load inputs and weights into L2."""
         if l2_start not in ("cold", "warm"):
             from archsim.errors import UserError
             raise UserError(f"l2_start must be 'cold' or 'warm', not {l2_start!r}")
-        cfg = self.cfg
         self._bufs = program.buffers
         if l2_start == "warm":
-            budget = cfg.l2.size
+            budget = self.cfg.l2.size
             for name in program.resident:
                 buf = program.buffers[name]
                 if buf.nbytes > budget:
                     break
                 self.l2.access(buf.addr, buf.nbytes, False)
                 budget -= buf.nbytes
+
+    # ---- the event-driven run -----------------------------------------------------------------
+    def run(self, program: Program, *, l2_start: str = "cold", repeat: int = 1, progress=None,
+            flush_l2_per_kernel: bool = False) -> SimResult:
+        self.prepare(program, l2_start)
+        cfg = self.cfg
         sim = Simulator(self.seed)
         kernels = [(oi, k) for oi, o in enumerate(program.ops) for k in o.kernels]
         n_total = max(1, len(kernels) * repeat)
@@ -428,6 +447,9 @@ class GpuModel:
                     "tile": {x: k.tile[x] for x in ("tm", "tn", "tk", "stages", "split")
                              if x in k.tile},
                 })
+                if "sms" in r:   # the component machine: where its CTAs ran, on which stream
+                    ker_dicts[-1]["sms"] = r["sms"]
+                    ker_dicts[-1]["stream"] = r["stream"]
             flops = o.flops
             ops.append(OpResult(
                 name=o.op, kind=o.kind,
@@ -486,18 +508,175 @@ def _volume(program: Program) -> int:
 
 
 def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
-                progress=None, flush_l2_per_kernel: bool = False) -> SimResult:
+                progress=None, flush_l2_per_kernel: bool = False, engine: str = "components",
+                monitors=None, l2_impl=None, backend: str | None = None) -> SimResult:
     """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
 
+    engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
+    "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
+    l2_impl: an L2 class to use instead of the compiled one (pyl2.L2Cache: same answers);
+    backend: the event engine ("cython" or "python").
     l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
     as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
     the L2 before every kernel, as Nsight Compute does by default (--cache-control all) when it
     measures kernels one by one.
     """
     repeat = max(1, int(repeat))
+    model = make_model(program, cfg, repeat=repeat, seed=seed, l2_impl=l2_impl)
+    if engine == "formula":
+        return model.run(program, l2_start=l2_start, repeat=repeat, progress=progress,
+                         flush_l2_per_kernel=flush_l2_per_kernel)
+    if engine != "components":
+        from archsim.errors import UserError
+        raise UserError(f"GPU engine must be 'components' or 'formula', not {engine!r}")
+    from archsim.hw.gpu.machine import run_machine
+    return run_machine(model, program, l2_start=l2_start, repeat=repeat, progress=progress,
+                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors,
+                       backend=backend)
+
+
+def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
+               l2_impl=None) -> GpuModel:
+    """A GpuModel with the L2 address sampling this program's volume calls for."""
     vol = _volume(program) * repeat
-    cap = 32 if COMPILED else 1024
-    sample = min(cap, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
-    model = GpuModel(cfg, sample=sample, seed=seed)
-    return model.run(program, l2_start=l2_start, repeat=repeat, progress=progress,
-                     flush_l2_per_kernel=flush_l2_per_kernel)
+    sample = min(SAMPLE_CAP, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
+    return GpuModel(cfg, sample=sample, seed=seed, l2_impl=l2_impl)
+
+
+# ---- per-chunk cost terms shared by the clock choice and the component machine -------------------
+
+def _pipe_coeffs(model: GpuModel, run: _KernelRun, ch: _Chunk) -> tuple[str, float, float, float]:
+    """(pipe, pipe cycles per unit, lsu cycles per unit, lsu seconds per unit) of one chunk on
+    one SM; every SM-internal term of chunk_times is linear in the SM's units, except the SIMT
+    GEMM's warp efficiency (handled in ChunkCosts.sm_time)."""
+    cfg, k = model.cfg, run.kernel
+    sm = cfg.sm
+    units = max(ch.units, 1)
+    if k.model == "gemm":
+        t = k.tile
+        if k.pipe == "tensor":
+            rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+            step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
+                sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
+                else sm.mma_step_overhead)
+            pipe = "tensor"
+        else:
+            step = 0.0          # depends on the SM's warps: ChunkCosts.sm_time
+            pipe = "simt"
+        per = ch.steps * step + (sm.gemm_tile_overhead if ch.last_step else 0.0)
+        return pipe, per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
+    if k.model == "attention":
+        t = k.tile
+        rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+        mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
+        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
+        return "tensor", ch.steps * (mma + smx), ch.req / units / sm.tma_bytes_per_cycle, 0.0
+    if k.model == "dma":
+        return "simt", 0.0, 0.0, 0.0
+    ops = k.simt_ops / max(k.units, 1)
+    streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
+    lsu = max(ch.req / units / sm.lsu_bytes_per_cycle,
+              ch.miss / units / (sm.miss_bytes_per_cycle * streams))
+    return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
+
+
+def _simt_gemm_cycles(sm, run, ch, u: int) -> float:
+    k = run.kernel
+    t = k.tile
+    warps = k.block // 32 * max(1, min(run.occ, u))
+    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes * simt_gemm_efficiency(warps))
+    return ch.steps * u * step + (u * sm.gemm_tile_overhead if ch.last_step else 0.0)
+
+
+def _mem_bytes(model, run, ch) -> tuple[float, float, float, float]:
+    """(crossbar, L2, DRAM, copy-engine) bytes of a chunk; the L2 bytes of a tensor GEMM count
+    the 2-CTA TMA multicast (the larger operand tile crosses the L2 once per CTA pair)."""
+    k = run.kernel
+    l2 = ch.req
+    if k.model == "gemm" and k.pipe == "tensor" and ch.units >= 2:
+        t = k.tile
+        big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
+        l2 = ch.req * (big / 2 + small) / (big + small)
+    ce = ch.req if k.model == "dma" else 0.0
+    return ch.req, l2, ch.miss + ch.wb, ce
+
+
+def _latency_terms(model, run, ch) -> tuple[float, float]:
+    """(seconds added after the body, seconds the chunk lasts at least)."""
+    cfg, k = model.cfg, run.kernel
+    if k.model in ("gemm", "attention"):
+        return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
+    miss_frac = ch.miss / ch.req if ch.req else 0.0
+    return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
+
+
+def _clock_terms(model: GpuModel, run: _KernelRun):
+    """Per chunk: busiest-SM cycles, f-independent seconds, latency floor, latency added."""
+    cfg = model.cfg
+    sms = cfg.sm.count
+    n = len(run.chunks)
+    cyc, const, floor, add = (np.zeros(n) for _ in range(4))
+    for j, ch in enumerate(run.chunks):
+        u_sm = math.ceil(ch.units / sms)
+        pipe, per, lsu, lsu_s = _pipe_coeffs(model, run, ch)
+        if run.kernel.model == "gemm" and run.kernel.pipe != "tensor":
+            pc = _simt_gemm_cycles(cfg.sm, run, ch, u_sm)
+        else:
+            pc = u_sm * per
+        cyc[j] = max(pc, u_sm * lsu)
+        xb, l2, dram, ce = _mem_bytes(model, run, ch)
+        mem = max(l2 / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
+                  dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
+                  ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
+        const[j] = mem
+        add[j], floor[j] = _latency_terms(model, run, ch)
+    return cyc, const, floor, add
+
+
+class ChunkCosts:
+    """Everything the component machine needs to run one kernel's chunks at clock f (plain
+    data: picklable for checkpoints)."""
+
+    def __init__(self, model: GpuModel, run: _KernelRun, f: float):
+        k = run.kernel
+        self.f = f
+        self.head = model.head_time(k)
+        n = len(run.chunks)
+        self.units = np.array([c.units for c in run.chunks], np.int64)
+        self.req = np.array([c.req for c in run.chunks], float)
+        self.hit = np.array([c.hit for c in run.chunks], float)
+        self.xbar, self.l2, self.dram, self.ce = (np.zeros(n) for _ in range(4))
+        self.lat_add, self.lat_floor = np.zeros(n), np.zeros(n)
+        self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.pipe = "simt"
+        for j, ch in enumerate(run.chunks):
+            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = _pipe_coeffs(model, run, ch)
+            self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
+            self.lat_add[j], self.lat_floor[j] = _latency_terms(model, run, ch)
+        self.simt_gemm = k.model == "gemm" and k.pipe != "tensor"
+        self._sm, self._run = (model.cfg.sm, run) if self.simt_gemm else (None, None)
+        # the first chunk of the last wave: from then on every CTA of the kernel is dispatched
+        cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
+        full = max(run.waves - 1, 0)
+        self.last_wave_chunk = int(np.searchsorted(cw, full - 1e-9, side="right")) if full else 0
+        bufs = getattr(model, "_bufs", {})
+        first = next((bufs[a.buffer].addr for a in k.accesses if a.buffer in bufs), 0)
+        self.first_channel = int(first // model.cfg.hbm.interleave) % int(model.cfg.hbm.channels)
+
+    def sm_time(self, j: int, u: np.ndarray, units: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks on the SM's main pipe and on its load path for u units of chunk j (per-unit
+        costs are the chunk's: bytes per unit stay those of the whole chunk)."""
+        ps, f = float(TICKS_PER_SECOND), self.f
+        if self.simt_gemm:
+            ch = self._run.chunks[j]
+            pc = np.array([_simt_gemm_cycles(self._sm, self._run, ch, int(x)) for x in u])
+        else:
+            pc = u * self.per[j]
+        pipe = np.ceil(pc / f * ps).astype(np.int64)
+        lsu = np.ceil(np.maximum(u * self.lsu[j] / f, u * self.lsu_s[j]) * ps).astype(np.int64)
+        return pipe, lsu
+
+
+def chunk_costs(model: GpuModel, run: _KernelRun, f: float) -> ChunkCosts:
+    return ChunkCosts(model, run, f)

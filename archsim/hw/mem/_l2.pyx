@@ -15,6 +15,7 @@ which is what makes an 8192^3 GEMM's 95 M line accesses affordable. run_program 
 for small programs, where sampling noise would show.
 """
 from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
 from libc.stdint cimport uint64_t, uint32_t, uint8_t, int64_t
 
 cdef struct Way:
@@ -24,7 +25,7 @@ cdef struct Way:
     uint8_t dirty      # sector-dirty bits
 
 
-cdef inline uint64_t _mix(uint64_t x) nogil:
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
     x ^= x >> 31
     x *= 0x9E3779B97F4A7C15ULL
     x ^= x >> 29
@@ -106,25 +107,25 @@ cdef class L2Cache:
                 "write": self.write_sectors * k, "flush_writeback": self.flush_wb_sectors * k,
                 "far_hit": self.far_sectors * k}
 
-    cdef inline Way* _set(self, uint64_t lineaddr, int part) nogil:
+    cdef inline Way* _set(self, uint64_t lineaddr, int part) noexcept nogil:
         cdef uint64_t key = lineaddr >> self.sample_bits
         cdef uint64_t h = (key ^ (key >> 13) ^ (key >> 26)) & self.part_mask
         return self.ways_ + (<long long>part * self.sets_per_part + <long long>h) * self.ways
 
-    cdef inline int _home(self, uint64_t lineaddr) nogil:
+    cdef inline int _home(self, uint64_t lineaddr) noexcept nogil:
         cdef uint64_t key = lineaddr >> self.sample_bits
         if self.partitions == 1:
             return 0
         return <int>(_mix(key) % <uint64_t>self.partitions)
 
-    cdef inline int _find(self, Way* st, uint64_t lineaddr) nogil:
+    cdef inline int _find(self, Way* st, uint64_t lineaddr) noexcept nogil:
         cdef int w
         for w in range(self.ways):
             if st[w].valid and st[w].tag == lineaddr:
                 return w
         return -1
 
-    cdef inline int _victim(self, Way* st) nogil:
+    cdef inline int _victim(self, Way* st) noexcept nogil:
         """An invalid way, else the least recently used one; writes back a dirty victim."""
         cdef int w, victim = 0
         cdef uint32_t oldest = 0xFFFFFFFF
@@ -140,7 +141,7 @@ cdef class L2Cache:
         st[victim].dirty = 0
         return victim
 
-    cdef inline void _touch(self, uint64_t lineaddr, uint8_t smask, bint write, int side) nogil:
+    cdef inline void _touch(self, uint64_t lineaddr, uint8_t smask, bint write, int side) noexcept nogil:
         """One access to sectors `smask` of one line from SMs attached to partition `side`.
 
         The home partition (an address hash) is the point of coherence: it holds the dirty
@@ -217,7 +218,7 @@ cdef class L2Cache:
         near[w].valid |= smask
         near[w].stamp = self.clock
 
-    cdef void _range(self, long long addr, long long nbytes, bint write, int side) nogil:
+    cdef void _range(self, long long addr, long long nbytes, bint write, int side) noexcept nogil:
         """Access the contiguous byte range [addr, addr + nbytes)."""
         cdef long long end, first, last, L, lo, hi, base
         cdef uint8_t mask
@@ -242,7 +243,7 @@ cdef class L2Cache:
             L += step
 
     cdef void _block(self, long long addr, long long seg, long long stride, long long count,
-                     bint write, int side) nogil:
+                     bint write, int side) noexcept nogil:
         """`count` segments of `seg` bytes, `stride` apart (rows of a tile of a row-major matrix).
 
         With address sampling and a stride that is a multiple of S lines, every row has the same
@@ -298,6 +299,25 @@ cdef class L2Cache:
             self.ways_[i].valid = 0
             self.ways_[i].dirty = 0
             self.ways_[i].stamp = 0
+
+    def get_state(self):
+        """The whole runtime state (ways, LRU clock, counters) as plain data, for checkpoints."""
+        cdef long long n = self.nsets * self.ways
+        cdef bytes raw = (<char*>self.ways_)[:n * sizeof(Way)]
+        return {"ways": raw, "clock": self.clock,
+                "counters": (self.req_sectors, self.hit_sectors, self.miss_sectors,
+                             self.wb_sectors, self.write_sectors, self.flush_wb_sectors,
+                             self.far_sectors)}
+
+    def set_state(self, st):
+        cdef long long n = self.nsets * self.ways
+        cdef bytes raw = st["ways"]
+        if len(raw) != n * sizeof(Way):
+            raise ValueError("L2 state of a different geometry")
+        memcpy(self.ways_, <char*>raw, n * sizeof(Way))
+        self.clock = st["clock"]
+        (self.req_sectors, self.hit_sectors, self.miss_sectors, self.wb_sectors,
+         self.write_sectors, self.flush_wb_sectors, self.far_sectors) = st["counters"]
 
     def resident_bytes(self):
         cdef long long i, n = self.nsets * self.ways, s = 0
@@ -390,7 +410,7 @@ cdef class L2Cache:
                 self._range(table_base + row * row_bytes, row_bytes, 0, <int>(i % self.partitions))
 
 
-cdef inline int _popcount(uint8_t x) nogil:
+cdef inline int _popcount(uint8_t x) noexcept nogil:
     cdef int c = 0
     while x:
         x &= x - 1

@@ -145,6 +145,19 @@ class L2Cache:
                 self.flush_wb += bin(d).count("1")
             st.clear()
 
+    def get_state(self):
+        """Runtime state as plain data (checkpoints)."""
+        import copy
+        return {"sets": copy.deepcopy(self.sets),
+                "counters": (self.req, self.hit, self.miss, self.wb, self.write, self.flush_wb,
+                             self.far)}
+
+    def set_state(self, st):
+        import copy
+        self.sets = copy.deepcopy(st["sets"])
+        (self.req, self.hit, self.miss, self.wb, self.write, self.flush_wb,
+         self.far) = st["counters"]
+
     def resident_bytes(self):
         return sum(bin(v).count("1") for st in self.sets for v, _ in st.values()) \
             * self.sector * self.sample
