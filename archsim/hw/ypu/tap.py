@@ -65,11 +65,6 @@ def resolve_signals(bus, signals) -> list:
         raise UserError("tap: no signals given")
     if len(out) > MAX_INPUTS:
         raise UserError(f"tap: {len(out)} signals requested; a YPU tap has {MAX_INPUTS} inputs")
-    for sig in out:
-        if sig.width > 32 and sig.kind == "level":
-            raise UserError(f"tap: signal {sig.name!r} is {sig.width} bits wide; a YPU input "
-                            f"register holds 32 (only pulse amounts such as addresses may be "
-                            f"wider, and are truncated to their low 32 bits)")
     return out
 
 
@@ -108,7 +103,7 @@ class Tap:
                                 f"pulse signal carrying an address")
         # the valid mask of the held levels (pulse inputs are valid only in their own event)
         self.level_mask = sum(1 << i for i, s in enumerate(self.signals) if s.kind == "level")
-        self.initial = [0 if s.kind == "pulse" else int(s.value) & 0xFFFFFFFF
+        self.initial = [0 if s.kind == "pulse" else min(int(s.value), 0xFFFFFFFF)
                         for s in self.signals]
         self.units: dict = {}
         self._t: list[int] = []
@@ -133,18 +128,36 @@ class Tap:
         if len(self._t) >= CHUNK:
             self.flush()
 
-    def flush(self) -> None:
-        """Hand the buffered changes to every unit (trigger applied here, once)."""
-        ts, ps, vs = self._t, self._p, self._v
-        if not ts:
+    def flush(self, final: bool = False) -> None:
+        """Hand the buffered changes to every unit, in time order (trigger applied here).
+
+        Components may publish a change ahead of time (an SM sets its busy flag to 0 at the
+        end of a chunk it has just scheduled), so changes can reach the tap out of order. The
+        tap sorts its buffer (stably) and, unless this is the final flush, hands over only the
+        older half; a change that later arrives older than what was handed over is an error
+        naming the signal (a bounded reorder window keeps memory bounded).
+        """
+        if not self._t:
             return
-        self._t, self._p, self._v = [], [], []
-        t = np.asarray(ts, dtype=np.int64)
-        p = np.asarray(ps, dtype=np.int32)
-        v = np.asarray(vs, dtype=np.uint64)
-        if (t[0] < self._last) or (len(t) > 1 and np.any(np.diff(t) < 0)):
-            raise UserError("tap: signal events out of time order; components must publish "
-                            "at the current simulated time")
+        t = np.asarray(self._t, dtype=np.int64)
+        p = np.asarray(self._p, dtype=np.int32)
+        v = np.asarray(self._v, dtype=np.uint64)
+        if t.min() < self._last:
+            k = int(np.argmax(t < self._last))
+            raise UserError(f"tap: signal {self.signals[int(p[k])].name!r} changed at tick "
+                            f"{int(t[k])}, older than changes already handed to the unit "
+                            f"(tick {self._last}); the tap reorders at most {CHUNK} changes")
+        order = np.argsort(t, kind="stable")
+        t, p, v = t[order], p[order], v[order]
+        if final:
+            cut = len(t)
+        else:
+            mid = int(t[len(t) // 2])
+            cut = int(np.searchsorted(t, mid, side="left"))   # everything strictly older
+            if cut == 0:
+                return
+        self._t, self._p, self._v = t[cut:].tolist(), p[cut:].tolist(), v[cut:].tolist()
+        t, p, v = t[:cut], p[:cut], v[:cut]
         self._last = int(t[-1])
         self.events += len(t)
         tr = self.trigger
@@ -158,7 +171,9 @@ class Tap:
             if tr.addr_hi < (1 << 64):
                 ok &= v < np.uint64(tr.addr_hi)
             keep &= (p != self.addr_pos) | ok
-        t, p, v, inside = t[keep], p[keep], (v[keep] & np.uint64(0xFFFFFFFF)).astype(np.uint32), inside[keep]
+        # pulses (addresses) keep their low 32 bits; wider levels saturate at 2**32 - 1
+        v = np.where(is_pulse, v & np.uint64(0xFFFFFFFF), np.minimum(v, np.uint64(0xFFFFFFFF)))
+        t, p, v, inside = t[keep], p[keep], v[keep].astype(np.uint32), inside[keep]
         cycle = self.mode == "cycle"
         for u in self.units.values():
             u.feed(t, p, v, inside, cycle, self.sample_every)
@@ -168,7 +183,7 @@ class Tap:
         if self.result is not None:
             return self.result
         self.bus.unsubscribe(self._sub)
-        self.flush()
+        self.flush(final=True)
         end = int(end_time)
         if self.trigger.end is not None:
             end = min(end, self.trigger.end)
