@@ -1,0 +1,64 @@
+# C-level interface of the cache component, for Cython models that cimport it:
+#
+#     from archsim.hw.cache._cache cimport Cache
+#     cdef Cache c = Cache(...)
+#     with nogil:
+#         c.c_range(addr, nbytes, 0)     # -> 0, or -1 when a signal is pending (needs the GIL back)
+#
+# Counters are C fields (sectors), readable without the GIL.
+from libc.stdint cimport uint64_t, int64_t, uint8_t
+
+
+cimport cython
+
+
+@cython.final
+cdef class Cache:
+    cdef readonly long long size, line, sector, ways, nsets, sectors_per_line
+    cdef readonly long long prefetch_degree, stride_entries, region_bytes
+    cdef readonly str replacement, prefetch
+    cdef readonly bint write_back, write_allocate, write_fetch, hash_index
+    cdef int repl, pf, line_bits, sector_bits, region_shift
+    cdef bint pow2
+    cdef uint64_t set_mask, full_mask
+    # per-way state: plain arrays (numpy owners below keep them alive; get_state copies them)
+    cdef object _tag_a, _valid_a, _dirty_a, _stamp_a, _pfb_a
+    cdef uint64_t* tag
+    cdef uint64_t* valid
+    cdef uint64_t* dirty
+    cdef uint64_t* stamp
+    cdef uint8_t* pfb
+    # stride-prefetcher table (direct-mapped by region)
+    cdef object _st_tag_a, _st_last_a, _st_stride_a, _st_conf_a
+    cdef uint64_t* st_tag
+    cdef int64_t* st_last
+    cdef int64_t* st_stride
+    cdef uint8_t* st_conf
+    cdef uint64_t clock, rng
+    # counters, in sectors (pf_* in lines)
+    cdef public long long accesses, hits, misses, fetches, writebacks, write_accesses
+    cdef public long long bypass_writes, through_writes, evictions
+    cdef public long long pf_issued, pf_useful, pf_useless, pf_fetches
+    # what went below: sector addresses fetched (demand then prefetch, in order) and written
+    cdef public bint record
+    cdef uint64_t* fetch_rec
+    cdef long long fetch_n, fetch_cap
+    cdef uint64_t* wb_rec
+    cdef long long wb_n, wb_cap
+    cdef long long since_check
+    cdef bint oom
+
+    cdef long long set_of(self, uint64_t line) noexcept nogil
+    cdef int c_range(self, long long addr, long long nbytes, bint write) noexcept nogil
+    cdef int c_strided(self, long long addr, long long seg, long long stride, long long count,
+                       bint write) noexcept nogil
+
+    cdef _bind(self)
+    cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil
+    cdef long long _find(self, long long base, uint64_t L) noexcept nogil
+    cdef long long _victim(self, long long base) noexcept nogil
+    cdef void _fill_prefetch(self, int64_t P) noexcept nogil
+    cdef void _trigger(self, uint64_t L) noexcept nogil
+    cdef void _touch(self, uint64_t L, uint64_t m, bint write) noexcept nogil
+    cdef int _tick(self) noexcept nogil
+    cdef tuple _delta(self, long long h, long long m, long long wb)

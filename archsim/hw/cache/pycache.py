@@ -1,0 +1,336 @@
+"""PyCache: the pure-Python twin of the Cython `Cache` (same API, same state, same answers).
+
+It exists so archsim runs where the extension was not compiled, and as the readable statement
+of the semantics (README.md). tests/hw/cache checks it equal to the Cython cache access by
+access, counter by counter and state by state, on random configurations and traces.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+REPLACEMENTS = ("lru", "fifo", "random")
+PREFETCHERS = ("none", "next_line", "stride")
+M64 = (1 << 64) - 1
+COUNTERS = ("accesses", "hits", "misses", "fetches", "writebacks", "write_accesses",
+            "bypass_writes", "through_writes", "evictions", "pf_issued", "pf_useful",
+            "pf_useless", "pf_fetches")
+
+
+def _log2(x: int, what: str) -> int:
+    if x < 1 or x & (x - 1):
+        raise ValueError(f"{what} must be a power of two, got {x}")
+    return x.bit_length() - 1
+
+
+class PyCache:
+    COUNTERS = COUNTERS
+
+    def __init__(self, size: int, line: int = 64, ways: int = 8, *, sector=None,
+                 replacement: str = "lru", write_back: bool = True, write_allocate: bool = True,
+                 write_fetch: bool = True, prefetch: str = "none", prefetch_degree: int = 1,
+                 stride_entries: int = 64, hash_index: bool = True, seed: int = 0):
+        sec = line if sector is None else int(sector)
+        self.line_bits = _log2(line, "line")
+        self.sector_bits = _log2(sec, "sector")
+        if sec > line or line // sec > 64:
+            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..64 sectors")
+        if ways < 1:
+            raise ValueError(f"ways must be >= 1, got {ways}")
+        if size < line * ways or size % (line * ways):
+            raise ValueError(f"size ({size}) must be a positive multiple of line x ways "
+                             f"({line} x {ways})")
+        if replacement not in REPLACEMENTS:
+            raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}")
+        if prefetch not in PREFETCHERS:
+            raise ValueError(f"prefetch must be one of {PREFETCHERS}, got {prefetch!r}")
+        if prefetch_degree < 1 or stride_entries < 1:
+            raise ValueError("prefetch_degree and stride_entries must be >= 1")
+        self.size, self.line, self.sector, self.ways = size, line, sec, ways
+        self.sectors_per_line = line // sec
+        self.full_mask = (1 << self.sectors_per_line) - 1
+        self.nsets = size // (line * ways)
+        self.replacement, self.prefetch = replacement, prefetch
+        self.write_back, self.write_allocate, self.write_fetch = (
+            bool(write_back), bool(write_allocate), bool(write_fetch))
+        self.hash_index = bool(hash_index)
+        self.prefetch_degree, self.stride_entries = prefetch_degree, stride_entries
+        self.region_bytes = 4096
+        self.region_shift = 12 - self.line_bits if self.line_bits < 12 else 0
+        n = self.nsets * ways
+        self.tag = [0] * n          # line address + 1; 0 = empty way
+        self.valid = [0] * n
+        self.dirty = [0] * n
+        self.stamp = [0] * n
+        self.pfb = [0] * n
+        self.st_tag = [0] * stride_entries
+        self.st_last = [0] * stride_entries
+        self.st_stride = [0] * stride_entries
+        self.st_conf = [0] * stride_entries
+        self.clock = 0
+        self.rng = ((seed * 2 + 1) * 0x9E3779B97F4A7C15) & M64 or 1
+        for k in COUNTERS:
+            setattr(self, k, 0)
+        self.record = False
+        self._fetch: list[int] = []
+        self._wb: list[int] = []
+
+    # ---------------------------------------------------------------------- the core
+
+    def set_of(self, L: int) -> int:
+        h = L ^ (L >> 11) ^ (L >> 23) if self.hash_index else L
+        return h % self.nsets
+
+    def _rec(self, wb: bool, L: int, mask: int) -> None:
+        if not self.record:
+            return
+        out = self._wb if wb else self._fetch
+        for k in range(self.sectors_per_line):
+            if (mask >> k) & 1:
+                out.append((L << self.line_bits) + (k << self.sector_bits))
+
+    def _find(self, base: int, L: int) -> int:
+        key = L + 1
+        for w in range(base, base + self.ways):
+            if self.tag[w] == key:
+                return w
+        return -1
+
+    def _victim(self, base: int) -> int:
+        if self.replacement == "random":
+            for w in range(base, base + self.ways):
+                if self.tag[w] == 0:
+                    return w
+            x = self.rng
+            x ^= (x << 13) & M64
+            x ^= x >> 7
+            x ^= (x << 17) & M64
+            self.rng = x
+            v = base + x % self.ways
+        else:
+            stamps = self.stamp[base:base + self.ways]
+            best = min(stamps)
+            v = base + stamps.index(best)
+            if best == 0:
+                return v
+        self.evictions += 1
+        if self.dirty[v]:
+            self.writebacks += bin(self.dirty[v]).count("1")
+            self._rec(True, self.tag[v] - 1, self.dirty[v])
+        if self.pfb[v]:
+            self.pf_useless += 1
+        self.tag[v] = self.valid[v] = self.dirty[v] = self.pfb[v] = self.stamp[v] = 0
+        return v
+
+    def _fill_prefetch(self, P: int) -> None:
+        if P < 0:
+            return
+        base = self.set_of(P) * self.ways
+        if self._find(base, P) >= 0:
+            return
+        w = self._victim(base)
+        self.tag[w] = P + 1
+        self.valid[w] = self.full_mask
+        self.dirty[w] = 0
+        self.pfb[w] = 1
+        self.clock += 1
+        self.stamp[w] = self.clock
+        self.pf_issued += 1
+        self.pf_fetches += self.sectors_per_line
+        self._rec(False, P, self.full_mask)
+
+    def _trigger(self, L: int) -> None:
+        if self.prefetch == "next_line":
+            for k in range(1, self.prefetch_degree + 1):
+                self._fill_prefetch(L + k)
+        elif self.prefetch == "stride":
+            region = L >> self.region_shift
+            e = region % self.stride_entries
+            if self.st_tag[e] != region + 1:
+                self.st_tag[e] = region + 1
+                self.st_last[e] = L
+                self.st_stride[e] = 0
+                self.st_conf[e] = 0
+                return
+            d = L - self.st_last[e]
+            if d == 0:
+                return
+            if d == self.st_stride[e]:
+                if self.st_conf[e] < 3:
+                    self.st_conf[e] += 1
+            else:
+                self.st_stride[e] = d
+                self.st_conf[e] = 0
+            self.st_last[e] = L
+            if self.st_conf[e] >= 1:
+                for k in range(1, self.prefetch_degree + 1):
+                    self._fill_prefetch(L + k * d)
+
+    def _touch(self, L: int, m: int, write: bool) -> None:
+        base = self.set_of(L) * self.ways
+        w = self._find(base, L)
+        n = bin(m).count("1")
+        self.accesses += n
+        if write:
+            self.write_accesses += n
+        if w >= 0:
+            absent = m & ~self.valid[w]
+            na = bin(absent).count("1")
+            self.hits += n - na
+            if absent:
+                self.misses += na
+                if not write or self.write_fetch:
+                    self.fetches += na
+                    self._rec(False, L, absent)
+                self.valid[w] |= absent
+            if write:
+                if self.write_back:
+                    self.dirty[w] |= m
+                else:
+                    self.through_writes += n
+                    self._rec(True, L, m)
+            if self.replacement == "lru":
+                self.clock += 1
+                self.stamp[w] = self.clock
+            if self.pfb[w]:
+                self.pfb[w] = 0
+                self.pf_useful += 1
+                self._trigger(L)
+            return
+        self.misses += n
+        if write and not self.write_allocate:
+            self.bypass_writes += n
+            self._rec(True, L, m)
+            return
+        w = self._victim(base)
+        self.tag[w] = L + 1
+        self.valid[w] = m
+        self.pfb[w] = 0
+        if not write or self.write_fetch:
+            self.fetches += n
+            self._rec(False, L, m)
+        if write and self.write_back:
+            self.dirty[w] = m
+        else:
+            self.dirty[w] = 0
+            if write:
+                self.through_writes += n
+                self._rec(True, L, m)
+        self.clock += 1
+        self.stamp[w] = self.clock
+        self._trigger(L)
+
+    def _range(self, addr: int, nbytes: int, write: bool) -> None:
+        if nbytes <= 0:
+            return
+        end = addr + nbytes
+        lb, sb, spl = self.line_bits, self.sector_bits, self.sectors_per_line
+        for L in range(addr >> lb, ((end - 1) >> lb) + 1):
+            lbase = L << lb
+            lo = max(lbase, addr)
+            hi = min(lbase + self.line, end)
+            s0 = (lo - lbase) >> sb
+            s1 = (hi - 1 - lbase) >> sb
+            m = (self.full_mask >> (spl - 1 - s1 + s0)) << s0
+            self._touch(L, m, write)
+
+    # ---------------------------------------------------------------------- the API
+
+    def _delta(self, h, m, wb):
+        return (self.hits - h, self.misses - m, self.writebacks - wb)
+
+    def access(self, addr: int, nbytes: int, write: bool = False):
+        if addr < 0 or nbytes < 0:
+            raise ValueError(f"addr and nbytes must be >= 0, got {addr}, {nbytes}")
+        h, m, wb = self.hits, self.misses, self.writebacks
+        self._range(int(addr), int(nbytes), bool(write))
+        return self._delta(h, m, wb)
+
+    def access_strided(self, addr: int, seg_bytes: int, stride: int, count: int,
+                       write: bool = False):
+        if addr < 0 or seg_bytes < 0 or count < 0 or (count > 1 and addr + (count - 1) * stride < 0):
+            raise ValueError("strided access reaches below address 0")
+        h, m, wb = self.hits, self.misses, self.writebacks
+        for i in range(count):
+            self._range(addr + i * stride, seg_bytes, bool(write))
+        return self._delta(h, m, wb)
+
+    def access_addrs(self, addrs, nbytes: int, write: bool = False):
+        h, m, wb = self.hits, self.misses, self.writebacks
+        for a in np.asarray(addrs, dtype=np.uint64).tolist():
+            self._range(int(a), int(nbytes), bool(write))
+        return self._delta(h, m, wb)
+
+    def take_fetches(self):
+        out = np.asarray(self._fetch, dtype=np.uint64)
+        self._fetch = []
+        return out
+
+    def take_writebacks(self):
+        out = np.asarray(self._wb, dtype=np.uint64)
+        self._wb = []
+        return out
+
+    def set_index(self, line_addr: int) -> int:
+        return self.set_of(line_addr)
+
+    def contains(self, addr: int) -> bool:
+        L = addr >> self.line_bits
+        w = self._find(self.set_of(L) * self.ways, L)
+        return w >= 0 and bool((self.valid[w] >> ((addr & (self.line - 1)) >> self.sector_bits)) & 1)
+
+    def flush(self) -> int:
+        total = 0
+        for i in range(len(self.tag)):
+            if self.tag[i] and self.dirty[i]:
+                total += bin(self.dirty[i]).count("1")
+                self._rec(True, self.tag[i] - 1, self.dirty[i])
+            self.tag[i] = self.valid[i] = self.dirty[i] = self.pfb[i] = self.stamp[i] = 0
+        self.writebacks += total
+        return total
+
+    def resident_bytes(self) -> int:
+        return sum(bin(v).count("1") for v in self.valid) * self.sector
+
+    def dirty_bytes(self) -> int:
+        return sum(bin(v).count("1") for v in self.dirty) * self.sector
+
+    def counters(self) -> dict:
+        d = {k: getattr(self, k) for k in COUNTERS}
+        d["pf_coverage"] = d["pf_useful"] / (d["pf_useful"] + d["misses"]) if d["pf_useful"] + d["misses"] else 0.0
+        d["pf_accuracy"] = d["pf_useful"] / d["pf_issued"] if d["pf_issued"] else 0.0
+        return d
+
+    def reset_counters(self) -> None:
+        for k in COUNTERS:
+            setattr(self, k, 0)
+
+    _ARRAYS = {"tag": np.uint64, "valid": np.uint64, "dirty": np.uint64, "stamp": np.uint64,
+               "pfb": np.uint8, "st_tag": np.uint64, "st_last": np.int64,
+               "st_stride": np.int64, "st_conf": np.uint8}
+
+    def get_state(self) -> dict:
+        st = {k: np.asarray(getattr(self, k), dtype=t) for k, t in self._ARRAYS.items()}
+        st.update(clock=self.clock, rng=self.rng, counters={k: getattr(self, k) for k in COUNTERS},
+                  geometry=self.geometry())
+        return st
+
+    def set_state(self, state) -> None:
+        if dict(state["geometry"]) != self.geometry():
+            raise ValueError(f"state of a cache {dict(state['geometry'])} does not fit {self.geometry()}")
+        for k in self._ARRAYS:
+            setattr(self, k, [int(x) for x in np.asarray(state[k]).tolist()])
+        self.clock, self.rng = int(state["clock"]), int(state["rng"])
+        for k, v in state["counters"].items():
+            setattr(self, k, int(v))
+        self._fetch, self._wb = [], []
+
+    def geometry(self) -> dict:
+        return {"size": self.size, "line": self.line, "sector": self.sector, "ways": self.ways,
+                "replacement": self.replacement, "write_back": self.write_back,
+                "write_allocate": self.write_allocate, "write_fetch": self.write_fetch,
+                "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
+                "stride_entries": self.stride_entries, "hash_index": self.hash_index}
+
+    def __repr__(self):
+        return (f"PyCache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "
+                f"{self.replacement}, prefetch={self.prefetch})")
