@@ -126,3 +126,16 @@ def test_shipped_binaries_match_the_assembler(name):
 def test_bad_binary_is_refused():
     with pytest.raises(UserError, match="YPU1"):
         Image.from_bytes(b"ELF\x00" + bytes(8))
+
+
+def test_cli_ypu_asm(tmp_path, capsys):
+    from archsim.cli import main
+    src = tmp_path / "p.s"
+    src.write_text("li a0, 1\necall\n")
+    assert main(["ypu-asm", str(src)]) == 0
+    assert (tmp_path / "p.bin").read_bytes() == assemble("li a0, 1\necall\n").to_bytes()
+    bad = tmp_path / "bad.s"
+    bad.write_text("nop\naddi a0, a0, 5000\n")
+    assert main(["ypu-asm", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.s:2:" in err[0] and "Traceback" not in err[0]
