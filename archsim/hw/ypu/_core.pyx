@@ -644,7 +644,9 @@ cdef class CUnit:
                 self.accept(a, (nxt - self.start) // self.hp, self.level_mask, 0xFFFFFFFFu)
                 nxt += step
                 continue
-            until = self.free if self.free < t else t
+            until = self.free - self.up + 1    # samples whose unit edge is before free
+            if until > t:
+                until = t
             k = (until - nxt + step - 1) // step
             if k < 1:
                 k = 1

@@ -318,8 +318,9 @@ class Unit:
                 nxt += step
                 continue
             # full: the next slot opens when the core is next free (> a, or _serve would
-            # have started a job); every sample before then is dropped
-            until = min(self.free, t)
+            # have started a job); every sample arriving (at a unit edge) before then is
+            # dropped: edge(x) < free  <=>  x <= free - up (free is on a unit edge)
+            until = min(self.free - self.up + 1, t)
             k = max(1, -(-(until - nxt) // step))
             self.arrivals += k
             self.dropped += k
