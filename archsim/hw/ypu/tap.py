@@ -4,7 +4,10 @@ A `Tap` subscribes to signals on a machine's `SignalBus` (archsim.engine.signals
 their changes, in time order and in chunks, to one or more `Unit`s (the real unit, the ideal
 drop-free reference, a cost-model unit: all see the same stream). Two modes:
 
-- `mode="change"`: every level change / every pulse is one input event;
+- `mode="change"`: every pulse is one input event, and so is every host cycle in which one or
+  more levels changed (the tap latches all its inputs once per cycle: simultaneous changes,
+  such as an SM's busy flags flipping at a chunk boundary, are one event carrying the final
+  levels);
 - `mode="cycle"`: the held levels are sampled every `sample_every` host cycles. Samples are
   computed from the change events (levels are constant between changes); while the unit's
   FIFO is full, all samples up to its next free slot are dropped in one step, so the cost is
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsim.errors import UserError
+from archsim.hw.ypu.unit import period_ticks
 
 MAX_INPUTS = 32
 CHUNK = 1 << 15   # events buffered before the units catch up (bounded memory)
@@ -80,6 +84,7 @@ class Tap:
         self.bus = bus
         self.signals = resolve_signals(bus, signals)
         self.host_hz = float(host_hz)
+        self.hp = period_ticks(host_hz)
         self.mode = mode
         self.sample_every = sample_every
         self.trigger = trigger or Trigger()
@@ -175,6 +180,15 @@ class Tap:
         v = np.where(is_pulse, v & np.uint64(0xFFFFFFFF), np.minimum(v, np.uint64(0xFFFFFFFF)))
         t, p, v, inside = t[keep], p[keep], v[keep].astype(np.uint32), inside[keep]
         cycle = self.mode == "cycle"
+        if not cycle and len(t) > 1:
+            # the tap latches all its inputs once per host cycle: level changes in the same
+            # host cycle are one input event (the last one, carrying the final levels); the
+            # others only update the held levels. Pulses stay one event each.
+            hc = (t - tr.start) // self.hp
+            lvl = ~self.pulse_arr[p]
+            same = np.zeros(len(t), dtype=bool)
+            same[:-1] = (hc[:-1] == hc[1:]) & lvl[:-1] & lvl[1:]
+            inside = inside & ~same
         for u in self.units.values():
             u.feed(t, p, v, inside, cycle, self.sample_every)
 
