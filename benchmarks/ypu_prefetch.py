@@ -8,7 +8,7 @@ lines, LRU — one core's slice of an LLC). Five address streams of kernel-like 
 synthetic, seeded set, clearly not a traced program): a sequential read, a 2-D tile walk
 (rows of 256 B, 8 KiB apart), DLRM-like gathers of random 256 B rows from a 1 GiB table,
 uniformly random lines, and three interleaved streams (a stencil). Each runs twice:
-1. without prefetch: every miss pulses `llc.miss_addr` (amount = line address) on a signal
+1. without prefetch: every miss pulses `llc.miss_addr` (amount = line byte address) on a signal
    bus; a YPU (programs/nextline.s: a 1024-entry table of prefetched lines; on a miss to A,
    covered if A is in it, then A+1 is prefetched) watches the pulses, with drops, beside the
    ideal drop-free unit;
@@ -72,7 +72,7 @@ def run_pattern(addrs: np.ndarray, fifo: int, miss_cycles: int):
         t += 1
         if m:
             misses += 1
-            miss.pulse(t * hp, a // 64)
+            miss.pulse(t * hp, a)          # the missing line's byte address
             t += miss_cycles
     r = mon.finish((t + 1) * hp)
     pf = Cache(**LLC, prefetch="next_line", prefetch_degree=1)

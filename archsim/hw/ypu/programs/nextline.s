@@ -1,6 +1,6 @@
 # nextline.s - a next-line prefetcher emulated "in the wild" on the LLC miss stream.
-# Tap (mode "change"): IN0 = llc.miss_addr (pulse; amount = the missing line's address,
-# low 32 bits; any trigger address range applies before the unit sees it).
+# Tap (mode "change"): IN0 = llc.miss_addr (pulse; amount = the missing line's byte address,
+# 64-byte lines, low 32 bits; any trigger address range applies before the unit sees it).
 # A direct-mapped table of 1024 prefetched-line tags stands for the prefetch buffer, indexed by
 # slot(L) = (L ^ L >> 10 ^ L >> 20) mod 1024 (XOR-folded, so streams 2^k lines apart do not
 # collide). On a miss to line A: if table[slot(A)] holds A, the prefetch would have covered the
@@ -24,7 +24,8 @@ loop:
         ecall
         lw   t0, KIND(s0)
         bnez t0, record
-        lw   t1, 0(s0)           # A
+        lw   t1, 0(s0)
+        srli t1, t1, 6           # A: the line number
         addi s1, s1, 1
         addi t2, t1, 1           # tag of A
         srli t3, t1, 10
