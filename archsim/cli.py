@@ -194,6 +194,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def cmd_ypu_asm(args: argparse.Namespace) -> int:
+    from archsim.hw.ypu.asm import assemble
+    src = Path(args.file)
+    if not src.is_file():
+        raise UserError(f"ypu-asm: no such file {args.file!r}")
+    image = assemble(src.read_text(), str(src))
+    out = Path(args.out) if args.out else src.with_suffix(".bin")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(image.to_bytes())
+    tmp.replace(out)
+    print(f"{out}: {len(image.text)} bytes of instructions, {len(image.data)} bytes of data")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from archsim.graph.work import DEFAULT_MAX_WORK
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-level architecture simulator.")
@@ -251,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("args", nargs="*", help="keyword arguments key=value")
     t.add_argument("--top", type=int, default=40)
     t.set_defaults(fn=cmd_trace)
+
+    ya = sub.add_parser("ypu-asm", help="assemble a YPU (RV32I + hist) program into a binary")
+    ya.add_argument("file", help="assembly source (.s)")
+    ya.add_argument("--out", "-o", help="output binary (default: FILE with .bin)")
+    ya.set_defaults(fn=cmd_ypu_asm)
     return p
 
 
