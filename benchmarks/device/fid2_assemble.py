@@ -1,9 +1,11 @@
 """Build issue 15's two data files from the raw files run_fid2.sh packed (no torch needed).
 
-    python3 fid2_assemble.py RUN1_DIR RUN2_DIR
+    python3 fid2_assemble.py RUN1_DIR RUN2_DIR [RUN3_DIR]
         RUN1_DIR: kernels_time.json, models_time.json, models_energy.json, power.json,
                   ncu_kernels_{heldout2,cal}.csv, ncu_kernels_order_{heldout2,cal}.json, and log.txt
         RUN2_DIR: ncu_model_<name>.csv and ncu_model_order_<name>.json per profiled model, log.txt
+        RUN3_DIR: a second machine's kernels_time.json, models_time.json, models_energy.json, ncu_kernels_new.csv,
+                  ncu_kernels_order_new.json and ncu_model_* of the cases added after run 1 (see run_fid2.sh)
 
 Writes benchmarks/data/h200-heldout-2.json (set "heldout2") and benchmarks/data/h200-fidelity2-cal.json
 (set "cal"), each atomically. The top-level keys are kernel_cases / model_cases / kernel_energy, not
@@ -54,12 +56,25 @@ def env_from_log(log):
     return env
 
 
-def kernel_cases(r1):
+def kernel_cases(r1, r3=None):
     t = load(f"{r1}/kernels_time.json")
     by_id = {c["id"]: c for c in t["cases"]}
-    for s in ("heldout2", "cal"):
-        segs = m.segments(m.read_ncu(f"{r1}/ncu_kernels_{s}.csv"))
-        order = load(f"{r1}/ncu_kernels_order_{s}.json")
+    logs = [(r1, s, f"ncu_kernels_{s}.csv", f"ncu_kernels_order_{s}.json") for s in ("heldout2", "cal")]
+    if r3:  # the second machine: cases added after run 1 (all fields from it), repeats of the rest
+        for c in load(f"{r3}/kernels_time.json")["cases"]:
+            if c["id"] not in by_id:
+                c["run"] = 3
+                t["cases"].append(c)
+                by_id[c["id"]] = c
+            else:
+                old = by_id[c["id"]]
+                old["median_us_rep"] = c.get("median_us")
+                old["graph_us_rep"] = c.get("graph_us")
+                old["cupti_ns_sum_rep"] = c.get("cupti_ns_sum")
+        logs.append((r3, "new", "ncu_kernels_new.csv", "ncu_kernels_order_new.json"))
+    for run, s, csv, order_f in logs:
+        segs = m.segments(m.read_ncu(f"{run}/{csv}"))
+        order = load(f"{run}/{order_f}")
         assert len(segs) == len(order), (s, len(segs), len(order))
         for cid, ks in zip(order, segs):
             c = by_id[cid]
@@ -81,13 +96,35 @@ def kernel_cases(r1):
     return t, t["cases"]
 
 
-def model_cases(r1, r2):
+ENERGY_KEYS = ("joules", "iters", "seconds", "joules_per_step", "us_per_iter", "avg_w", "sm_clock_mhz", "sm_clock_min_mhz",
+               "sm_clock_max_mhz", "mem_clock_mhz", "sampled_power_w", "max_power_w", "temp_c_end", "samples", "loop")
+
+
+def model_cases(r1, r2, r3=None):
     t = load(f"{r1}/models_time.json")
     energy = {e.get("id"): e for e in load(f"{r1}/models_energy.json")["energy"]}
+    ncu_dir = {c["name"]: r2 for c in t["cases"]}
+    if r3:
+        have = {c["id"]: c for c in t["cases"]}
+        e3 = {e.get("id"): e for e in load(f"{r3}/models_energy.json")["energy"]}
+        for c in load(f"{r3}/models_time.json")["cases"]:
+            if c["id"] not in have:
+                c["run"] = 3
+                t["cases"].append(c)
+                ncu_dir[c["name"]] = r3
+                energy[c["id"]] = e3.get(c["id"], {})
+            else:
+                old = have[c["id"]]
+                old["graph_us_rep"] = c.get("graph_us")
+                old["median_us_rep"] = c.get("median_us")
+                old["kernel_ns_sum_rep"] = c.get("kernel_ns_sum")
+                e = e3.get(c["id"], {})
+                if "joules" in e:
+                    old["energy_rep"] = {k: e[k] for k in ENERGY_KEYS if k in e}
     for c in t["cases"]:
         for k in c.get("kernels", []):
             k["name"] = norm(k["name"])
-        csv = f"{r2}/ncu_model_{c['name']}.csv"
+        csv = f"{ncu_dir[c['name']]}/ncu_model_{c['name']}.csv"
         if os.path.exists(csv):
             segs = m.segments(m.read_ncu(csv))
             ks = segs[0] if segs else []
@@ -101,10 +138,7 @@ def model_cases(r1, r2):
                                 "but wrote no log file); DRAM bytes not measured")
         e = energy.get(c["id"])
         if e and "joules" in e:
-            c["energy"] = {k: e[k] for k in ("joules", "iters", "seconds", "joules_per_step", "us_per_iter", "avg_w",
-                                             "sm_clock_mhz", "sm_clock_min_mhz", "sm_clock_max_mhz", "mem_clock_mhz",
-                                             "sampled_power_w", "max_power_w", "temp_c_end", "samples", "loop")
-                           if k in e}
+            c["energy"] = {k: e[k] for k in ENERGY_KEYS if k in e}
     idle = [e for e in load(f"{r1}/models_energy.json")["energy"] if str(e.get("case", "")).startswith("idle")]
     return t, t["cases"], idle
 
@@ -139,12 +173,17 @@ ABOUT_COMMON = (
     "clocks); idle_energy = a process holding a CUDA context doing nothing, before the first and after the last "
     "model. Training = fp32 master weights, autocast bf16 forward, loss mean(h.float()**2), backward, "
     "Adam(fused=True, capturable=True). flops = matmul + attention only (training 3x forward). "
+    "RUN 3 (a second, freshly started machine, 10:02-10:06 UTC, stages env,kernels,models,models_energy,"
+    "ncu_kernels_new,ncu_models): cases with \"run\": 3 were first measured there (all their fields come from it; "
+    "ResNet-50 training steps are built by fid2_models.build_resnet50_training); for every other case the *_rep "
+    "fields (median_us_rep, graph_us_rep, cupti_ns_sum_rep; models: graph_us_rep, median_us_rep, kernel_ns_sum_rep, "
+    "energy_rep) are the same measurement repeated there: the run-to-run spread. "
 )
 
 
-def main(r1, r2):
-    kt, kcs, = kernel_cases(r1)
-    mt, mcs, idle = model_cases(r1, r2)
+def main(r1, r2, r3=None):
+    kt, kcs, = kernel_cases(r1, r3)
+    mt, mcs, idle = model_cases(r1, r2, r3)
     pdev, pen = kernel_energy(r1)
     env = env_from_log(f"{r1}/log.txt")
     device = dict(kt["device"], clocks_before_kernels=kt["clocks_before"], clocks_after_kernels=kt.get("clocks_after"),
@@ -161,7 +200,7 @@ def main(r1, r2):
                 "calls (K so one replay lasts >= 2 ms; attention_backward looped eagerly: autograd not captured), "
                 "joules_per_call and us_per_call; idle rows before/after."),
             "set": s,
-            "measured_utc": "2026-12-03T09:26:39Z/2026-12-03T09:38:16Z",
+            "measured_utc": "2026-12-03T09:26:39Z/2026-12-03T09:38:16Z (runs 1-2); 2026-12-03T10:02:42Z/10:06:38Z (run 3)",
             "device": device,
             "kernel_cases": [c for c in kcs if c["set"] == s],
             "model_cases": [c for c in mcs if c["set"] == s],
@@ -175,4 +214,4 @@ def main(r1, r2):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)

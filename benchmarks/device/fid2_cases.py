@@ -146,6 +146,16 @@ def cal_kernels() -> list[dict]:
                         (30522 * 768, "fp32", "bf16"), (2 ** 26, "fp32", "bf16"),
                         (768 * 3072, "bf16", "fp32"), (2 ** 26, "bf16", "fp32")]:
         L.append(dict(op="cast", n=n, dtype=src, to=dst))
+    # 5. (second run) convolution backward of ResNet-50 training: data and weight gradients,
+    #    max-pool backward, batch norm in training mode (forward and backward)
+    for N, C, K, H, R, st in [(32, 64, 64, 56, 3, 1), (32, 256, 256, 14, 3, 1), (32, 256, 64, 56, 1, 1),
+                              (32, 512, 512, 7, 3, 1), (32, 128, 128, 56, 3, 2)]:
+        for role in ("dgrad", "wgrad"):
+            L.append(dict(op=f"conv2d_{role}", N=N, C=C, K=K, H=H, W=H, R=R, stride=st, dtype="bf16"))
+    L.append(dict(op="conv2d_wgrad", N=32, C=3, K=64, H=224, W=224, R=7, stride=2, dtype="bf16"))
+    L.append(dict(op="pool_backward", N=32, C=64, H=112, W=112, window=3, stride=2, pad=1, dtype="bf16"))
+    L.append(dict(op="batchnorm_train", N=32, C=256, H=56, W=56, dtype="bf16"))
+    L.append(dict(op="batchnorm_backward", N=32, C=256, H=56, W=56, dtype="bf16"))
     for i, c in enumerate(L):
         c["id"] = f"F2-K{i:02d}"
     return L
@@ -176,6 +186,8 @@ def cal_models() -> list[dict]:
     for B, S in [(4, 128), (16, 128), (32, 128), (8, 256), (8, 512), (32, 512)]:
         L.append(dict(model="bert", batch=B, seq=S, mode="training",
                       workload=f"bert-base(batch={B}, seq={S}, layers=12)"))
+    for B in (32, 128):  # (second run) ResNet-50 training steps
+        L.append(dict(model="resnet50", batch=B, mode="training", workload=f"resnet50(batch={B})"))
     for i, c in enumerate(L):
         c["id"] = f"F2-M{i}"
         c["name"] = f"{c['model']}_{c['mode']}_f2m{i}"
@@ -218,7 +230,8 @@ SHAPE_SKIP = {"id", "set", "note", "case", "name", "workload"}
 MEAS_FIELDS = {"flops", "min_bytes", "median_us", "min_us", "graph_us", "reps", "tflops", "gbps_min_bytes",
                "kernels", "kernel_ns_sum", "dram_bytes_sum", "compiled", "note", "graph_reps",
                "kernel_ns_sum_no_flush", "dram_bytes_sum_no_flush", "kernels_no_flush", "median_us_rep",
-               "graph_us_rep", "is_kernel", "cupti_activities", "graph_error"}
+               "graph_us_rep", "is_kernel", "cupti_activities", "graph_error", "run", "cupti_kernels",
+               "cupti_ns_sum", "cupti_ns_sum_rep", "kernel_names", "n_params", "n_tensors_actual"}
 
 
 def shape_key(c: dict) -> str:

@@ -1,7 +1,7 @@
 """Issue 15 kernel cases on the H200 (both sets of fid2_cases.py), by the method of kernels.py.
 
     python3 fid2_kernels.py time OUT.json [SET]        # CUDA events, CUDA-graph replay, CUPTI kernel list
-    ncu ... python3 fid2_kernels.py profile ORDER.json [SET]   # one profiled call per case (marker first)
+    ncu ... python3 fid2_kernels.py profile ORDER.json [SET [IDS]]   # one profiled call per case (marker first)
     python3 fid2_kernels.py dry                        # no GPU: build every case's description only
 
 Per case (as kernels.py): inputs made once with torch.randn (never zeros), 3 warm-up calls, then
@@ -188,6 +188,43 @@ def build(c):
         npar = sum(p.numel() for p in params)
         ex.update(min_bytes=npar * 4 * 7, n_params=npar, n_tensors_actual=len(params),
                   note="torch.optim.Adam(fused=True, capturable=True).step(); reads p, g, m, v, writes p, m, v (fp32)")
+    elif op in ("conv2d_dgrad", "conv2d_wgrad"):
+        N, C, K, H, W, R, st = c["N"], c["C"], c["K"], c["H"], c["W"], c["R"], c["stride"]
+        pad = R // 2
+        Ho, Wo = (H + 2 * pad - R) // st + 1, (W + 2 * pad - R) // st + 1
+        x = _rand(N, C, H, W, dt=dt).to(memory_format=torch.channels_last)
+        w = _rand(K, C, R, R, dt=dt).to(memory_format=torch.channels_last)
+        dy = _rand(N, K, Ho, Wo, dt=dt).to(memory_format=torch.channels_last)
+        mask = [True, False, False] if op == "conv2d_dgrad" else [False, True, False]
+        fn = lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [st, st], [pad, pad], [1, 1],  # noqa: E731
+                                                         False, [0, 0], 1, mask)
+        ex.update(flops=2 * N * K * Ho * Wo * C * R * R,
+                  note=f"aten.convolution_backward, output_mask={mask} (input gradient / weight gradient only), "
+                       f"channels_last, padding={pad}, cudnn.benchmark=False")
+    elif op == "pool_backward":
+        N, C, H, W, k, st, pad = c["N"], c["C"], c["H"], c["W"], c["window"], c["stride"], c["pad"]
+        x = _rand(N, C, H, W, dt=dt).to(memory_format=torch.channels_last)
+        y, idx = F.max_pool2d(x, k, st, pad, return_indices=True)
+        dy = torch.randn_like(y)
+        fn = lambda: torch.ops.aten.max_pool2d_with_indices_backward(dy, x, [k, k], [st, st], [pad, pad],  # noqa: E731
+                                                                     [1, 1], False, idx)
+        ex.update(note="aten.max_pool2d_with_indices_backward, channels_last")
+    elif op in ("batchnorm_train", "batchnorm_backward"):
+        N, C, H, W = c["N"], c["C"], c["H"], c["W"]
+        x = _rand(N, C, H, W, dt=dt).to(memory_format=torch.channels_last)
+        w, b = torch.ones(C, device="cuda"), torch.zeros(C, device="cuda")
+        rm, rv = torch.zeros(C, device="cuda"), torch.ones(C, device="cuda")
+        if op == "batchnorm_train":
+            fn = lambda: F.batch_norm(x, rm, rv, w, b, training=True)  # noqa: E731
+            ex["note"] = "F.batch_norm(training=True), bf16 channels_last input, fp32 weight/bias/running stats"
+        else:
+            xg, wg, bg = x.detach().requires_grad_(), w.requires_grad_(), b.requires_grad_()
+            y = F.batch_norm(xg, rm, rv, wg, bg, training=True)
+            dy = torch.randn_like(y)
+            fn = lambda: torch.autograd.grad(y, (xg, wg, bg), dy, retain_graph=True)  # noqa: E731
+            ex["note"] = ("torch.autograd.grad of F.batch_norm(training=True) (the backward a training step runs), "
+                          "bf16 channels_last input, fp32 weight/bias")
+        ex.update(min_bytes=2 * N * C * H * W * e)
     else:
         raise ValueError(op)
     return fn, ex
@@ -208,7 +245,7 @@ def run_time(out_path, which=None):
             fn, ex = build(c)
             r.update(ex)
             # a failed stream capture of autograd can leave the stream unusable: no graph for it
-            r.update(time_call(fn, graph=c["op"] != "attention_backward"))
+            r.update(time_call(fn, graph=c["op"] not in ("attention_backward", "batchnorm_backward")))
             if "flops" in r:
                 r["tflops"] = r["flops"] / (r["median_us"] * 1e-6) / 1e12
             if "min_bytes" in r:
@@ -231,10 +268,12 @@ def run_time(out_path, which=None):
     write_json(out_path, res)
 
 
-def run_profile(order_path, which=None):
+def run_profile(order_path, which=None, ids=None):
     from common import WARMUP, marker
     done = []
     for c in _cases(which):
+        if ids and c["id"] not in ids:
+            continue
         fn = None
         try:
             fn, _ = build(c)
@@ -265,6 +304,7 @@ if __name__ == "__main__":
     elif cmd == "time":
         run_time(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     elif cmd == "profile":
-        run_profile(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+        run_profile(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None,
+                    sys.argv[4].split(",") if len(sys.argv) > 4 else None)
     else:
         raise SystemExit(__doc__)

@@ -19,12 +19,46 @@ from fid2_cases import all_model_cases
 SECONDS = 2.5
 
 
+def build_resnet50_training(c):
+    """ResNet-50 training step, as models.py builds BERT's: fp32 master weights, autocast bf16,
+    channels_last, loss = mean(logits.float()**2), backward, SGD(momentum 0.9, foreach), grads to None."""
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = False
+    m = torchvision.models.resnet50(weights=None).to("cuda").to(memory_format=torch.channels_last).train()
+    x = torch.randn(c["batch"], 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            out = m(x)
+        loss = out.float().pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    info = {"dtype": "bf16", "flops": 3 * 2 * 4.089e9 * c["batch"],
+            "includes": "torchvision resnet50 incl. stem, avgpool and fc(2048->1000); batch norm in training mode",
+            "training": ("fp32 master weights, channels_last, autocast bf16 (cache_enabled=False), loss=mean(logits.float()**2), "
+                         "backward, SGD(lr 0.1, momentum 0.9; PyTorch's default foreach implementation), zero_grad(set_to_none=True)")}
+    return step, info
+
+
 def _patch_cases(which=None):
     import models
     cs = [c for c in all_model_cases() if which in (None, "all", c["set"])]
     for c in cs:  # models.run_time prints case as an int; the order file of a profile lists these ints
         c["case"] = int(c["id"][4:]) + (100 if c["set"] == "cal" else 0)
     models.cases = lambda: cs  # models.run_time / run_profile iterate models.cases()
+    base = models.build
+    if not getattr(base, "_fid2", False):  # models.build knows ResNet-50 inference only
+        def build(c):
+            if c["model"] == "resnet50" and c["mode"] == "training":
+                return build_resnet50_training(c)
+            return base(c)
+        build._fid2 = True
+        models.build = build
     return models, cs
 
 

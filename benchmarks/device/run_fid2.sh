@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 15 measurements, on the device machine. Usage (from the folder holding these scripts):
 #   BUDGET=550 bash run_fid2.sh STAGES
-# STAGES: comma list of env,kernels,models,models_energy,power,ncu_kernels_h,ncu_kernels_c,ncu_models
+# STAGES: comma list of env,kernels,models,models_energy,power,ncu_kernels_h,ncu_kernels_c,ncu_kernels_new,ncu_models
+# (run 3 = the second machine: env,kernels,models,models_energy,ncu_kernels_new,ncu_models with
+#  NCU_MODELS='resnet50_training_f2m6 resnet50_training_f2m7': the cases added after run 1, and repeats of all)
 # Raw outputs go to /tmp/fid2raw and are packed into $OUT/raw.tgz after every stage (so a run cut
 # short still returns what it finished); log.txt beside it.
 set -u
@@ -35,6 +37,7 @@ stage models_energy 100 python3 fid2_models.py energy "$RAW/models_energy.json"
 stage power 90 python3 fid2_power.py "$RAW/power.json"
 stage ncu_kernels_h 120 $NCU --metrics $METRICS --log-file "$RAW/ncu_kernels_heldout2.csv" python3 fid2_kernels.py profile "$RAW/ncu_kernels_order_heldout2.json" heldout2
 stage ncu_kernels_c 150 $NCU --metrics $METRICS --log-file "$RAW/ncu_kernels_cal.csv" python3 fid2_kernels.py profile "$RAW/ncu_kernels_order_cal.json" cal
+stage ncu_kernels_new 120 $NCU --metrics $METRICS --log-file "$RAW/ncu_kernels_new.csv" python3 fid2_kernels.py profile "$RAW/ncu_kernels_order_new.json" cal "${NEW_IDS:-F2-K89,F2-K90,F2-K91,F2-K92,F2-K93,F2-K94,F2-K95,F2-K96,F2-K97,F2-K98,F2-K99,F2-K100,F2-K101,F2-K102}"
 # one ncu process per model (a process cut short by its limit loses only its own model)
 case ",$STAGES," in *",ncu_models,"*) MODELS_NCU=1 ;; *) MODELS_NCU=0 ;; esac
 [ "$MODELS_NCU" = 1 ] && for name in ${NCU_MODELS:-llama_inference_h2m5 llama_inference_h2m4 bert_inference_h2m0 resnet50_inference_h2m2 bert_inference_h2m1 resnet50_inference_h2m3 bert_training_h2m7 bert_training_h2m6 bert_training_f2m0 bert_training_f2m3 bert_training_f2m1 bert_training_f2m4 bert_training_f2m2 bert_training_f2m5}; do
