@@ -1,4 +1,4 @@
-"""The `archsim` command: run, validate, list, trace.
+"""The `archsim` command: run, validate, list, trace (and sweep, results, report, compare).
 
 Exit codes: 0 success; 2 bad input (one clear line, no traceback); 1 internal error.
 """
@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("args", nargs="*", help="keyword arguments key=value")
     t.add_argument("--top", type=int, default=40)
     t.set_defaults(fn=cmd_trace)
+
+    from archsim.sweep.commands import add_commands  # sweep, results, report, compare (issue 14)
+    add_commands(sub)
     return p
 
 
