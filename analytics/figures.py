@@ -207,6 +207,12 @@ def timeline_figure(report: dict) -> Figure:
     return fig
 
 
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
 def _time_unit(t: float) -> tuple[float, str]:
     for scale, unit in ((1, "s"), (1e3, "ms"), (1e6, "us")):
         if t * scale >= 1:
@@ -295,10 +301,7 @@ def small_multiples_figure(records: list[dict], metric: str = "time_s") -> Figur
             pos = (lambda v: v) if numeric else (lambda v: cats.index(v))
             ys = [r["report"][metric] for r in rs]
             ax.scatter([pos(x) for x in xs], ys, s=6, alpha=0.5, color="#4c72b0")
-            med = []
-            for c in cats:
-                vals = sorted(y for x, y in zip(xs, ys) if x == c)
-                med.append(vals[len(vals) // 2])
+            med = [median([y for x, y in zip(xs, ys) if x == c]) for c in cats]
             ax.plot([pos(c) for c in cats], med, "-", color="#c44e52", lw=1.2)
             if not numeric:
                 ax.set_xticks(range(len(cats)), [str(c)[:10] for c in cats], fontsize=7)
@@ -324,7 +327,7 @@ def sensitivity(records: list[dict], metric: str = "time_s") -> list[tuple[str, 
             by: dict[str, list[float]] = defaultdict(list)
             for r in rs:
                 by[str(r["params"].get(axis))].append(r["report"][metric])
-            meds = [sorted(v)[len(v) // 2] for v in by.values()]
+            meds = [median(v) for v in by.values()]
             lo = min(meds)
             out.append((name, axis, max(meds) / lo if lo > 0 else math.inf))
     return out
