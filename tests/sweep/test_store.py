@@ -116,3 +116,24 @@ def test_results_cli_filters_and_exports_csv(swept, tmp_path, capsys):
     (tmp_path / "junk.db").write_text("not a database")
     assert main(["results", str(tmp_path / "junk.db")]) == 2
     assert "not an archsim sweep database" in capsys.readouterr().err
+
+
+def test_existing_scheduler_gives_the_same_store_as_a_serial_run(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    f = tmp_path / "d.yaml"
+    f.write_text("machines: [h200]\nworkloads: [add(n=262144)]\ngrid:\n"
+                 "  hbm.bandwidth: [1 TB/s, 2 TB/s, 4 TB/s]\n")
+    spec = load_sweep(f)
+    serial = run_sweep(spec, db=str(tmp_path / "serial.db"), workers=0, progress=False)
+    # an in-process cluster (threads) stands in for a remote one: only its address is passed
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        viadask = run_sweep(spec, db=str(tmp_path / "dask.db"), scheduler=cluster.scheduler_address,
+                            progress=False)
+    assert serial.ran == viadask.ran == 3 and viadask.failed == 0
+
+    def reports(db):
+        with Store(db) as st:
+            return {r["key"]: {k: v for k, v in r["report"].items() if k != "simulator"}
+                    for r in st.records()}
+    assert reports(tmp_path / "serial.db") == reports(tmp_path / "dask.db")
