@@ -145,15 +145,23 @@ def run_markdown(rep: dict) -> str:
 
 # ------------------------------------------------------------------------------- sweeps
 
-def _front_rows(records: list[dict]) -> list[dict]:
-    """The Pareto-optimal (time, energy) records of each workload."""
+def _front_rows(records: list[dict]) -> list[tuple[dict, int]]:
+    """The Pareto-optimal (time, energy) records of each workload, fastest first; points with
+    exactly the same time and energy are one row: (first record, how many more share it)."""
     ok = [r for r in records if r.get("status") == "ok" and r.get("report")]
     out = []
     for wl in sorted({r["report"]["workload"] for r in ok}):
         rs = [r for r in ok if r["report"]["workload"] == wl]
         idx = pareto_front([(r["report"]["time_s"], r["report"]["energy_j"]) for r in rs])
-        out += sorted((rs[i] for i in idx), key=lambda r: r["report"]["time_s"])
+        groups: dict[tuple, list[dict]] = {}
+        for i in idx:
+            groups.setdefault((rs[i]["report"]["time_s"], rs[i]["report"]["energy_j"]), []).append(rs[i])
+        out += [(g[0], len(g) - 1) for _, g in sorted(groups.items())]
     return out
+
+
+def _more(n: int) -> str:
+    return f" (and {n} more point{'s' if n > 1 else ''} with the same time and energy)" if n else ""
 
 
 def _param_text(r: dict, axes: list[str]) -> str:
@@ -174,10 +182,10 @@ def sweep_page(records: list[dict], title: str = "archsim sweep", max_rows: int 
                     "time vs energy per workload (and vs area where reported); red: Pareto front")]
     front = _front_rows(records)
     body.append(table(["workload", "point", "time", "energy", "DRAM"],
-                      [[esc(r["report"]["workload"]), esc(_param_text(r, axes)),
+                      [[esc(r["report"]["workload"]), esc(_param_text(r, axes) + _more(n)),
                         si(r["report"]["time_s"], "s"), si(r["report"]["energy_j"], "J"),
                         si(r["report"]["dram_read_bytes"] + r["report"]["dram_write_bytes"], "B")]
-                       for r in front], {2, 3, 4}))
+                       for r, n in front], {2, 3, 4}))
     body += ["<h2>Small multiples</h2>",
              figure(lambda: figures.small_multiples_figure(records, "time_s"),
                     "time against each swept axis"),
@@ -209,8 +217,8 @@ def sweep_markdown(records: list[dict], title: str = "archsim sweep") -> str:
            f"{len(records) - len(ok)} failed. Swept: {', '.join(axes) or '-'}.", "",
            "## Pareto front (time vs energy) per workload", "",
            "| workload | point | time (s) | energy (J) |", "|---|---|---|---|"]
-    for r in _front_rows(records):
-        out.append(f"| {r['report']['workload']} | {_param_text(r, axes)} | "
+    for r, n in _front_rows(records):
+        out.append(f"| {r['report']['workload']} | {_param_text(r, axes)}{_more(n)} | "
                    f"{r['report']['time_s']:.6g} | {r['report']['energy_j']:.6g} |")
     out += ["", "## Sensitivity (time: max/min of per-value medians)", "",
             "| workload | axis | ratio |", "|---|---|---|"]

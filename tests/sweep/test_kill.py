@@ -32,10 +32,13 @@ grid:
 def rows(db: Path) -> int:
     if not db.exists():
         return 0
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.DatabaseError:  # being created right now
+        return 0
     try:
         return con.execute("SELECT count(*) FROM points").fetchone()[0]
-    except sqlite3.OperationalError:  # tables not created yet
+    except sqlite3.DatabaseError:  # tables not created yet
         return 0
     finally:
         con.close()
