@@ -137,3 +137,14 @@ def test_existing_scheduler_gives_the_same_store_as_a_serial_run(tmp_path):
             return {r["key"]: {k: v for k, v in r["report"].items() if k != "simulator"}
                     for r in st.records()}
     assert reports(tmp_path / "serial.db") == reports(tmp_path / "dask.db")
+
+
+def test_dry_run_counts_what_the_store_has_and_report_where_matching_nothing_is_an_error(swept, capsys):
+    f, spec, _ = swept
+    assert main(["sweep", str(f), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "8 points, 8 distinct, 8 already in" in out and out.count(" done ") == 8
+    assert main(["sweep", str(f), "--dry-run", "--retry-failed"]) == 0
+    assert "4 to run" in capsys.readouterr().out
+    assert main(["report", spec.db, "--where", "time_s<0"]) == 2
+    assert "none match --where" in capsys.readouterr().err
