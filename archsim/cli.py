@@ -1,4 +1,4 @@
-"""The `archsim` command: run, validate, list, trace.
+"""The `archsim` command: run, validate, list, trace (and sweep, results, report, compare).
 
 Exit codes: 0 success; 2 bad input (one clear line, no traceback); 1 internal error.
 """
@@ -270,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     ya.add_argument("file", help="assembly source (.s)")
     ya.add_argument("--out", "-o", help="output binary (default: FILE with .bin)")
     ya.set_defaults(fn=cmd_ypu_asm)
+
+    from archsim.sweep.commands import add_commands  # sweep, results, report, compare (issue 14)
+    add_commands(sub)
     return p
 
 
