@@ -128,25 +128,36 @@ class LinkLoads:
         return out
 
 
-def _spans(diff: np.ndarray, line: np.ndarray, lo: np.ndarray, hi: np.ndarray, b: np.ndarray):
-    """Add b to positions lo..hi-1 of row `line` of a difference array (lo < hi only)."""
+def _spans(acc: list, width: int, line: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+           b: np.ndarray) -> None:
+    """Queue +b on positions lo..hi-1 of row `line` of a difference array `width` wide."""
     keep = hi > lo
     if keep.any():
-        np.add.at(diff, (line[keep], lo[keep]), b[keep])
-        np.add.at(diff, (line[keep], hi[keep]), -b[keep])
+        acc.append((line[keep] * width + lo[keep], b[keep]))
+        acc.append((line[keep] * width + hi[keep], -b[keep]))
+
+
+def _cumulate(acc: list, lines: int, width: int) -> np.ndarray:
+    """Sum the queued difference entries (one bincount) and integrate along each row."""
+    if not acc:
+        return np.zeros((lines, width))
+    idx = np.concatenate([a[0] for a in acc])
+    w = np.concatenate([a[1] for a in acc])
+    diff = np.bincount(idx, weights=w, minlength=lines * width).reshape(lines, width)
+    return np.cumsum(diff, axis=1)
 
 
 def link_loads(geom: MeshGeometry, src, indptr, dst, nbytes, multicast: bool = True) -> LinkLoads:
     """Bytes per link for flows f = 0..F-1: flow f carries nbytes[f] from tile src[f] to the
     distinct tiles dst[indptr[f]:indptr[f+1]] (CSR). With multicast each flow is one XY tree;
-    without, one unicast per destination. A destination equal to the source moves no link bytes
-    but still passes the source's injection and ejection ports' accounting as a local delivery
-    (it is not counted: it never enters the network)."""
+    without, one unicast per destination. A destination equal to the source never enters the
+    network and is not counted."""
     src = np.asarray(src, dtype=np.int64)
     indptr = np.asarray(indptr, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     nbytes = np.asarray(nbytes, dtype=np.float64)
     R, C = geom.rows, geom.cols
+    T = R * C
     loads = LinkLoads.zeros(geom)
     if dst.size == 0:
         return loads
@@ -154,51 +165,68 @@ def link_loads(geom: MeshGeometry, src, indptr, dst, nbytes, multicast: bool = T
     fid = np.repeat(np.arange(src.size), counts)
     s = src[fid]
     remote = dst != s
-    fid, s, d = fid[remote], s[remote], dst[remote]
+    if not remote.all():
+        fid, s, d = fid[remote], s[remote], dst[remote]
+    else:
+        d = dst
     if d.size == 0:
         return loads
     b = nbytes[fid]
     xs, ys = s % C, s // C
     xd, yd = d % C, d // C
     loads.max_hops = int((np.abs(xd - xs) + np.abs(yd - ys)).max())
-    np.add.at(loads.eject, d, b)
-    east = np.zeros((R, C + 1))
-    west = np.zeros((R, C + 1))
-    south = np.zeros((C, R + 1))
-    north = np.zeros((C, R + 1))
+    loads.eject += np.bincount(d, weights=b, minlength=T)
+    east: list = []
+    west: list = []
+    south: list = []
+    north: list = []
     if multicast:
-        # one injection per flow that leaves its tile
-        fl = np.unique(fid)
-        np.add.at(loads.inject, src[fl], nbytes[fl])
-        # horizontal: along the source row to the farthest destination column each way
-        fx_max = np.full(src.size, -1, dtype=np.int64)
-        fx_min = np.full(src.size, C, dtype=np.int64)
-        np.maximum.at(fx_max, fid, xd)
-        np.minimum.at(fx_min, fid, xd)
-        fxs, fys = src[fl] % C, src[fl] // C
-        _spans(east, fys, fxs, np.maximum(fx_max[fl], fxs), nbytes[fl])
-        _spans(west, fys, np.minimum(fx_min[fl], fxs), fxs, nbytes[fl])
-        # vertical: in each destination column, from the source row to the farthest row each way
-        key = fid * C + xd
-        uk, inv = np.unique(key, return_inverse=True)
-        ymax = np.full(uk.size, -1, dtype=np.int64)
-        ymin = np.full(uk.size, R, dtype=np.int64)
-        np.maximum.at(ymax, inv, yd)
-        np.minimum.at(ymin, inv, yd)
-        kf = uk // C
-        kc = uk % C
-        kys = src[kf] // C
-        kb = nbytes[kf]
-        _spans(south, kc, kys, np.maximum(ymax, kys), kb)
-        _spans(north, kc, np.minimum(ymin, kys), kys, kb)
+        # flows whose remote destinations are one tile are plain unicasts
+        rc = np.bincount(fid, minlength=src.size)
+        single = (rc == 1)[fid]
+        if single.any():
+            fs, ss, bs = fid[single], s[single], b[single]
+            xs1, ys1, xd1, yd1 = xs[single], ys[single], xd[single], yd[single]
+            loads.inject += np.bincount(ss, weights=bs, minlength=T)
+            _spans(east, C + 1, ys1, xs1, np.maximum(xd1, xs1), bs)
+            _spans(west, C + 1, ys1, np.minimum(xd1, xs1), xs1, bs)
+            _spans(south, R + 1, xd1, ys1, np.maximum(yd1, ys1), bs)
+            _spans(north, R + 1, xd1, np.minimum(yd1, ys1), ys1, bs)
+        multi = ~single
+        if multi.any():
+            fid, xd, yd = fid[multi], xd[multi], yd[multi]
+            fl = np.flatnonzero(rc > 1)
+            loads.inject += np.bincount(src[fl], weights=nbytes[fl], minlength=T)
+            # horizontal: along the source row to the farthest destination column each way
+            # (fid is sorted: CSR order survives the filtering above)
+            seg = np.flatnonzero(np.r_[True, fid[1:] != fid[:-1]])
+            fx_max = np.maximum.reduceat(xd, seg)
+            fx_min = np.minimum.reduceat(xd, seg)
+            fxs, fys = src[fl] % C, src[fl] // C
+            _spans(east, C + 1, fys, fxs, np.maximum(fx_max, fxs), nbytes[fl])
+            _spans(west, C + 1, fys, np.minimum(fx_min, fxs), fxs, nbytes[fl])
+            # vertical: in each destination column, from the source row to the farthest row
+            key = fid * C + xd
+            order = np.argsort(key, kind="stable")
+            ks = key[order]
+            starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+            ysorted = yd[order]
+            ymax = np.maximum.reduceat(ysorted, starts)
+            ymin = np.minimum.reduceat(ysorted, starts)
+            uk = ks[starts]
+            kf, kc = uk // C, uk % C
+            kys = src[kf] // C
+            kb = nbytes[kf]
+            _spans(south, R + 1, kc, kys, np.maximum(ymax, kys), kb)
+            _spans(north, R + 1, kc, np.minimum(ymin, kys), kys, kb)
     else:
-        np.add.at(loads.inject, s, b)
-        _spans(east, ys, xs, np.maximum(xd, xs), b)
-        _spans(west, ys, np.minimum(xd, xs), xs, b)
-        _spans(south, xd, ys, np.maximum(yd, ys), b)
-        _spans(north, xd, np.minimum(yd, ys), ys, b)
-    loads.east += np.cumsum(east, axis=1)[:, :C - 1]
-    loads.west += np.cumsum(west, axis=1)[:, :C - 1]
-    loads.south += np.cumsum(south, axis=1)[:, :R - 1].T
-    loads.north += np.cumsum(north, axis=1)[:, :R - 1].T
+        loads.inject += np.bincount(s, weights=b, minlength=T)
+        _spans(east, C + 1, ys, xs, np.maximum(xd, xs), b)
+        _spans(west, C + 1, ys, np.minimum(xd, xs), xs, b)
+        _spans(south, R + 1, xd, ys, np.maximum(yd, ys), b)
+        _spans(north, R + 1, xd, np.minimum(yd, ys), ys, b)
+    loads.east += _cumulate(east, R, C + 1)[:, :C - 1]
+    loads.west += _cumulate(west, R, C + 1)[:, :C - 1]
+    loads.south += _cumulate(south, C, R + 1)[:, :R - 1].T
+    loads.north += _cumulate(north, C, R + 1)[:, :R - 1].T
     return loads
