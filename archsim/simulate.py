@@ -12,6 +12,7 @@ from archsim.hw.result import SimResult
 
 # execution modes each machine kind offers; the first is its default
 EXEC_MODES = {"gpu": ("bsp",), "cpu": ("cpu",)}
+EXEC_MODES["manycore"] = ("stepsync", "event")   # issue 11: many-core SIMD chip (UPCYCLE)
 
 
 def default_exec_mode(cfg) -> str:
@@ -44,4 +45,9 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
         from archsim.lower.cpu import lower_cpu
         return run_cpu(lower_cpu(graph, cfg), cfg, l2_start=l2_start, repeat=repeat, seed=seed,
                        progress=progress)
+    if kind == "manycore":  # issue 11 (a small block, easy to move into a registry)
+        from archsim.hw.manycore import run_program as run_manycore
+        from archsim.lower.mesh import lower_mesh
+        return run_manycore(lower_mesh(graph, cfg), cfg, mode=exec_mode, seed=seed,
+                            progress=progress)
     raise UserError(f"no machine model for kind {kind!r}")
