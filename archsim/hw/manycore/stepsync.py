@@ -117,7 +117,7 @@ class StepSyncModel:
         _add(c, "l2_block_hits", uniq.size - len(l2_miss))
         _add(c, "l2_block_misses", len(l2_miss))
         f_l2 = self._route([traffic.l2_to_l1(geom, p_grp, p_base, np.full(uniq.size, lines),
-                                             ptr, dst, line)], self.cfg.noc.multicast)
+                                             ptr, dst, line)], self.cfg.noc.multicast, "l2")
         if not l2_miss:
             return f_l2, None, 0
         mk2 = p_key[l2_miss]
@@ -132,7 +132,7 @@ class StepSyncModel:
                                   mg2[korder], line, self.samples, self.rng)
         return f_l2, f_llc, ukeys.size * lines * line
 
-    def _route(self, flows: list, multicast: bool) -> LinkLoads | None:
+    def _route(self, flows: list, multicast: bool, phase: str = "") -> LinkLoads | None:
         """Link loads of a list of CSR flow batches, routed together."""
         flows = [f for f in flows if f is not None and f[0].size]
         if not flows:
@@ -169,7 +169,7 @@ class StepSyncModel:
                 total += ld
                 hops_l2 = max(hops_l2, ld.max_hops)
                 any_l2 = True
-        ld = self._route(llc_flows, mc)
+        ld = self._route(llc_flows, mc, "llc")
         any_llc = ld is not None
         if any_llc:
             total += ld
@@ -180,7 +180,7 @@ class StepSyncModel:
             f = traffic.writes_to_llc(geom, w_tiles, base0 + w_keys * lines,
                                       np.full(w_tiles.size, lines), self.line, self.write_samples,
                                       self.rng)
-            ld = self._route([f], False)
+            ld = self._route([f], False, "write")
             if ld is not None:
                 total += ld
             _add(c, "llc_accesses", w_tiles.size * lines)
@@ -188,12 +188,16 @@ class StepSyncModel:
         h = cfg.noc.hop_latency
         latency = (hops_llc * h + cfg.llc.latency if any_llc else 0) + \
             (hops_l2 * h + cfg.l2.latency if any_l2 else 0)
-        mesh = total.max_link() / cfg.noc.link_bytes_per_cycle + latency
+        mesh = self._mesh_cycles(total, latency)
         _add(c, "byte_hops", total.byte_hops())
         _add(c, "max_link_bytes", total.max_link())
         c["peak_link_bytes"] = max(c.get("peak_link_bytes", 0.0), total.max_link())
         _add(c, "steps", 1)
         return mesh
+
+    def _mesh_cycles(self, total: LinkLoads, latency: float) -> float:
+        """The step's fetch time: the most-loaded link's bytes at link speed, plus latency."""
+        return total.max_link() / self.cfg.noc.link_bytes_per_cycle + latency
 
     # -------------------------------------------------------------------- one op
     def _run_once(self, op: MeshOp, op_id: int) -> OpTiming:
