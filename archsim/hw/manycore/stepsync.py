@@ -14,7 +14,7 @@ Step s's operands are prefetched during step s-1, so the op's on-chip time is
 `fetch[0] + sum_s max(compute[s], fetch[s+1])`. Off-chip: the LLC (tensor granularity) says which
 bytes an op reads from and writes to HBM; the op's time is max(on-chip, off-chip bytes / HBM
 bandwidth) plus one HBM latency when it touches HBM. Ops run one after another (a barrier per
-layer). An op repeated n times (an LSTM's recurrent GEMM) runs twice — the second time with the
+layer, costed as a gather-and-release round trip across the mesh). An op repeated n times (an LSTM's recurrent GEMM) runs twice — the second time with the
 caches the first left — and counts n-1 times the second.
 """
 from __future__ import annotations
@@ -80,6 +80,7 @@ class StepSyncModel:
         self.write_samples = write_samples
         self.rng = np.random.default_rng(seed)
         self.line = cfg.line
+        self._roles = ("A", "B")
 
     # -------------------------------------------------------------------- one step's fetch
     def _fetch(self, op_id: int, role: str, tiles: np.ndarray, keys: np.ndarray, nbytes: int,
@@ -90,7 +91,7 @@ class StepSyncModel:
         lines = max(1, math.ceil(nbytes / line))
         base0 = st.base((op_id, role), lines * nblocks)
         # blocks of different ops and roles never alias: each (op, role) has its own key space
-        prefix = (op_id * 4 + "ABR".index(role)) << 40
+        prefix = (op_id * 8 + "ABRXY".index(role)) << 40
         miss = ~st.l1.access(tiles, keys + prefix, nbytes)
         n_miss = int(miss.sum())
         _add(c, "l1_block_hits", tiles.size - n_miss)
@@ -155,8 +156,9 @@ class StepSyncModel:
         total = LinkLoads.zeros(geom)
         hops_l2 = hops_llc = 0
         l2_flows, llc_flows = [], []
-        for role, keys, nbytes, nb in ((getattr(op, "a_role", "A"), a_keys, op.a_bytes, n_blocks_a),
-                                       ("B", b_keys, op.b_bytes, n_blocks_b)):
+        ra, rb = self._roles
+        for role, keys, nbytes, nb in ((getattr(op, "a_role", ra), a_keys, op.a_bytes, n_blocks_a),
+                                       ("B" if rb is None else rb, b_keys, op.b_bytes, n_blocks_b)):
             if keys is None or nbytes <= 0:
                 continue
             f_l2, f_llc, from_llc = self._fetch(op_id, role, tiles, keys, nbytes, nb, c)
@@ -200,13 +202,19 @@ class StepSyncModel:
         return total.max_link() / self.cfg.noc.link_bytes_per_cycle + latency
 
     # -------------------------------------------------------------------- one op
-    def _run_once(self, op: MeshOp, op_id: int) -> OpTiming:
+    def _run_once(self, op: MeshOp, op_id: int, rep: int = 0) -> OpTiming:
         geom, shape = self.geom, self.shape
         T = geom.tiles
         c: dict = {}
         fetched: dict = {}
         fetch, comp = [], []
         item = item_cycles(shape, op.vector_ops, op.l1_line_reads)
+        # a later repetition reads new activations (an LSTM's h_t is not h_t-1): operands that
+        # are not weights get fresh block keys, so only weights can hit in the caches
+        roles = {name: role for name, _, role in op.reads}
+        fresh = lambda t: rep > 0 and roles.get(t) != "param"  # noqa: E731
+        self._roles = ("X" if fresh(op.a_tensor) else "A",
+                       "Y" if op.b_tensor and fresh(op.b_tensor) else "B")
         ib, jb, kbn = op.i_blocks, op.j_blocks, op.k_blocks
         n_a = op.G * ib * (kbn if op.a_follows_k else 1)
         n_b = (1 if op.b_shared else op.G) * kbn * jb
@@ -275,7 +283,7 @@ class StepSyncModel:
         for name, nbytes in op.writes:
             spill, dirty = llc.write(name, nbytes)
             off_w += spill + dirty
-        steady = self._run_once(op, op_id) if op.repeat > 1 else first
+        steady = self._run_once(op, op_id, rep=1) if op.repeat > 1 else first
         n = op.repeat - 1
         c = {k: v + n * steady.counters.get(k, 0) for k, v in first.counters.items()
              if k not in ("fetched", "peak_link_bytes")}
@@ -289,6 +297,11 @@ class StepSyncModel:
         offchip = off_bytes / cfg.hbm.bandwidth * clock
         if off_bytes:
             offchip += cfg.hbm.latency * clock
+        # every repetition ends in a barrier: done-signals gathered to a corner along XY and
+        # the release sent back, 2 x (rows - 1 + cols - 1) hops
+        barrier = 2 * (self.geom.rows - 1 + self.geom.cols - 1) * cfg.noc.hop_latency
+        onchip += op.repeat * barrier
+        c["barrier_cycles"] = op.repeat * barrier
         cycles = max(onchip, offchip)
         compute = first.compute_cycles + n * steady.compute_cycles
         fetch = first.fetch_cycles + n * steady.fetch_cycles
