@@ -9,6 +9,7 @@ geomeans, average power and energy per sample, and the wall time of each simulat
     python benchmarks/upcycle.py --apps resnet50 --cases infer_bs16 --jobs 1
     python benchmarks/upcycle.py --hw hwconfigs/upcycle-2048-dot.yaml
     python benchmarks/upcycle.py --json out.json       # also write the rows
+    python benchmarks/upcycle.py --a100-model          # also archsim's own A100 GPU model
 
 Shapes (workload specs below): ResNet-50 224², BN folded for INT8 inference (as deployed), eager
 BN in training; SSD-ResNet34 1200² inference, 300² training; BERT-Large with the SQuAD head, seq
@@ -49,7 +50,7 @@ def spec_of(app: str, case: str) -> tuple[str, bool, int]:
 
 
 def run_case(args: tuple) -> dict:
-    hw, app, case, overrides = args
+    hw, app, case, overrides, a100_model = args
     import workloads  # noqa: F401  (registers the models)
     from archsim.config import load_config
     from archsim.graph import build_workload
@@ -63,7 +64,11 @@ def run_case(args: tuple) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     r = simulate(g, cfg, exec_mode="stepsync")
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"app": app, "case": case, "spec": spec, "training": train, "batch": batch,
+    gpu = None
+    if a100_model:  # simulator to simulator: archsim's A100 (mode bsp) on the same graph
+        r_gpu = simulate(g, load_config(ROOT / "hwconfigs/a100.yaml"))
+        gpu = {"samples_per_s": batch / r_gpu.time_s, "power_w": r_gpu.energy_j / r_gpu.time_s}
+    return {"app": app, "case": case, "a100_model": gpu, "spec": spec, "training": train, "batch": batch,
             "time_s": r.time_s, "samples_per_s": batch / r.time_s, "energy_j": r.energy_j,
             "power_w": r.energy_j / r.time_s, "energy_per_sample_j": r.energy_j / batch,
             "flops": int(g.flops), "wall_s": wall, "cpu_s": cpu, "ops": len(r.ops),
@@ -83,9 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", nargs="*", default=list(CASES))
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json")
+    ap.add_argument("--a100-model", action="store_true",
+                    help="also run archsim's A100 GPU model (hwconfigs/a100.yaml) on each graph")
     a = ap.parse_args(argv)
     ref = json.loads((ROOT / "benchmarks/data/mlperf-a100.json").read_text())
-    todo = [(a.hw, app, case, tuple(a.set)) for app in a.apps for case in a.cases]
+    todo = [(a.hw, app, case, tuple(a.set), a.a100_model) for app in a.apps for case in a.cases]
     if a.jobs > 1:
         with ProcessPoolExecutor(a.jobs) as ex:
             rows = list(ex.map(run_case, todo))
@@ -105,6 +112,21 @@ def main(argv=None) -> int:
         print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | {base:,} | "
               f"{r['speedup']:.2f}x | {r['power_w']:.0f} | {r['energy_per_sample_j'] * 1e3:.2f} | "
               f"{a100_w / base * 1e3:.2f} | {bound} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
+    if a.a100_model:
+        print()
+        print("| app | case | archsim UPCYCLE samples/s | archsim A100 model samples/s | "
+              "speedup (sim/sim) | A100 model power W |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            m = r["a100_model"]
+            r["speedup_vs_model"] = r["samples_per_s"] / m["samples_per_s"]
+            print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | "
+                  f"{m['samples_per_s']:,.1f} | {r['speedup_vs_model']:.2f}x | {m['power_w']:.0f} |")
+        for kind in ("infer", "train"):
+            sel = [r for r in rows if r["case"].startswith(kind)]
+            if sel:
+                print(f"geomean speedup over archsim's A100 model, {kind}: "
+                      f"{geomean([r['speedup_vs_model'] for r in sel]):.2f}x")
     for kind in ("infer", "train"):
         sel = [r for r in rows if r["case"].startswith(kind)]
         if sel:
