@@ -46,6 +46,9 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
         return run_cpu(lower_cpu(graph, cfg), cfg, l2_start=l2_start, repeat=repeat, seed=seed,
                        progress=progress)
     if kind == "manycore":  # issue 11 (a small block, easy to move into a registry)
+        if l2_start != "cold" or repeat != 1:
+            raise UserError("--l2 warm and --repeat are not modelled on a manycore machine yet "
+                            "(it always starts with empty caches and runs once)")
         from archsim.hw.manycore import run_program as run_manycore
         from archsim.lower.mesh import lower_mesh
         return run_manycore(lower_mesh(graph, cfg), cfg, mode=exec_mode, seed=seed,

@@ -116,3 +116,6 @@ def test_cli_runs_a_manycore_machine_and_refuses_a_gpu_mode(tmp_path, capsys):
     assert main(["run", "--hw", HW, "-q", "--exec", "bsp",
                  "-w", "gemm(M=64, N=64, K=64, dtype='int8')"]) == 2
     assert "not available on a manycore machine" in capsys.readouterr().err
+    assert main(["run", "--hw", HW, "-q", "--repeat", "2",
+                 "-w", "gemm(M=64, N=64, K=64, dtype='int8')"]) == 2
+    assert "--repeat" in capsys.readouterr().err
