@@ -93,25 +93,29 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     ref = json.loads((ROOT / "benchmarks/data/mlperf-a100.json").read_text())
     todo = [(a.hw, app, case, tuple(a.set), a.a100_model) for app in a.apps for case in a.cases]
-    if a.jobs > 1:
-        with ProcessPoolExecutor(a.jobs) as ex:
-            rows = list(ex.map(run_case, todo))
-    else:
-        rows = [run_case(t) for t in todo]
     a100_w = ref["a100"]["power_w"]
     print(f"machine: {a.hw} {' '.join(a.set)}")
     print("| app | case | archsim samples/s | A100 MLPerf samples/s | speedup | power W | "
           "energy/sample mJ | A100 energy/sample mJ (250 W) | bound (share of time) | sim wall s | "
           "sim CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
+    ex = ProcessPoolExecutor(a.jobs) if a.jobs > 1 else None
+    results = ex.map(run_case, todo) if ex else map(run_case, todo)
+    for r in results:   # printed as each case finishes (in order)
+        rows.append(r)
         base = ref["throughput"][r["app"]][r["case"]]
         r["a100_samples_per_s"] = base
         r["speedup"] = r["samples_per_s"] / base
         bound = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["bound"].items(), key=lambda kv: -kv[1]))
         print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | {base:,} | "
               f"{r['speedup']:.2f}x | {r['power_w']:.0f} | {r['energy_per_sample_j'] * 1e3:.2f} | "
-              f"{a100_w / base * 1e3:.2f} | {bound} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
+              f"{a100_w / base * 1e3:.2f} | {bound} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |",
+              flush=True)
+        if a.json:
+            Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if ex:
+        ex.shutdown()
     if a.a100_model:
         print()
         print("| app | case | archsim UPCYCLE samples/s | archsim A100 model samples/s | "
@@ -134,8 +138,6 @@ def main(argv=None) -> int:
                   f"{len(sel)} cases; mean power {sum(r['power_w'] for r in sel) / len(sel):.0f} W "
                   f"(A100 {a100_w} W); paper: {'3.8' if kind == 'infer' else '4.2'}x at about half "
                   f"the power")
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 
 
