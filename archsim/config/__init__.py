@@ -19,6 +19,8 @@ from archsim.config.gpu import GpuConfig  # noqa: E402
 
 register_kind("gpu", GpuConfig)
 register_kind("cpu", CpuConfig)
+from archsim.config.manycore import ManycoreConfig  # noqa: E402  (issue 11)
+register_kind("manycore", ManycoreConfig)
 
 __all__ = [
     "ConfigError", "CpuConfig", "FrozenDict", "GpuConfig", "ParamInfo", "REQUIRED", "UnitError", "describe",

@@ -23,7 +23,7 @@ class MachineKind:
 
 
 _KINDS: dict[str, MachineKind] = {}
-_BUILTIN = ("archsim.hw.gpu", "archsim.hw.cpu_kind")
+_BUILTIN = ("archsim.hw.gpu", "archsim.hw.cpu_kind", "archsim.hw.manycore_kind")
 _loaded = False
 
 

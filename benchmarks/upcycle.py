@@ -1,0 +1,145 @@
+"""UPCYCLE vs the A100's MLPerf throughput: the comparison table of issue 11.
+
+Runs each application at the shapes the study uses on a `kind: manycore` machine in the
+step-synchronous mode — INT8 inference and FP16 training, batch 1 and 16 — and prints samples/s,
+the speedup over the A100's MLPerf results (benchmarks/data/mlperf-a100.json, from papers.md),
+geomeans, average power and energy per sample, and the wall time of each simulation.
+
+    python benchmarks/upcycle.py                       # all 20 cases, upcycle-2048
+    python benchmarks/upcycle.py --apps resnet50 --cases infer_bs16 --jobs 1
+    python benchmarks/upcycle.py --hw hwconfigs/upcycle-2048-dot.yaml
+    python benchmarks/upcycle.py --json out.json       # also write the rows
+    python benchmarks/upcycle.py --a100-model          # also archsim's own A100 GPU model
+
+Shapes (workload specs below): ResNet-50 224², BN folded for INT8 inference (as deployed), eager
+BN in training; SSD-ResNet34 1200² inference, 300² training; BERT-Large with the SQuAD head, seq
+178 inference, 254 training; 3D-UNet on 32³ patches (issue 11); RNN-T at the workload's default
+utterance (500 frames = 15 s, 120 labels). A training sample is one forward + backward + Adam
+step of one example (`archsim.graph.training.training_graph`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+APPS = {
+    "resnet50": ("resnet50(batch={b}, image=224, dtype='int8', bn='folded')",
+                 "resnet50(batch={b}, image=224, dtype='fp16')"),
+    "bert-large": ("bert-large(batch={b}, seq=178, dtype='int8', include_head=True)",
+                   "bert-large(batch={b}, seq=254, dtype='fp16', include_head=True)"),
+    "ssd-resnet34": ("ssd-resnet34(batch={b}, image=1200, dtype='int8')",
+                     "ssd-resnet34(batch={b}, image=300, dtype='fp16')"),
+    "rnnt": ("rnnt(batch={b}, dtype='int8')", "rnnt(batch={b}, dtype='fp16')"),
+    "unet3d": ("unet3d(batch={b}, size=32, dtype='int8')", "unet3d(batch={b}, size=32, dtype='fp16')"),
+}
+CASES = ("infer_bs1", "infer_bs16", "train_bs1", "train_bs16")
+
+
+def spec_of(app: str, case: str) -> tuple[str, bool, int]:
+    train = case.startswith("train")
+    b = int(case.split("bs")[1])
+    return APPS[app][1 if train else 0].format(b=b), train, b
+
+
+def run_case(args: tuple) -> dict:
+    hw, app, case, overrides, a100_model = args
+    import workloads  # noqa: F401  (registers the models)
+    from archsim.config import load_config
+    from archsim.graph import build_workload
+    from archsim.graph.training import training_graph
+    from archsim.simulate import simulate
+    spec, train, batch = spec_of(app, case)
+    cfg = load_config(hw, overrides=list(overrides))
+    g = build_workload(spec)
+    if train:
+        g = training_graph(g)
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = simulate(g, cfg, exec_mode="stepsync")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    gpu = None
+    if a100_model:  # simulator to simulator: archsim's A100 (mode bsp) on the same graph
+        r_gpu = simulate(g, load_config(ROOT / "hwconfigs/a100.yaml"))
+        gpu = {"samples_per_s": batch / r_gpu.time_s, "power_w": r_gpu.energy_j / r_gpu.time_s}
+    return {"app": app, "case": case, "a100_model": gpu, "spec": spec, "training": train, "batch": batch,
+            "time_s": r.time_s, "samples_per_s": batch / r.time_s, "energy_j": r.energy_j,
+            "power_w": r.energy_j / r.time_s, "energy_per_sample_j": r.energy_j / batch,
+            "flops": int(g.flops), "wall_s": wall, "cpu_s": cpu, "ops": len(r.ops),
+            "bound": {k.split(".")[-1]: v for k, v in r.utilization.items()}}
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hw", default=str(ROOT / "hwconfigs/upcycle-2048.yaml"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--apps", nargs="*", default=list(APPS))
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json")
+    ap.add_argument("--a100-model", action="store_true",
+                    help="also run archsim's A100 GPU model (hwconfigs/a100.yaml) on each graph")
+    a = ap.parse_args(argv)
+    ref = json.loads((ROOT / "benchmarks/data/mlperf-a100.json").read_text())
+    todo = [(a.hw, app, case, tuple(a.set), a.a100_model) for app in a.apps for case in a.cases]
+    a100_w = ref["a100"]["power_w"]
+    print(f"machine: {a.hw} {' '.join(a.set)}")
+    print("| app | case | archsim samples/s | A100 MLPerf samples/s | speedup | power W | "
+          "energy/sample mJ | A100 energy/sample mJ (250 W) | bound (share of time) | sim wall s | "
+          "sim CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    rows = []
+    ex = ProcessPoolExecutor(a.jobs) if a.jobs > 1 else None
+    results = ex.map(run_case, todo) if ex else map(run_case, todo)
+    for r in results:   # printed as each case finishes (in order)
+        rows.append(r)
+        base = ref["throughput"][r["app"]][r["case"]]
+        r["a100_samples_per_s"] = base
+        r["speedup"] = r["samples_per_s"] / base
+        bound = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["bound"].items(), key=lambda kv: -kv[1]))
+        print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | {base:,} | "
+              f"{r['speedup']:.2f}x | {r['power_w']:.0f} | {r['energy_per_sample_j'] * 1e3:.2f} | "
+              f"{a100_w / base * 1e3:.2f} | {bound} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |",
+              flush=True)
+        if a.json:
+            Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if ex:
+        ex.shutdown()
+    if a.a100_model:
+        print()
+        print("| app | case | archsim UPCYCLE samples/s | archsim A100 model samples/s | "
+              "speedup (sim/sim) | A100 model power W |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            m = r["a100_model"]
+            r["speedup_vs_model"] = r["samples_per_s"] / m["samples_per_s"]
+            print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | "
+                  f"{m['samples_per_s']:,.1f} | {r['speedup_vs_model']:.2f}x | {m['power_w']:.0f} |")
+        for kind in ("infer", "train"):
+            sel = [r for r in rows if r["case"].startswith(kind)]
+            if sel:
+                print(f"geomean speedup over archsim's A100 model, {kind}: "
+                      f"{geomean([r['speedup_vs_model'] for r in sel]):.2f}x")
+    for kind in ("infer", "train"):
+        sel = [r for r in rows if r["case"].startswith(kind)]
+        if sel:
+            print(f"geomean speedup, {kind}: {geomean([r['speedup'] for r in sel]):.2f}x over "
+                  f"{len(sel)} cases; mean power {sum(r['power_w'] for r in sel) / len(sel):.0f} W "
+                  f"(A100 {a100_w} W); paper: {'3.8' if kind == 'infer' else '4.2'}x at about half "
+                  f"the power")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
