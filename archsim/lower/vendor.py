@@ -68,9 +68,16 @@ class GemmPlan:
         return f"nvjet_sm90_tst_{self.tile_n}x{self.tile_m}_{self.k_step}x{self.stages}{sk}_{dtype}"
 
 
-def _stages(tile_n: int, tile_m: int, esize: int) -> int:
+def _smem_limit(cfg) -> int:
+    """Shared memory one CTA may use: the Hopper TMA kernels' 227 KiB, or less where the SM has
+    less (an A100 has 164 KiB), keeping 1 KiB the driver reserves per CTA."""
+    return min(TMA_SMEM_LIMIT, cfg.sm.shared_memory - 1024)
+
+
+def _stages(tile_n: int, tile_m: int, esize: int, limit: int = TMA_SMEM_LIMIT) -> int:
+    """Pipeline stages that fit `limit` bytes of shared memory beside a 16 KiB epilogue buffer."""
     per_stage = (tile_n + tile_m) * K_STEP * esize
-    return max(2, min(16, (TMA_SMEM_LIMIT - 16 * 1024) // per_stage))
+    return max(2, min(16, (limit - 16 * 1024) // per_stage))
 
 
 def gemm_step_cycles(tile_m: int, tile_n: int, k_step: int, esize: int, rate: float,
@@ -134,9 +141,10 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
     units = tiles * split
     persistent = units > sms
     ctas = sms if persistent else units
-    return GemmPlan(tn, tm, K_STEP, _stages(tn, tm, esize), split, tiles, ctas, persistent,
-                    "tensor", 384, min(TMA_SMEM_LIMIT, _stages(tn, tm, esize) * (tn + tm) * K_STEP * esize),
-                    168)
+    limit = _smem_limit(cfg)
+    stages = _stages(tn, tm, esize, limit)
+    return GemmPlan(tn, tm, K_STEP, stages, split, tiles, ctas, persistent,
+                    "tensor", 384, min(limit, stages * (tn + tm) * K_STEP * esize), 168)
 
 
 # cuDNN sm90 xmma implicit-GEMM convolution (3x3 and larger filters): one consumer warpgroup,
@@ -161,7 +169,7 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     ctas = min(tiles, CONV_PERSISTENT_CTAS)
     esize = 4 if dtype == "fp32" else 2
     return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
-                    min(TMA_SMEM_LIMIT, 4 * (tm + tn) * tk * esize), 168)
+                    min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
 
 def conv_name(plan: GemmPlan) -> str:

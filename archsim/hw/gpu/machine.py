@@ -284,6 +284,7 @@ class GpuMachine(Machine):
         if kernel_model(k).uses_sms:
             # place CTAs first: a kernel that finds no free slot stays queued, and its
             # functional pass through the L2 runs only once it really starts
+            self._check_fits(k)
             occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)
             want = max(1, min(k.units, k.ctas, occ * self.nsm))
             sms = self._place(k, want)
@@ -310,6 +311,17 @@ class GpuMachine(Machine):
         head = int(round(costs.head * PS))
         self.post(head, "gs_ctl", "chunk_start", ex.idx)
         return True
+
+    def _check_fits(self, k) -> None:
+        """A CTA that does not fit an empty SM would wait forever: refuse it by name."""
+        sm = self.cfg.sm
+        for what, need, have in (("threads", k.block, sm.max_threads),
+                                 ("registers", k.block * k.regs_per_thread, sm.registers),
+                                 ("shared memory (bytes)", k.smem, sm.shared_memory)):
+            if need > have:
+                raise UserError(f"kernel {k.name} (op {k.op}) needs {need} {what} per CTA but an "
+                                f"SM of {self.cfg.name} has {have}; the lowering chose a launch "
+                                f"this machine cannot run")
 
     def _need(self, k):
         return {"threads": k.block, "regs": k.block * k.regs_per_thread, "smem": k.smem,
