@@ -100,6 +100,9 @@ def main(argv=None) -> int:
     ap.add_argument("--host", default="",
                     help="another host's lscpu facts as clock_hz=..,simd_fp32=..,l1=..,l2=..,l3=.."
                          " (default: this development machine)")
+    ap.add_argument("--sim-only", action="store_true",
+                    help="re-simulate with the calibration and measurements stored in --out "
+                         "(e.g. on another CPU model) instead of measuring again")
     args = ap.parse_args(argv)
     for item in filter(None, args.host.split(",")):
         k, v = item.split("=")
@@ -109,6 +112,8 @@ def main(argv=None) -> int:
     print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
           f"(shared machine: wall times are inflated by other jobs)")
 
+    if args.sim_only:
+        return resimulate(Path(args.out))
     rng = np.random.default_rng(0)   # the draw workloads.lookupffn.draw_stats makes (seed 0)
     layer = LookupFFN.init(d, h, bits, "bh4", rng, dtype=np.float32)
     x = rng.standard_normal((n, d), dtype=np.float32)
@@ -183,6 +188,38 @@ def main(argv=None) -> int:
     tmp.write_text(json.dumps(out, indent=1))
     tmp.replace(p)
     print(f"\nwrote {p}")
+    return 0
+
+
+def resimulate(path: Path) -> int:
+    """Simulate the three kernels again from a stored measurement (its calibration, tokens and
+    host) on the CPU model of this checkout; print measured beside simulated; write nothing."""
+    import archsim.hw.cpu.model as cpu_model
+    rec = json.loads(path.read_text())
+    HOST.update(rec["host"])
+    cfg, sets = host_config(rec["calibration"])
+    print(f"CPU model: {cpu_model.__doc__.strip().splitlines()[0]}")
+    print(f"stored measurement: {path.name}; machine: xeon-host.yaml --set " + " ".join(sets))
+    print("| kernel | measured CPU s | simulated s | sim error | L1/L2/LLC hit |")
+    print("|---|---:|---:|---:|---|")
+    sim = {}
+    for k, s in rec["simulated"].items():
+        r = simulate(build_workload(s["spec"]), cfg)
+        c = r.counters
+        lv = "/".join(f"{100 * c[f'{x}.hits'] / c[f'{x}.accesses']:.0f}"
+                      for x in ("l1", "l2", "llc") if c.get(f"{x}.accesses")) or "-"
+        sim[k] = r.time_s
+        m = rec["measured"][k]["median_s"]
+        print(f"| {k} | {m:.3f} | {r.time_s:.3f} | {100 * (r.time_s / m - 1):+.0f}% | {lv} |")
+    print("| speedup (dense / gather) | measured | simulated | sim / meas - 1 |")
+    print("|---|---:|---:|---:|")
+    meas = {k: v["median_s"] for k, v in rec["measured"].items()}
+    for k in ("gather_token_major", "gather_table_major"):
+        ms, ss = meas["dense_ffn"] / meas[k], sim["dense_ffn"] / sim[k]
+        print(f"| {k} | {ms:.2f}x | {ss:.2f}x | {100 * (ss / ms - 1):+.0f}% |")
+    mt = meas["gather_token_major"] / meas["gather_table_major"]
+    st = sim["gather_token_major"] / sim["gather_table_major"]
+    print(f"| tiled over naive | {mt:.2f}x | {st:.2f}x | {100 * (st / mt - 1):+.0f}% |")
     return 0
 
 

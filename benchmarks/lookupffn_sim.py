@@ -42,7 +42,23 @@ def run(spec: str, cfg) -> dict:
             "gather_hit_rate": (sum(o.l2_hit_bytes for o in gather) /
                                 max(1, sum(o.l2_hit_bytes + o.dram_read_bytes for o in gather))),
             "gather_dram": sum(o.dram_read_bytes for o in gather),
+            "levels": levels(r.counters),
             "sim_wall_s": time.perf_counter() - t}
+
+
+def levels(counters: dict) -> dict[str, float]:
+    """Hit rate per cache level, where the model reports accesses and hits per level (the
+    line-granular CPU model does: l1, l2, llc; the v1 model reports none)."""
+    return {lv: counters[f"{lv}.hits"] / counters[f"{lv}.accesses"]
+            for lv in ("l1", "l2", "llc")
+            if counters.get(f"{lv}.accesses")}
+
+
+def fmt_levels(r: dict) -> str:
+    lv = r["levels"]
+    if not lv:
+        return f"{100 * r['hit_rate']:.0f}%"
+    return "/".join(f"{100 * lv[k]:.0f}" for k in ("l1", "l2", "llc") if k in lv) + "%"
 
 
 def fmt_mib(b: float) -> str:
@@ -57,6 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gpu", default="h200")
     ap.add_argument("--gpu-dtype", default="fp32")
     ap.add_argument("--no-gpu", action="store_true")
+    ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "data" / "lookupffn_sim.json"))
     args = ap.parse_args(argv)
     import archsim.hw.cpu.model as cpu_model
@@ -94,24 +111,28 @@ def main(argv=None) -> int:
         for title, cases in (("FFN block", blocks), ("RoBERTa-small layer", layer)):
             print(f"\n{title}, {n} tokens, {cfg.name} ({dt}):")
             print("| variant | time ms | µs/token | speedup vs dense | DRAM read MiB | "
-                  "cache hit rate | gather-add ms | gather DRAM MiB | gather hit rate |")
-            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                  "cache hit rate | gather-add ms | gather DRAM MiB | gather hit rate | "
+                  "L1/L2/LLC hits |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             res = {k: run(v.format(dt=dt), cfg) for k, v in cases.items()}
             d0 = res["dense FFN"]["time_s"]
             for k, r in res.items():
                 print(f"| {k} | {r['time_s'] * 1e3:.2f} | {r['time_s'] / n * 1e6:.4f} | "
                       f"{d0 / r['time_s']:.2f}x | {fmt_mib(r['dram_read'])} | "
                       f"{100 * r['hit_rate']:.0f}% | {r['gather_s'] * 1e3:.2f} | "
-                      f"{fmt_mib(r['gather_dram'])} | {100 * r['gather_hit_rate']:.0f}% |")
+                      f"{fmt_mib(r['gather_dram'])} | {100 * r['gather_hit_rate']:.0f}% | "
+                      f"{fmt_levels(r) if r['levels'] else '-'} |")
             out[f"{mname}:{title}"] = res
 
     print(f"\nTable-size sweep, gather-add alone, {args.sweep_tokens} tokens, {cpu.name} "
           f"(L2 {cpu.l2.size // 2**20} MiB/core, L3 {cpu.l3.size // 2**20} MiB), fp32:")
+    print("'hit' = hit rate per level (L1/L2/LLC of all accesses to that level) where the model "
+          "reports it, else the last-level cache's")
     print("| tables | rows | table set MiB | one table KiB | rows drawn | "
           "token-major ms | hit | DRAM MiB | tiled ms | hit | DRAM MiB | tiled speedup |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sweep = []
-    for h in (64, 128, 256):
+    for h in (() if args.no_sweep else (64, 128, 256)):
         for bits in range(6, 11):
             r = {o: run(f"lookupffn(tokens={args.sweep_tokens}, tables={h}, table_bits={bits}, "
                         f"part='gather', order='{o}', dtype='fp32')", cpu) for o in ("token", "table")}
@@ -120,9 +141,9 @@ def main(argv=None) -> int:
             tb = h * (1 << bits) * 512 * 4
             print(f"| {h} | {1 << bits} | {fmt_mib(tb)} | {(1 << bits) * 2:,} | "
                   f"{op.attrs['rows_drawn']:,} | "
-                  f"{r['token']['time_s'] * 1e3:.2f} | {100 * r['token']['hit_rate']:.0f}% | "
+                  f"{r['token']['time_s'] * 1e3:.2f} | {fmt_levels(r['token'])} | "
                   f"{fmt_mib(r['token']['dram_read'])} | {r['table']['time_s'] * 1e3:.2f} | "
-                  f"{100 * r['table']['hit_rate']:.0f}% | {fmt_mib(r['table']['dram_read'])} | "
+                  f"{fmt_levels(r['table'])} | {fmt_mib(r['table']['dram_read'])} | "
                   f"{r['token']['time_s'] / r['table']['time_s']:.2f}x |")
             sweep.append({"tables": h, "bits": bits, "table_bytes": tb, **r})
     out["sweep"] = sweep
