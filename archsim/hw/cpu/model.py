@@ -21,7 +21,8 @@ from archsim.engine import TICKS_PER_SECOND as TPS
 from archsim.errors import UserError
 from archsim.hw.cpu.machine import STATE_NAMES, CpuMachine
 from archsim.hw.result import OpResult, SimResult
-from archsim.lower.cpu import AttentionBlocks, CpuProgram, CpuTask, GemmTiles, Rows, Stream, Whole
+from archsim.hw.cpu.streams import task_bytes
+from archsim.lower.cpu import CpuProgram, CpuTask
 
 LINE = 64
 
@@ -52,22 +53,7 @@ MAX_SAMPLE = 64
 def volume_lines(program: CpuProgram, repeat: int = 1) -> float:
     """Line accesses a run of `program` makes at its first cache level (an estimate from the
     Access records, used only to choose the sampling rate)."""
-    v = 0.0
-    for t in program.tasks:
-        tv = 0.0
-        for a in t.accesses:
-            if isinstance(a, Stream):
-                tv += a.nbytes * a.passes
-            elif isinstance(a, Whole):
-                tv += a.nbytes * t.items
-            elif isinstance(a, GemmTiles):
-                tv += t.items * (a.tm + a.tn) * a.K * a.esize + a.batch * a.M * a.N * a.esize
-            elif isinstance(a, AttentionBlocks):
-                tv += t.items * (a.tq * 2 + 2 * a.Skv) * a.D * a.esize
-            elif isinstance(a, Rows):
-                tv += a.count * max(a.row_bytes, LINE)
-        v += tv * min(t.repeat, 2)
-    return v / LINE * repeat
+    return sum(task_bytes(t) * min(t.repeat, 2) for t in program.tasks) / LINE * repeat
 
 
 def choose_sample(program: CpuProgram, repeat: int = 1) -> int:

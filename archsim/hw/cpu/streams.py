@@ -36,6 +36,24 @@ def line_addrs(addr: int, nbytes: int, stride: int = 0, count: int = 1) -> np.nd
     return (np.repeat(first, cnt) + offs).astype(np.uint64) << np.uint64(6)
 
 
+def task_bytes(task) -> float:
+    """Bytes one execution of a task touches at its first cache level (an estimate from its
+    Access records: sets the sampling rate and the step size)."""
+    tv = 0.0
+    for a in task.accesses:
+        if isinstance(a, Stream):
+            tv += a.nbytes * a.passes
+        elif isinstance(a, Whole):
+            tv += a.nbytes * task.items
+        elif isinstance(a, GemmTiles):
+            tv += task.items * (a.tm + a.tn) * a.K * a.esize + a.batch * a.M * a.N * a.esize
+        elif isinstance(a, AttentionBlocks):
+            tv += task.items * (a.tq * 2 + 2 * a.Skv) * a.D * a.esize
+        elif isinstance(a, Rows):
+            tv += a.count * max(a.row_bytes, LINE)
+    return tv
+
+
 def units_of(task) -> int:
     """Work units of a task: items, times K blocks for a blocked GEMM."""
     for a in task.accesses:
