@@ -198,3 +198,15 @@ def test_python_twin_caches_give_the_same_report(monkeypatch):
     for a, b in zip(fast, slow):
         assert a.time_s == b.time_s and a.counters == b.counters
         assert a.energy_by_action == b.energy_by_action
+
+
+def test_built_in_llc_prefetcher_reports_coverage_and_accuracy():
+    g = build_workload("reduce(rows=1024, cols=4096, dtype='fp32')")
+    cfg = load_config(HW, overrides=["l3.prefetch=next_line", "l3.prefetch_degree=2"])
+    base = simulate(g, CFG, exec_mode="cpu")
+    pf = simulate(g, cfg, exec_mode="cpu")
+    k = pf.counters
+    assert k["llc.prefetch_issued"] > 0 and 0.9 < k["llc.prefetch_accuracy"] <= 1.0
+    assert k["llc.prefetch_coverage"] > 0.5
+    assert pf.counters["llc.hits"] > base.counters["llc.hits"]      # demand misses became hits
+    assert "llc.prefetch_issued" not in base.counters

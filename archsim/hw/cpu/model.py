@@ -179,6 +179,20 @@ def result(m: CpuMachine) -> SimResult:
         "llc.hit_bytes": tot["llc_hit"] * LINE,
         "dram.read_bytes": tot["dram_read"], "dram.write_bytes": tot["dram_write"],
     }
+    # built-in prefetchers (whole run, all repetitions): what the YPU's emulated one is
+    # compared with
+    S = m.sample
+    for lvl, caches in (("l1", [c.caches.l1 for c in m.cores]), ("l2", [c.caches.l2 for c in m.cores]),
+                        ("llc", [m.llc.cache])):
+        if caches[0].prefetch == "none":
+            continue
+        issued = sum(c.pf_issued for c in caches) * S
+        useful = sum(c.pf_useful for c in caches) * S
+        misses = sum(c.misses for c in caches) * S
+        counters[f"{lvl}.prefetch_issued"] = issued
+        counters[f"{lvl}.prefetch_useful"] = useful
+        counters[f"{lvl}.prefetch_coverage"] = useful / (useful + misses) if useful + misses else 0.0
+        counters[f"{lvl}.prefetch_accuracy"] = useful / issued if issued else 0.0
     return SimResult(
         machine=cfg.name, time_s=elapsed, cycles=int(round(elapsed * cfg.cores.clock)),
         clock_hz=cfg.cores.clock, dram_read_bytes=int(tot["dram_read"]),
