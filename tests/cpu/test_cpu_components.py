@@ -210,3 +210,11 @@ def test_built_in_llc_prefetcher_reports_coverage_and_accuracy():
     assert k["llc.prefetch_coverage"] > 0.5
     assert pf.counters["llc.hits"] > base.counters["llc.hits"]      # demand misses became hits
     assert "llc.prefetch_issued" not in base.counters
+
+
+def test_granularity_keeps_a_bert_layer_to_a_few_thousand_events():
+    """The event budget behind 'a whole BERT-base run in seconds' (README): steps, not lines,
+    are events; two layers at batch 8, seq 128 stay under 25 k events and sample the lines."""
+    res = simulate(build_workload("bert-base(batch=8, seq=128, layers=2)"), CFG, exec_mode="cpu")
+    assert res.events < 25_000
+    assert res.extra["sample"] >= 2
