@@ -63,10 +63,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         from archsim.graph.training import training_graph
         graph = training_graph(graph)
     update, close = _progress_bar(not args.quiet and sys.stderr.isatty())
+    timeline = None
+    if getattr(args, "timeline", None):
+        from archsim.engine.timeline import Timeline
+        timeline = Timeline()
     t0 = time.perf_counter()
     try:
         result = simulate(graph, cfg, exec_mode=args.exec_mode, l2_start=args.l2,
-                          repeat=args.repeat, seed=args.seed, progress=update)
+                          repeat=args.repeat, seed=args.seed, progress=update,
+                          **({"monitors": [timeline]} if timeline else {}))
     finally:
         close()
     wall = time.perf_counter() - t0
@@ -84,6 +89,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print()
         print(format_table(op_rows(top_ops(report, args.top), report["time_s"]), OP_HEADER))
         print(f"\n(simulated in {wall:.2f} s, {result.events:,} events, {engine.BACKEND} engine)")
+    if timeline is not None:
+        try:
+            timeline.write(args.timeline, result)
+        except OSError as exc:
+            raise UserError(f"--timeline {args.timeline}: cannot write there "
+                            f"({exc.strerror or exc})") from None
+        if not args.quiet:
+            print(f"wrote timeline {args.timeline} (open in ui.perfetto.dev or chrome://tracing)")
     if args.out:
         try:
             js, md = write_report(report, Path(args.out))
@@ -165,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", "-o", help="write DIR/report.json and DIR/report.md")
     r.add_argument("--top", type=int, default=12, help="ops shown in the terminal table")
     r.add_argument("--quiet", "-q", action="store_true")
+    r.add_argument("--timeline", metavar="FILE.json",
+                   help="write a Chrome-trace/Perfetto timeline (kernels, CTAs on SMs, memory)")
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="check a machine YAML and exit")

@@ -1,50 +1,45 @@
 """One simulation, end to end: Graph + machine config -> lowered Program -> machine model.
 
-This is the only place that knows which machine model serves which config kind; the CLI,
-benchmarks and sweeps call `simulate`.
+Machine kinds register themselves next to their model (``register_machine`` in
+``archsim.hw.registry``): the kind name, its execution modes (the first is the default) and a
+run function ``run(graph, cfg, exec_mode, **options) -> SimResult``. This module looks the kind
+up; it has no table of its own.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from archsim.errors import UserError
+from archsim.hw.registry import machine_kind
 from archsim.hw.result import SimResult
-
-# execution modes each machine kind offers; the first is its default
-EXEC_MODES = {"gpu": ("bsp",), "cpu": ("cpu",)}
 
 
 def default_exec_mode(cfg) -> str:
-    modes = EXEC_MODES.get(getattr(cfg, "kind", "gpu"))
-    if not modes:
-        raise UserError(f"no machine model for kind {getattr(cfg, 'kind', None)!r}")
-    return modes[0]
+    return machine_kind(getattr(cfg, "kind", "gpu")).modes[0]
+
+
+def exec_modes(cfg) -> tuple[str, ...]:
+    return machine_kind(getattr(cfg, "kind", "gpu")).modes
 
 
 def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None,
              monitors=None) -> SimResult:
-    """monitors: callables fn(bus: SignalBus, clock_hz) called after the machine is built and
-    before it runs (archsim.engine.signals)."""
+    """Simulate `graph` on `cfg`. monitors: callables fn(bus, clock_hz), called after the
+    machine is built and before it runs (signal subscribers: WindowMonitor, Timeline, taps)."""
     kind = getattr(cfg, "kind", "gpu")
-    modes = EXEC_MODES.get(kind, ())
-    exec_mode = exec_mode or default_exec_mode(cfg)
-    if exec_mode not in modes:
+    mk = machine_kind(kind)
+    exec_mode = exec_mode or mk.modes[0]
+    if exec_mode not in mk.modes:
         raise UserError(f"execution mode {exec_mode!r} is not available on a {kind} machine; "
-                        f"choose from {modes}")
+                        f"choose from {mk.modes}")
     if l2_start not in ("cold", "warm"):
         raise UserError(f"--l2 must be 'cold' or 'warm', found {l2_start!r}")
     if repeat < 1:
         raise UserError(f"--repeat must be >= 1, found {repeat}")
-    if kind == "gpu":
-        from archsim.hw.gpu import run_program
-        from archsim.lower import lower
-        program = lower(graph, cfg, mode=exec_mode)
-        return run_program(program, cfg, l2_start=l2_start, repeat=repeat, seed=seed,
-                           progress=progress, monitors=monitors)
-    if kind == "cpu":
-        from archsim.hw.cpu import run_program as run_cpu
-        from archsim.lower.cpu import lower_cpu
-        return run_cpu(lower_cpu(graph, cfg), cfg, l2_start=l2_start, repeat=repeat, seed=seed,
-                       progress=progress, monitors=monitors)
-    raise UserError(f"no machine model for kind {kind!r}")
+    if monitors and not mk.signals:
+        raise UserError(f"the {kind} machine publishes no signals yet; monitors need one that does")
+    opts = dict(l2_start=l2_start, repeat=repeat, seed=seed, progress=progress)
+    if mk.signals:
+        opts["monitors"] = monitors
+    return mk.run(graph, cfg, exec_mode, **opts)

@@ -10,15 +10,29 @@ from __future__ import annotations
 
 from typing import Callable
 
-ACTIONS = ("tensor_flop", "simt_op", "l2_byte", "dram_byte")
-COMPONENT_OF = {"tensor_flop": "sm_tensor", "simt_op": "sm_simt", "l2_byte": "l2",
-                "dram_byte": "dram"}
+# One action vocabulary for every machine (GPU and CPU): what a component counts, priced per
+# action by the machine's `energy:` table (an action missing from the table costs nothing).
+ACTIONS = ("tensor_flop", "simt_op", "l1_byte", "l2_byte", "llc_byte", "dram_byte", "noc_byte",
+           "static", "idle")
+COMPONENT_OF = {"tensor_flop": "sm_tensor", "simt_op": "sm_simt", "l1_byte": "l1",
+                "l2_byte": "l2", "llc_byte": "llc", "dram_byte": "dram", "noc_byte": "noc",
+                "static": "static", "idle": "idle"}
+
+
+def register_action(action: str, component: str) -> None:
+    """A new action (and the component its energy is reported under), registered by the model
+    that counts it, next to its definition."""
+    global ACTIONS
+    if action not in COMPONENT_OF:
+        ACTIONS = ACTIONS + (action,)
+    COMPONENT_OF[action] = component
 
 
 class EnergyModel:
     def __init__(self, cfg):
         self.cfg = cfg
-        self.per_action = {a: float(cfg.energy.get(a, 0.0)) for a in ACTIONS}
+        self.per_action = {a: float(cfg.energy.get(a, 0.0)) for a in ACTIONS
+                           if a not in ("static", "idle")}
         for a, v in cfg.energy.items():
             self.per_action.setdefault(a, float(v))
 
@@ -65,4 +79,4 @@ def max_clock_under_cap(power_at: Callable[[float], float], f_min: float, f_max:
     return lo
 
 
-__all__ = ["ACTIONS", "EnergyModel", "max_clock_under_cap"]
+__all__ = ["ACTIONS", "COMPONENT_OF", "EnergyModel", "max_clock_under_cap", "register_action"]

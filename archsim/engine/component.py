@@ -192,9 +192,16 @@ class Node:
 class Machine:
     """Components + links + one simulator + one signal bus; named, checkpointable events."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, *, backend: str | None = None):
+        """backend: None (the compiled core when built), "cython" or "python" (pyengine)."""
         self.seed = seed
-        self.sim = Simulator(seed)
+        if backend == "python":
+            from archsim.engine.pyengine import Simulator as PySimulator
+            self.sim = PySimulator(seed)
+        elif backend in (None, "cython"):
+            self.sim = Simulator(seed)
+        else:
+            raise UserError(f"engine backend must be 'cython' or 'python', not {backend!r}")
         self.signals = SignalBus()
         self.nodes: dict[str, Node] = {}
         self.links: dict[str, Link] = {}

@@ -1,13 +1,29 @@
-"""Workload IR: TensorSpec, Op, Graph; cost functions per op kind; workload specs and registry."""
-from archsim.graph.builder import GraphBuilder
-from archsim.graph.dtypes import DTYPE_BYTES, dtype_bytes
-from archsim.graph.graph import Graph
-from archsim.graph.op import ELEMENTWISE_FLOPS, KINDS, Op, register_kind
-from archsim.graph.registry import (Workload, build_workload, get_workload, register_workload,
-                                    workloads)
-from archsim.graph.spec import format_spec, parse_spec
-from archsim.graph.tensor import TensorSpec
+"""Workload IR: TensorSpec, Op, Graph; cost functions per op kind; workload specs and registry.
 
-__all__ = ["DTYPE_BYTES", "ELEMENTWISE_FLOPS", "Graph", "GraphBuilder", "KINDS", "Op",
-           "TensorSpec", "Workload", "build_workload", "dtype_bytes", "format_spec",
-           "get_workload", "parse_spec", "register_kind", "register_workload", "workloads"]
+Names are imported on first use (PEP 562), so `archsim.graph.registry` can be imported and
+asked for workload names without importing numpy and networkx.
+"""
+import importlib
+
+_WHERE = {
+    "GraphBuilder": "builder", "DTYPE_BYTES": "dtypes", "dtype_bytes": "dtypes",
+    "Graph": "graph", "ELEMENTWISE_FLOPS": "op", "KINDS": "op", "Op": "op",
+    "register_kind": "op", "Workload": "registry", "build_workload": "registry",
+    "get_workload": "registry", "register_workload": "registry", "workloads": "registry",
+    "format_spec": "spec", "parse_spec": "spec", "TensorSpec": "tensor",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'archsim.graph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"archsim.graph.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

@@ -1,9 +1,14 @@
-"""Graph: a workload as ops over tensors, on a networkx DiGraph of op names."""
+"""Graph: a workload as ops over tensors; edges producer -> consumer between op names.
+
+The edges are kept as plain sets (the topological order is Kahn's algorithm on a heap keyed
+by insertion order, the same order as networkx's lexicographical_topological_sort); `Graph.nx`
+builds a networkx DiGraph on demand, so building and running a workload does not import
+networkx (about 0.2 s of every run).
+"""
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
-
-import networkx as nx
 
 from archsim.graph.op import Op
 from archsim.graph.tensor import TensorSpec
@@ -22,7 +27,19 @@ class Graph:
         self._order: dict[str, int] = {}
         self._producer: dict[str, str] = {}
         self._tensors: dict[str, TensorSpec] = {}
-        self.nx = nx.DiGraph()
+        self._succ: dict[str, dict[str, str]] = {}   # op -> {consumer op: first tensor}
+        self._npred: dict[str, int] = {}              # op -> distinct producer ops
+
+    @property
+    def nx(self):
+        """The dependency graph as a networkx DiGraph (built on demand)."""
+        import networkx as nx
+        g = nx.DiGraph()
+        g.add_nodes_from(self._ops)
+        for a, outs in self._succ.items():
+            for b, t in outs.items():
+                g.add_edge(a, b, tensor=t)
+        return g
 
     # ---- building -------------------------------------------------------------------------
     def add_op(self, op: Op) -> Op:
@@ -36,11 +53,16 @@ class Graph:
             self._tensors.setdefault(t.name, t)
         self._ops[op.name] = op
         self._order[op.name] = len(self._order)
-        self.nx.add_node(op.name)
+        self._succ[op.name] = {}
+        self._npred[op.name] = 0
         for t in op.inputs:
             src = self._producer.get(t.name)
             if src is not None:
-                self.nx.add_edge(src, op.name, tensor=t.name)
+                outs = self._succ[src]
+                if op.name not in outs:
+                    self._npred[op.name] += 1
+                # networkx kept the last tensor's name on a repeated edge
+                outs[op.name] = t.name
         for t in op.outputs:
             if t.name in self._producer:
                 raise ValueError(f"graph {self.name}: tensor {t.name!r} produced twice")
@@ -67,8 +89,21 @@ class Graph:
         return dict(self._tensors)
 
     def topo_ops(self) -> list[Op]:
-        order = nx.lexicographical_topological_sort(self.nx, key=lambda n: self._order[n])
-        return [self._ops[n] for n in order]
+        """Ready ops in insertion order first (Kahn's algorithm on a heap of insertion index)."""
+        npred = dict(self._npred)
+        order = self._order
+        heap = [order[n] for n, k in npred.items() if k == 0]
+        heapq.heapify(heap)
+        names = list(self._ops)
+        out = []
+        while heap:
+            n = names[heapq.heappop(heap)]
+            out.append(self._ops[n])
+            for m in self._succ[n]:
+                npred[m] -= 1
+                if npred[m] == 0:
+                    heapq.heappush(heap, order[m])
+        return out
 
     def producer(self, tensor: str) -> Op | None:
         name = self._producer.get(tensor)

@@ -16,11 +16,13 @@ import difflib
 import inspect
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from archsim.errors import WorkloadError
-from archsim.graph.graph import Graph
 from archsim.graph.spec import parse_spec
+
+if TYPE_CHECKING:   # the registry itself stays importable without numpy and networkx
+    from archsim.graph.graph import Graph
 
 ENTRY_POINT_GROUP = "archsim.workloads"
 
@@ -41,7 +43,25 @@ class Workload:
 
 
 _REGISTRY: dict[str, Workload] = {}
+_LAZY: dict[str, str] = {}          # workload name -> module that registers it when imported
+# the op kinds as workloads (archsim.graph.op_workloads registers each next to its builder)
+_LAZY.update({n: "archsim.graph.op_workloads" for n in (
+    "gemm", "add", "mul", "gelu", "relu", "elementwise", "mul_add", "softmax", "layernorm",
+    "reduce", "attention", "conv2d", "gather", "scatter_add", "copy", "transpose", "pool")})
 _plugins_loaded = False
+
+
+def register_lazy(index: dict[str, str]) -> None:
+    """Declare workloads by name without importing them: `{name: module}`. The module is
+    imported (and registers the workload itself) the first time the name is asked for, so
+    finding one workload does not import every library's dependencies (scipy, solvers...)."""
+    _LAZY.update(index)
+
+
+def workload_names() -> list[str]:
+    """Every workload name, built-in and lazy, without importing the lazy modules."""
+    load_plugins()
+    return sorted(set(_REGISTRY) | set(_LAZY))
 
 
 def register_workload(name: str, description: str):
@@ -74,16 +94,31 @@ def load_plugins() -> list[str]:
     return loaded
 
 
+def _import_lazy(name: str) -> None:
+    import importlib
+    mod = _LAZY.get(name)
+    if mod is not None and name not in _REGISTRY:
+        importlib.import_module(mod)
+        if name not in _REGISTRY:
+            raise WorkloadError(f"workload {name!r}: module {mod} was expected to register it")
+
+
 def workloads() -> dict[str, Workload]:
+    """Every workload with its parameters (imports every lazy module)."""
     import archsim.graph.op_workloads  # noqa: F401  (the op kinds as workloads)
     load_plugins()
+    for name in sorted(_LAZY):
+        _import_lazy(name)
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_workload(name: str) -> Workload:
-    reg = workloads()
+    load_plugins()
+    if name in _LAZY:
+        _import_lazy(name)
+    reg = _REGISTRY
     if name not in reg:
-        close = difflib.get_close_matches(name, list(reg), n=3)
+        close = difflib.get_close_matches(name, workload_names(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see `archsim list workloads`"
         raise WorkloadError(f"unknown workload {name!r}{hint}")
     return reg[name]

@@ -14,9 +14,21 @@ from archsim.errors import WorkloadError
 from archsim.graph import Graph, Op
 from archsim.graph.dtypes import dtype_bytes
 from archsim.lower import vendor
-from archsim.lower.program import Access, Buffer, Kernel, OpKernels, Program
+from archsim.lower.program import (Access, AttentionTile, Buffer, GemmTile, Kernel, OpKernels,
+                                   Program)
 
 ALIGN = 512
+
+# op kind -> lowerer; each lowerer registers itself with @lowers(kind) where it is defined
+_LOWERERS: dict = {}
+
+
+def lowers(kind: str):
+    """Register `fn(op, cfg, mem) -> list[Kernel]` as the bsp lowering of op kind `kind`."""
+    def deco(fn):
+        _LOWERERS[kind] = fn
+        return fn
+    return deco
 
 
 class _Memory:
@@ -77,7 +89,7 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     ksteps = math.ceil(math.ceil(K / plan.k_step) / split)
     epi = op.attrs.get("epilogue") or ""
     epi_ops = M * N * batch * (vendor.elementwise_ops(epi) if epi and epi != "identity" else 0)
-    tile = dict(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
+    tile = GemmTile(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
                 stages=plan.stages, split=split, esize=esize, c_esize=c_es, a=a, b=b, c=c_buf,
                 persistent=plan.persistent, a_ld=a_ld or K, b_trans=b_trans,
                 group_m=vendor.RASTER_GROUP_M)
@@ -103,6 +115,7 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     return kernels
 
 
+@lowers("gemm")
 def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     a, b = mem.of(op.inputs[0]), mem.of(op.inputs[1])
@@ -112,6 +125,7 @@ def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                          op.inputs[0].dtype, extra)
 
 
+@lowers("conv2d")
 def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     x, w = mem.of(op.inputs[0]), mem.of(op.inputs[1])
@@ -142,6 +156,7 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                          plan=plan, xmma=True)
 
 
+@lowers("attention")
 def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     at = op.attrs
     B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
@@ -151,7 +166,7 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
     causal = bool(at.get("causal"))
     scores = B * H * S * Skv // (2 if causal else 1)
-    tile = dict(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
+    tile = AttentionTile(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
                 bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
                 esize=op.inputs[0].itemsize)
     return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
@@ -166,6 +181,7 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 # ---- SIMT / memory kernels --------------------------------------------------------------------
 
+@lowers("elementwise")
 def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     out = op.outputs[0]
     n = out.numel
@@ -178,6 +194,7 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                    simt_ops=n * vendor.elementwise_ops(fn), accesses=tuple(acc))]
 
 
+@lowers("copy")
 def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x, out = op.inputs[0], op.outputs[0]
     ctas, threads = vendor.elementwise_grid(out.numel)
@@ -203,6 +220,7 @@ def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes
                    accesses=tuple(acc))]
 
 
+@lowers("softmax")
 def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.softmax_plan(rows, cols)
@@ -210,6 +228,7 @@ def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), passes + 1)
 
 
+@lowers("layernorm")
 def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
@@ -217,6 +236,7 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
 
 
+@lowers("reduction")
 def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x = op.inputs[0]
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
@@ -224,6 +244,7 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                        x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
 
 
+@lowers("gather")
 def _gather(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     table, idx = op.inputs[0], op.inputs[1]
     out = op.outputs[0]
@@ -259,10 +280,3 @@ def _distinct(ts):
             seen.add(t.name)
             out.append(t)
     return out
-
-
-_LOWERERS = {
-    "gemm": _gemm, "conv2d": _conv2d, "attention": _attention, "elementwise": _elementwise,
-    "copy": _copy, "softmax": _softmax, "layernorm": _layernorm, "reduction": _reduction,
-    "gather": _gather,
-}

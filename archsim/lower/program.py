@@ -8,8 +8,7 @@ buffers). archsim.hw.gpu turns this into events; nothing here knows about time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class Access:
       "rows"    `count` rows of `row_bytes` at uniformly random indices of a table of
                 `table_rows` rows (gather / index_select); `seed` fixes them
       "gemm"    the tile loads of a GEMM (A, B panels per K-step, C tile at the end); the
-                geometry is in Kernel.tile
+                geometry is in Kernel.tile (a GemmTile)
     """
     kind: str
     buffer: str
@@ -43,6 +42,57 @@ class Access:
     table_rows: int = 0
     count: int = 0
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class GemmTile:
+    """The geometry of a GEMM kernel's tiles (also implicit-GEMM convolutions)."""
+    M: int
+    N: int
+    K: int
+    batch: int
+    tm: int                       # tile rows
+    tn: int                       # tile columns
+    tk: int                       # K-step
+    stages: int
+    split: int                    # split-K factor
+    esize: int                    # A/B element bytes
+    c_esize: int                  # C element bytes (4 for a split-K fp32 workspace)
+    a: str                        # buffer names
+    b: str
+    c: str
+    persistent: bool
+    a_ld: int                     # A's leading dimension (!= K: implicit-GEMM conv input)
+    b_trans: bool                 # B stored [N, K]
+    group_m: int                  # raster band height in M-tiles
+    single_warpgroup: bool = False  # cuDNN xmma: one consumer warpgroup per CTA
+
+    def summary(self) -> dict:
+        return {"tm": self.tm, "tn": self.tn, "tk": self.tk, "stages": self.stages,
+                "split": self.split}
+
+
+@dataclass(frozen=True)
+class AttentionTile:
+    """The geometry of a fused (flash) attention kernel."""
+    B: int
+    H: int
+    Hkv: int
+    S: int
+    Skv: int
+    D: int
+    q: str
+    k: str
+    v: str
+    o: str
+    bq: int                       # query rows per unit
+    pack: int                     # query heads sharing one K/V head in one unit
+    bkv: int                      # K/V rows per step
+    causal: bool
+    esize: int
+
+    def summary(self) -> dict:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -63,7 +113,7 @@ class Kernel:
     simt_ops: int = 0              # SIMT lane-instructions, total
     dep_rounds: int = 1            # dependent memory round trips in one unit's life
     accesses: tuple[Access, ...] = ()
-    tile: dict[str, Any] = field(default_factory=dict)
+    tile: GemmTile | AttentionTile | None = None
     approximate: bool = False      # roofline fallback: no kernel-specific model
 
     @property

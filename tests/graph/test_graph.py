@@ -103,3 +103,23 @@ def test_reduce_shape_matches_numpy(shape, axis, keep):
     y = b.reduce(b.input("x", shape), axes=axis, keepdims=keep)
     assert y.shape == np.zeros(shape).sum(axis=axis, keepdims=keep).shape
     assert b.build().flops == math.prod(shape)
+
+
+def test_topological_order_matches_networkx_without_importing_it():
+    import subprocess
+    import sys
+
+    import networkx as nx
+
+    from archsim.graph import build_workload
+    from archsim.graph.training import training_graph
+    for spec in ("bert-base(batch=2, seq=64, layers=2)", "resnet50(batch=2)", "dlrm()"):
+        for g in (build_workload(spec), training_graph(build_workload(spec))):
+            ref = list(nx.lexicographical_topological_sort(g.nx, key=lambda n: g._order[n]))
+            assert [o.name for o in g.topo_ops()] == ref
+    code = ("import sys; from archsim.graph import build_workload; "
+            "build_workload('bert-base(batch=1, seq=8, layers=1)').topo_ops(); "
+            "print('networkx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"

@@ -249,3 +249,32 @@ def test_builds_are_deterministic():
     a, b = build_workload(spec), build_workload(spec)
     assert [(op.name, op.kind, op.inputs, op.outputs) for op in a.topo_ops()] == \
         [(op.name, op.kind, op.inputs, op.outputs) for op in b.topo_ops()]
+
+
+def test_lazy_index_matches_what_the_modules_register():
+    import importlib
+
+    from archsim.graph import registry
+    for mod in workloads.MODULES:
+        importlib.import_module(f"workloads.{mod}")
+    importlib.import_module("archsim.graph.op_workloads")
+    by_module = {n: w.module for n, w in registry._REGISTRY.items()
+                 if w.module.startswith(("workloads.", "archsim.graph.op_workloads"))}
+    assert by_module == dict(registry._LAZY)
+
+
+def test_finding_a_workload_imports_only_its_module():
+    import subprocess
+    import sys
+    code = ("import sys; from archsim.graph import build_workload; "
+            "build_workload('bert-base(batch=1,seq=8,layers=1)'); "
+            "print('scipy' in sys.modules, 'workloads.science' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
+    code = ("import sys, archsim; from archsim.graph.registry import workload_names; "
+            "n = workload_names(); print('networkx' in sys.modules, 'numpy' in sys.modules, "
+            "'llama3-8b' in n and 'gemm' in n)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "True"]

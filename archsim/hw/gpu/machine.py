@@ -36,11 +36,15 @@ import numpy as np
 from archsim.engine import TICKS_PER_SECOND
 from archsim.engine.component import Link, Machine, Node
 from archsim.errors import UserError
+from archsim.hw.gpu.kernels import kernel_model
 from archsim.hw.gpu.model import GpuModel, chunk_costs
 from archsim.lower.program import Program
 from archsim.lower.vendor import occupancy
 
 PS = TICKS_PER_SECOND
+# L2 slices modelled per partition: lines hash evenly over them, so a chunk's bundle is split
+# evenly; the count sets the signal resolution (l2[s].hit/miss), not the timing
+L2_SLICES_PER_PARTITION = 4
 
 # ---- arbiters: registered by name next to their definition ------------------------------------
 ARBITERS: dict[str, Callable] = {}
@@ -70,38 +74,18 @@ class SmSpec:
     ctas: int
 
 
-class SmState:
-    def __init__(self, spec: SmSpec):
-        self.free_threads = spec.threads
-        self.free_regs = spec.registers
-        self.free_smem = spec.smem
-        self.free_ctas = spec.ctas
-        self.resident = 0
-
-
 class Sm(Node):
-    """One SM. Pipe busy-until times live in the machine's per-SM arrays (vectorised)."""
+    """One SM: its signals. Its free resources (threads, registers, shared memory, CTA slots)
+    and pipe busy-until times live in the machine's per-SM arrays, so dispatch and chunk
+    reservations over all SMs are vectorised; the arrays are plain state (checkpointed)."""
 
     def __init__(self, machine, i: int, spec: SmSpec):
-        super().__init__(machine, f"sm[{i}]", spec, SmState(spec))
+        super().__init__(machine, f"sm[{i}]", spec, None)
         bus = machine.signals
         self.sig_simt = bus.declare(f"sm[{i}].simt_busy")
         self.sig_tensor = bus.declare(f"sm[{i}].tensor_busy")
         self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48)
         self.sig_ctas = bus.declare(f"sm[{i}].ctas", width=8)
-
-    def fits(self, threads, regs, smem) -> bool:
-        s = self.state
-        return (s.free_ctas >= 1 and s.free_threads >= threads and s.free_regs >= regs
-                and s.free_smem >= smem)
-
-    def take(self, threads, regs, smem, n=1):
-        s = self.state
-        s.free_ctas -= n; s.free_threads -= threads * n; s.free_regs -= regs * n
-        s.free_smem -= smem * n; s.resident += n
-
-    def give(self, threads, regs, smem, n=1):
-        self.take(threads, regs, smem, -n)
 
 
 class _Server(Node):
@@ -109,6 +93,7 @@ class _Server(Node):
 
     def __init__(self, machine, name, bytes_per_tick, pulses=()):
         super().__init__(machine, name, None, {"bytes": 0})
+        # the SMs' link into this server, used in fluid form (Link.reserve) by the chunks
         self.link = Link(machine, f"{name}.in", "sm", name, bandwidth=bytes_per_tick)
         self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48)
                      for p in pulses}
@@ -127,6 +112,8 @@ class Hbm(Node):
         bus = machine.signals
         self.sig_busy = [bus.declare(f"hbm[{c}].busy") for c in range(self.channels)]
         self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48) for c in range(self.channels)]
+        self.watch = False
+        self._all = np.arange(self.channels)
 
     def load_state(self, st):
         self.state = {"free": np.array(st["free"], np.int64), "bytes": st["bytes"]}
@@ -141,12 +128,12 @@ class Hbm(Node):
         dur = int(math.ceil(per / self.bpt))
         free = self.state["free"]
         self.state["bytes"] += nbytes
-        idx = (first_channel + np.arange(engaged)) % C if engaged < C else slice(None)
+        idx = (first_channel + self._all[:engaged]) % C if engaged < C else slice(None)
         sub = free[idx]
         start = np.maximum(sub, t)
         end = start + dur
         free[idx] = end
-        if any(s.subscribed for s in self.sig_busy) or any(s.subscribed for s in self.sig_queue):
+        if self.watch:
             chans = range(C) if engaged == C else [(first_channel + j) % C for j in range(engaged)]
             for j, c in enumerate(chans):
                 st0, en = int(start[j]), int(end[j])
@@ -174,6 +161,9 @@ class KernelExec:
         self.start = start
         self.chunk = 0
         self.sms = None              # SM indices holding this kernel's CTAs (one per CTA)
+        self.want = 0                # CTAs it would hold on an idle GPU
+        self.rem = 1.0               # part of the current chunk still to run
+        self.ucache = {}             # (units, CTAs) -> (SMs used, units per SM)
         self.dispatched_all = False
         self.record = None
 
@@ -192,8 +182,8 @@ class GpuMachine(Machine):
 
     def __init__(self, cfg, program: Program, *, model: GpuModel, streams=None, repeat: int = 1,
                  arbiter: str = "fifo", flush_l2_per_kernel: bool = False, progress=None,
-                 seed: int = 0):
-        super().__init__(seed)
+                 seed: int = 0, backend: str | None = None):
+        super().__init__(seed, backend=backend)
         self.cfg = cfg
         self.program = program
         self.model = model
@@ -206,14 +196,24 @@ class GpuMachine(Machine):
         self.nsm = sm.count
         self.gs = GridScheduler(self, arbiter)
         self.xbar = _Server(self, "xbar", cfg.crossbar.bandwidth / PS, ("bytes",))
-        self.nslices = max(1, int(cfg.l2.partitions)) * 4
+        self.nslices = max(1, int(cfg.l2.partitions)) * L2_SLICES_PER_PARTITION
         self.slices = [_Server(self, f"l2[{s}]", cfg.l2.bandwidth / self.nslices / PS,
                                ("hit", "miss")) for s in range(self.nslices)]
+        # the slices' busy-until times, one array (every chunk spreads over all slices)
+        self.l2_busy = np.zeros(self.nslices, np.int64)
+        self.l2_bytes = 0.0
         self.hbm = Hbm(self, cfg)
         self.ce = _Server(self, "ce", cfg.launch.copy_engine_bandwidth / PS, ("bytes",))
         self.gap = int(round(cfg.launch.overhead * PS))
         # per-SM pipe busy-until (ticks) and per-SM last signalled time
         self.busy = {p: np.zeros(self.nsm, np.int64) for p in ("tensor", "simt", "lsu")}
+        n = self.nsm
+        self.free = {"threads": np.full(n, spec.threads, np.int64),
+                     "regs": np.full(n, spec.registers, np.int64),
+                     "smem": np.full(n, spec.smem, np.int64),
+                     "ctas": np.full(n, spec.ctas, np.int64)}
+        self.resident = np.zeros(n, np.int64)
+        self.sm_actions = {"tensor_flop": 0, "simt_op": 0}
         if streams is None:
             streams = [[(oi, k) for oi, o in enumerate(program.ops) for k in o.kernels]]
         self.streams = streams
@@ -228,14 +228,23 @@ class GpuMachine(Machine):
     # ---- checkpoint of machine-level state ---------------------------------------------------
     def save_extra(self):
         return {"busy": {p: a.copy() for p, a in self.busy.items()},
-                "l2": self.model.l2.get_state()}
+                "free": {p: a.copy() for p, a in self.free.items()},
+                "resident": self.resident.copy(), "l2": self.model.l2.get_state(),
+                "l2_busy": self.l2_busy.copy(), "l2_bytes": self.l2_bytes,
+                "sm_actions": dict(self.sm_actions)}
 
     def load_extra(self, extra):
         self.busy = {p: np.array(a, np.int64) for p, a in extra["busy"].items()}
+        self.free = {p: np.array(a, np.int64) for p, a in extra["free"].items()}
+        self.resident = np.array(extra["resident"], np.int64)
+        self.l2_busy = np.array(extra["l2_busy"], np.int64)
+        self.l2_bytes = extra["l2_bytes"]
+        self.sm_actions = dict(extra["sm_actions"])
         self.model.l2.set_state(extra["l2"])
 
     # ---- stream control ----------------------------------------------------------------------
     def start(self):
+        self.watch()
         for s in range(len(self.streams)):
             if self.streams[s]:
                 self.post(0, "gs_ctl", "launch", s)
@@ -271,17 +280,24 @@ class GpuMachine(Machine):
     def _dispatch(self, s, oi, k) -> bool:
         st = self.gs.state
         m = self.model
+        sms = None
+        if kernel_model(k).uses_sms:
+            # place CTAs first: a kernel that finds no free slot stays queued, and its
+            # functional pass through the L2 runs only once it really starts
+            occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)
+            want = max(1, min(k.units, k.ctas, occ * self.nsm))
+            sms = self._place(k, want)
+            if not sms.size:
+                return False
         if self.flush:
             m.l2.flush()
         run = m.replay(k, self.program)
         f, t, actions = m.choose_clock(run)
         costs = chunk_costs(m, run, f)
         ex = KernelExec(st["next_idx"], s, oi, k, run, f, costs, self.now)
-        if k.model != "dma":
-            sms = self._place(k, run.concurrent)
-            if not sms:
-                return False
-            ex.sms = np.array(sms, np.int64)
+        if sms is not None:
+            ex.sms = sms
+            ex.want = run.concurrent
         st["next_idx"] += 1
         times, bounds = m.chunk_times(run, f)
         ex.record = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": 0.0,
@@ -295,24 +311,37 @@ class GpuMachine(Machine):
         self.post(head, "gs_ctl", "chunk_start", ex.idx)
         return True
 
-    def _place(self, k, want: int) -> list[int]:
-        """Dispatch up to `want` CTAs breadth-first over SMs (one per SM per round), each
-        SM taking at most its occupancy; returns the SM of every placed CTA."""
-        thr, regs, smem = k.block, k.block * k.regs_per_thread, k.smem
+    def _need(self, k):
+        return {"threads": k.block, "regs": k.block * k.regs_per_thread, "smem": k.smem,
+                "ctas": 1}
+
+    def _place(self, k, want: int) -> np.ndarray:
+        """Dispatch up to `want` CTAs breadth-first over SMs (one per SM per round, as the
+        hardware's CTA distributor does), each SM taking at most the kernel's occupancy and
+        what its free resources allow; returns the SM of every placed CTA, in dispatch order."""
         occ = occupancy(k.block, k.regs_per_thread, k.smem, self.cfg)
-        placed, per = [], [0] * self.nsm
-        progress = True
-        while len(placed) < want and progress:
-            progress = False
-            for i, sm in enumerate(self.sms):
-                if len(placed) >= want:
-                    break
-                if per[i] < occ and sm.fits(thr, regs, smem):
-                    sm.take(thr, regs, smem)
-                    per[i] += 1
-                    placed.append(i)
-                    progress = True
-        return placed
+        cap = np.full(self.nsm, occ, np.int64)
+        for r, need in self._need(k).items():
+            if need > 0:
+                cap = np.minimum(cap, self.free[r] // need)
+        order = []
+        placed = 0
+        for r in range(int(cap.max(initial=0))):
+            sms = np.nonzero(cap > r)[0]
+            if placed + sms.size > want:
+                sms = sms[: want - placed]
+            order.append(sms)
+            placed += sms.size
+            if placed >= want:
+                break
+        if not placed:
+            return np.zeros(0, np.int64)
+        order = np.concatenate(order)
+        cnt = np.bincount(order, minlength=self.nsm)
+        for r, need in self._need(k).items():
+            self.free[r] -= cnt * need
+        self.resident += cnt
+        return order
 
     def _find(self, idx) -> KernelExec:
         for ex in self.gs.state["active"]:
@@ -323,51 +352,70 @@ class GpuMachine(Machine):
     def _signal_ctas(self, ex):
         if ex.sms is None:
             return
+        if not self._watch_ctas:
+            return
         now = self.now
-        for i in set(ex.sms.tolist()):
-            sig = self.sms[i].sig_ctas
-            sig.set(now, self.sms[i].state.resident)
+        for i in np.unique(ex.sms).tolist():
+            self.sms[i].sig_ctas.set(now, int(self.resident[i]))
 
     # ---- one chunk ---------------------------------------------------------------------------
     def chunk_start(self, idx: int):
+        """Start (the next part of) the kernel's current chunk.
+
+        A kernel holding fewer CTAs than it would on an idle GPU (it started beside another
+        kernel) runs the part of the chunk its CTAs cover, n / want of it, and the rest in the
+        following event, by when more CTAs may have found a slot."""
         ex = self._find(idx)
         c = ex.costs
         j = ex.chunk
         now = self.now
-        k = ex.kernel
+        n = ex.sms.size if ex.sms is not None else 0
+        first = ex.rem >= 1.0
+        phi = ex.rem if (ex.sms is None or n >= ex.want) else min(ex.rem, n / ex.want)
         # memory: the chunk's bundle through the crossbar, the L2 slices and HBM channels
         mem_end = now
-        if c.xbar[j] > 0:
-            mem_end = max(mem_end, self.xbar.link.reserve(now, c.xbar[j]))
-            self.xbar.state["bytes"] += c.xbar[j]
+        xb = c.xbar[j] * phi
+        if xb > 0:
+            mem_end = max(mem_end, self.xbar.link.reserve(now, xb))
+            self.xbar.state["bytes"] += xb
             s = self.xbar.sigs["bytes"]
             if s.subscribed:
-                s.pulse(now, int(c.xbar[j]))
+                s.pulse(now, int(xb))
         if c.l2[j] > 0:
-            per = c.l2[j] / self.nslices
-            for sl in self.slices:
-                mem_end = max(mem_end, sl.link.reserve(now, per))
-                sl.state["bytes"] += per
-                if sl.sigs["hit"].subscribed:
-                    sl.sigs["hit"].pulse(now, int(c.hit[j] / self.nslices))
-                if sl.sigs["miss"].subscribed:
-                    sl.sigs["miss"].pulse(now, int((c.req[j] - c.hit[j]) / self.nslices))
+            per = c.l2[j] * phi / self.nslices
+            dur = self.slices[0].link.transfer_ticks(per)
+            lb = self.l2_busy
+            np.maximum(lb, now, out=lb)
+            lb += dur
+            mem_end = max(mem_end, int(lb.max()))
+            self.l2_bytes += per * self.nslices
+            if self._watch_l2:
+                hit = int(c.hit[j] * phi / self.nslices)
+                miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
+                for sl in self.slices:
+                    if sl.sigs["hit"].subscribed:
+                        sl.sigs["hit"].pulse(now, hit)
+                    if sl.sigs["miss"].subscribed:
+                        sl.sigs["miss"].pulse(now, miss)
         if c.dram[j] > 0:
-            mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j], c.first_channel))
+            mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:
-            mem_end = max(mem_end, self.ce.link.reserve(now, c.ce[j]))
+            mem_end = max(mem_end, self.ce.link.reserve(now, c.ce[j] * phi))
+            self.ce.state["bytes"] += c.ce[j] * phi
         # SMs: each SM's pipes for its own units of the chunk
         sm_end = now
-        if ex.sms is not None and ex.sms.size:
-            units = int(c.units[j])
-            n = ex.sms.size
+        if n:
+            units = int(c.units[j]) if phi >= 1.0 else max(1, int(round(c.units[j] * phi)))
             # units of the chunk over the kernel's CTAs, CTA by CTA (breadth-first order)
-            per_cta = np.full(n, units // n, np.int64)
-            per_cta[: units % n] += 1
-            u_sm = np.bincount(ex.sms, weights=per_cta, minlength=self.nsm)
-            used = np.nonzero(u_sm)[0]
-            u = u_sm[used]
-            pipe_t, lsu_t = c.sm_time(j, u)           # ticks per SM (arrays)
+            hit = ex.ucache.get((units, n))
+            if hit is None:
+                per_cta = np.full(n, units // n, np.int64)
+                per_cta[: units % n] += 1
+                u_sm = np.bincount(ex.sms, weights=per_cta, minlength=self.nsm)
+                used = np.nonzero(u_sm)[0]
+                hit = ex.ucache[(units, n)] = (used, u_sm[used])
+            used, u = hit
+            pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
             p0 = np.maximum(pipe[used], now)
@@ -377,19 +425,22 @@ class GpuMachine(Machine):
             pipe[used] = pe
             lsu[used] = le
             sm_end = int(max(pe.max(), le.max()))
-            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j], u, units)
+            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
         body_end = max(sm_end, mem_end)
-        lat_add = int(round(c.lat_add[j] * PS))
-        floor_end = now + int(round(c.lat_floor[j] * PS))
+        lat_add = int(round(c.lat_add[j] * PS)) if first else 0
+        floor_end = now + int(round(c.lat_floor[j] * PS)) if first else now
         end = max(body_end + lat_add, floor_end)
-        ex.chunk += 1
+        ex.rem -= phi
+        if ex.rem <= 1e-9:
+            ex.rem = 1.0
+            ex.chunk += 1
         if not ex.dispatched_all and ex.chunk >= c.last_wave_chunk:
             ex.dispatched_all = True
             self.post(0, "gs_ctl", "rearbitrate")
         if ex.chunk >= len(c.units):
             self.post_at(max(end, now + 1), "gs_ctl", "kernel_end", idx, priority=1)
         else:
-            self.post_at(end, "gs_ctl", "chunk_start", idx)
+            self.post_at(max(end, now + 1), "gs_ctl", "chunk_start", idx)
 
     def _signal_sms(self, used, p0, pe, pipe, now, end, req, u, units):
         if not self._sm_watch():
@@ -405,15 +456,31 @@ class GpuMachine(Machine):
                 sm.sig_mem.set(end, 0)
 
     def _sm_watch(self) -> bool:
-        w = getattr(self, "_watch", None)
-        if w is None:
-            w = any(s.sig_tensor.subscribed or s.sig_simt.subscribed or s.sig_mem.subscribed
-                    for s in self.sms)
-            self._watch = w
-        return w
+        return self._watch
+
+    def watch(self) -> None:
+        """Note which signal groups have subscribers (monitors attach before the run starts),
+        so unwatched groups cost one flag test per chunk."""
+        self._watch = any(s.sig_tensor.subscribed or s.sig_simt.subscribed or
+                          s.sig_mem.subscribed for s in self.sms)
+        self._watch_ctas = any(s.sig_ctas.subscribed for s in self.sms)
+        self._watch_l2 = any(sl.sigs["hit"].subscribed or sl.sigs["miss"].subscribed
+                             for sl in self.slices)
+        self.hbm.watch = any(s.subscribed for s in self.hbm.sig_busy + self.hbm.sig_queue)
 
     def rearbitrate(self):
         self.arbitrate()
+
+    def component_actions(self) -> dict:
+        """Each component's own action counts over the whole run (all repeats): the SMs' pipe
+        work, the crossbar's, the L2 slices' and the HBM channels' bytes (energy vocabulary of
+        archsim.energy)."""
+        sm = self.sm_actions
+        return {"sm": {"tensor_flop": sm["tensor_flop"], "simt_op": sm["simt_op"]},
+                "xbar": {"noc_byte": int(round(self.xbar.state["bytes"]))},
+                "l2": {"l2_byte": int(round(self.l2_bytes))},
+                "hbm": {"dram_byte": int(round(self.hbm.state["bytes"]))},
+                "ce": {"dram_byte": 0, "noc_byte": int(round(self.ce.state["bytes"]))}}
 
     def kernel_end(self, idx: int):
         ex = self._find(idx)
@@ -421,13 +488,25 @@ class GpuMachine(Machine):
         st["active"].remove(ex)
         k = ex.kernel
         if ex.sms is not None:
-            thr, regs, smem = k.block, k.block * k.regs_per_thread, k.smem
-            for i in ex.sms.tolist():
-                self.sms[i].give(thr, regs, smem)
+            cnt = np.bincount(ex.sms, minlength=self.nsm)
+            for r, need in self._need(k).items():
+                self.free[r] += cnt * need
+            self.resident -= cnt
             self._signal_ctas(ex)
+            # CTAs still waiting for a slot (kernels that started beside this one) take the
+            # freed resources now, as the CTA distributor would
+            for other in st["active"]:
+                if other.sms is not None and other.sms.size < other.want:
+                    more = self._place(other.kernel, other.want - other.sms.size)
+                    if more.size:
+                        other.sms = np.concatenate([other.sms, more])
+                        self._signal_ctas(other)
         rec = ex.record
+        self.sm_actions["tensor_flop"] += k.tensor_flops
+        self.sm_actions["simt_op"] += k.simt_ops
         rec["time"] = (self.now - ex.start) / PS
         rec["end"] = self.now
+        rec["sms"] = _ranges(np.unique(ex.sms)) if ex.sms is not None else []
         st["records"].append(rec)
         st["done"] += 1
         st["end"] = max(st["end"], self.now)
@@ -438,8 +517,16 @@ class GpuMachine(Machine):
         self.post(self.gap, "gs_ctl", "launch", ex.stream)
         self.arbitrate()
 
-    def save_state_extra(self):
-        return None
+
+def _ranges(ids: np.ndarray) -> list[list[int]]:
+    """Sorted SM ids as [first, last] runs (most kernels hold every SM: one run)."""
+    out: list[list[int]] = []
+    for i in ids.tolist():
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
 
 
 class _Control(Node):
@@ -469,14 +556,16 @@ def build(cfg, program, **kw) -> GpuMachine:
 
 def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1, progress=None,
                 flush_l2_per_kernel=False, monitors=None, streams=None, arbiter="fifo",
-                checkpoint_after: int | None = None, checkpoint_path: str | None = None):
+                checkpoint_after: int | None = None, checkpoint_path: str | None = None,
+                backend: str | None = None):
     """Run `program` on the component GPU; returns the SimResult (see model.GpuModel._result).
 
     checkpoint_after / checkpoint_path: stop after that many events, write a checkpoint there
     and return None (resume with `resume_machine`)."""
     model.prepare(program, l2_start)
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
-              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed)
+              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
+              backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
     m.start()
@@ -498,6 +587,8 @@ def finish(m: GpuMachine, l2_start: str):
     res.events = int(m.events_processed)
     res.extra["engine"] = "components"
     res.extra["streams"] = len(m.streams)
+    res.extra["t0_ticks"] = int(st["rep_start"])
+    res.extra["actions_by_component"] = m.component_actions()
     m.final_time = end
     return res
 
@@ -516,14 +607,16 @@ def save_checkpoint(m: GpuMachine, path: str) -> None:
 
 def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="cold", repeat=1,
                    progress=None, flush_l2_per_kernel=False, monitors=None, streams=None,
-                   arbiter="fifo"):
+                   arbiter="fifo", backend: str | None = None):
     """Rebuild the machine from its spec, load the checkpoint at `path`, run to the end."""
     model._bufs = program.buffers
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
-              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed)
+              flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
+              backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
     with open(path, "rb") as fh:
         m.restore(fh.read())
+    m.watch()
     m.run()
     return finish(m, l2_start)

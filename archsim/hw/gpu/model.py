@@ -32,14 +32,19 @@ from dataclasses import dataclass, field
 
 from archsim.engine import TICKS_PER_SECOND, Simulator
 from archsim.energy import EnergyModel
-from archsim.hw.mem import COMPILED, L2Cache
+from archsim.hw.mem import L2Cache
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
-from archsim.lower.vendor import occupancy, simt_gemm_efficiency
+from archsim.lower.vendor import occupancy
+
+from archsim.hw.gpu.kernels import KERNEL_MODELS, kernel_model  # noqa: E402
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
-# L2 request volume below which every line is simulated (much less with the pure-Python L2)
-SAMPLE_VOLUME = (96 << 20) if COMPILED else (2 << 20)
+# L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
+# of two up to SAMPLE_CAP). The same on every backend: the pure-Python L2 (archsim.hw.mem.pyl2)
+# is slower but gives the same answer as the Cython one (one source of truth, tested).
+SAMPLE_VOLUME = 96 << 20
+SAMPLE_CAP = 32
 
 
 @dataclass
@@ -74,10 +79,11 @@ def _pow2_at_least(x: float) -> int:
 class GpuModel:
     """Runs Programs on one GPU config. Runtime state (L2 contents) lives here, config does not."""
 
-    def __init__(self, cfg, *, sample: int = 1, seed: int = 0):
+    def __init__(self, cfg, *, sample: int = 1, seed: int = 0, l2_impl=None):
         self.cfg = cfg
         l2 = cfg.l2
-        self.l2 = L2Cache(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        impl = l2_impl or L2Cache
+        self.l2 = impl(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
         self.energy = EnergyModel(cfg)
         self.seed = seed
 
@@ -100,20 +106,14 @@ class GpuModel:
         conc = max(1, min(k.units, k.ctas, resident))
         waves = math.ceil(k.units / conc)
         run = _KernelRun(k, occ, conc, waves)
-        bufs = program.buffers
-        if k.model == "gemm":
-            self._replay_gemm(k, run, bufs)
-        elif k.model == "attention":
-            self._replay_attention(k, run, bufs)
-        else:
-            self._replay_stream(k, run, bufs)
+        kernel_model(k).replay(self, k, run, program.buffers)
         return run
 
     def _replay_gemm(self, k: Kernel, run: _KernelRun, bufs) -> None:
         t = k.tile
         conc, waves, steps = run.concurrent, run.waves, k.steps
         per_wave = max(1, min(steps, MAX_CHUNKS // waves))
-        a, b, c = bufs[t["a"]].addr, bufs[t["b"]].addr, bufs[t["c"]].addr
+        a, b, c = bufs[t.a].addr, bufs[t.b].addr, bufs[t.c].addr
         for w in range(waves):
             first = len(run.chunks)
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
@@ -125,13 +125,13 @@ class GpuModel:
                 ch = _Chunk(u1 - u0, (u1 - u0) / conc, s1 - s0)
                 ch.last_step = s1 >= steps
                 before = self._counters()
-                self.l2.gemm_chunk(a, b, c, t["M"], t["N"], t["K"], t["esize"], t["c_esize"],
-                                   t["tm"], t["tn"], t["tk"], t["split"], t["batch"],
-                                   t["group_m"], u0, u1, s0, s1, t["a_ld"], t["b_trans"])
+                self.l2.gemm_chunk(a, b, c, t.M, t.N, t.K, t.esize, t.c_esize,
+                                   t.tm, t.tn, t.tk, t.split, t.batch,
+                                   t.group_m, u0, u1, s0, s1, t.a_ld, t.b_trans)
                 if i == per_wave - 1:
                     self._streams(k, ch, u0, u1)  # bias and other small reads
                 self._measure(ch, before)
-                ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t["persistent"])) else 0.0
+                ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t.persistent)) else 0.0
                 run.chunks.append(ch)
             # every K-step of a wave moves the same kind of traffic; spread the wave's bytes
             # over its chunks by steps (address sampling makes single chunks lumpy)
@@ -144,31 +144,31 @@ class GpuModel:
     def _replay_attention(self, k: Kernel, run: _KernelRun, bufs) -> None:
         t = k.tile
         conc, waves = run.concurrent, run.waves
-        es = t["esize"]
-        pack = t.get("pack", 1)           # query heads sharing one K/V head, in one unit
-        qt = 1 if pack > 1 else math.ceil(t["S"] / t["bq"])
-        head_kv = t["Skv"] * t["D"] * es
-        hq = t["H"] // t["Hkv"]
-        q, kk, v, o = (bufs[t[x]].addr for x in ("q", "k", "v", "o"))
+        es = t.esize
+        pack = t.pack           # query heads sharing one K/V head, in one unit
+        qt = 1 if pack > 1 else math.ceil(t.S / t.bq)
+        head_kv = t.Skv * t.D * es
+        hq = t.H // t.Hkv
+        q, kk, v, o = (bufs[getattr(t, x)].addr for x in ("q", "k", "v", "o"))
         for w in range(waves):
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
             ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
             before = self._counters()
             for u in range(u0, u1):
                 if pack > 1:   # unit = (batch, K/V head): its `pack` query heads, all S rows
-                    b_, g = divmod(u, t["Hkv"])
-                    head, kvh = b_ * t["H"] + g * pack, u
-                    rows, qoff = pack * t["S"], head * t["S"] * t["D"] * es
+                    b_, g = divmod(u, t.Hkv)
+                    head, kvh = b_ * t.H + g * pack, u
+                    rows, qoff = pack * t.S, head * t.S * t.D * es
                 else:
                     head, qi = divmod(u, qt)
-                    b_, h = divmod(head, t["H"])
-                    kvh = b_ * t["Hkv"] + h // hq
-                    rows = min(t["bq"], t["S"] - qi * t["bq"])
-                    qoff = (head * t["S"] + qi * t["bq"]) * t["D"] * es
-                self.l2.access(q + qoff, rows * t["D"] * es, False, u)
+                    b_, h = divmod(head, t.H)
+                    kvh = b_ * t.Hkv + h // hq
+                    rows = min(t.bq, t.S - qi * t.bq)
+                    qoff = (head * t.S + qi * t.bq) * t.D * es
+                self.l2.access(q + qoff, rows * t.D * es, False, u)
                 self.l2.access(kk + kvh * head_kv, head_kv, False, u)
                 self.l2.access(v + kvh * head_kv, head_kv, False, u)
-                self.l2.access(o + qoff, rows * t["D"] * es, True, u)
+                self.l2.access(o + qoff, rows * t.D * es, True, u)
             self._measure(ch, before)
             ch.latency_rounds = 1.0
             run.chunks.append(ch)
@@ -212,61 +212,22 @@ class GpuModel:
         l2bw, dbw = cfg.l2.bandwidth, cfg.hbm.bandwidth
         out = []
         bound_time: dict[str, float] = {}
+        km = kernel_model(k)
         for ch in run.chunks:
             u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
             share = u_sm / ch.units
-            terms = {}
-            if k.model == "gemm":
-                t = k.tile
-                if k.pipe == "tensor":
-                    rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                    step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
-                        sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
-                        else sm.mma_step_overhead)
-                    terms["tensor"] = ch.steps * u_sm * step / f
-                else:
-                    warps = k.block // 32 * max(1, min(run.occ, u_sm))
-                    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes *
-                                                           simt_gemm_efficiency(warps))
-                    terms["simt"] = ch.steps * u_sm * step / f
-                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
-                if ch.last_step:   # the tile epilogue, not overlapped in cooperative kernels
-                    terms["tensor" if k.pipe == "tensor" else "simt"] += \
-                        u_sm * sm.gemm_tile_overhead / f
-                if k.pipe == "tensor" and ch.units >= 2:
-                    # CTA pairs (clusters of 2) multicast the larger operand tile with TMA:
-                    # it crosses the L2 once per pair
-                    big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
-                    terms["l2"] = ch.req * (big / 2 + small) / (big + small) / l2bw
-            elif k.model == "attention":
-                t = k.tile
-                rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-                mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
-                smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
-                terms["tensor"] = ch.steps * u_sm * (mma + smx) / f
-                terms["sm_load"] = ch.req * share / (sm.tma_bytes_per_cycle * f)
-            elif k.model == "dma":
-                terms["copy_engine"] = ch.req / cfg.launch.copy_engine_bandwidth
-            else:
-                ops = k.simt_ops / max(k.units, 1)
-                terms["simt"] = u_sm * ops / (sm.simt_lanes * f)
-                terms["sm_load"] = ch.req * share / (sm.lsu_bytes_per_cycle * f)
-                # loads that miss to DRAM: limited by the requests an SM keeps in flight
-                streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-                terms["sm_miss"] = ch.miss * share / (sm.miss_bytes_per_cycle * streams * f)
-                terms["cta_launch"] = u_sm * cfg.launch.cta_launch
-            terms.setdefault("l2", ch.req / l2bw)
+            terms = km.sm_terms(self, run, ch, f, u_sm, share)
+            terms["l2"] = km.l2_bytes(self, run, ch) / l2bw
+            ce = km.ce_bytes(self, run, ch)
+            if ce:
+                terms["copy_engine"] = ce / cfg.launch.copy_engine_bandwidth
             terms["crossbar"] = ch.req / cfg.crossbar.bandwidth
             terms["dram"] = (ch.miss + ch.wb) / (dbw * self.channel_share(ch.miss + ch.wb))
+            add, floor = km.latency(self, run, ch)
+            if floor:
+                terms["latency"] = floor
             body = max(terms.values())
-            miss_frac = ch.miss / ch.req if ch.req else 0.0
-            lat = cfg.l2.latency + miss_frac * cfg.hbm.latency
-            if k.model in ("gemm", "attention"):
-                lat_t = ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency)
-                tot = body + lat_t
-            else:
-                terms["latency"] = ch.latency_rounds * lat
-                tot = max(body, terms["latency"])
+            tot = body + add
             name = max(terms, key=terms.get)
             bound_time[name] = bound_time.get(name, 0.0) + tot
             out.append(tot)
@@ -282,11 +243,7 @@ class GpuModel:
 
     def head_time(self, k: Kernel) -> float:
         """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
-        if k.model == "dma":
-            return self.cfg.hbm.latency
-        extra = self.cfg.launch.tma_setup if k.model in ("gemm", "attention") and \
-            k.pipe == "tensor" else 0.0
-        return self.cfg.launch.kernel_fixed + self.cfg.hbm.latency + extra
+        return kernel_model(k).head(self, k)
 
     def kernel_time(self, run: _KernelRun, f: float) -> float:
         times, _ = self.chunk_times(run, f)
@@ -440,9 +397,11 @@ class GpuModel:
                     "l2_hit_bytes": int(r["hit"]),
                     "l2_hit_pct": 100.0 * r["hit"] / r["req"] if r["req"] else 0.0,
                     "energy_j": kj, "bound": bound, "approximate": k.approximate,
-                    "tile": {x: k.tile[x] for x in ("tm", "tn", "tk", "stages", "split")
-                             if x in k.tile},
+                    "tile": k.tile.summary() if k.tile is not None else {},
                 })
+                if "sms" in r:   # the component machine: where its CTAs ran, on which stream
+                    ker_dicts[-1]["sms"] = r["sms"]
+                    ker_dicts[-1]["stream"] = r["stream"]
             flops = o.flops
             ops.append(OpResult(
                 name=o.op, kind=o.kind,
@@ -455,6 +414,14 @@ class GpuModel:
                 energy_j=op_e, kernels=ker_dicts,
                 bound=ker_dicts[-1]["bound"] if ker_dicts else ""))
         total = (t1 - t0) * ps
+        overlap = _overlap_ticks(records) * ps
+        if overlap > 0:
+            # kernels of two streams ran at the same time: each kernel's energy counted the
+            # board's idle and static power over its own time; count the shared time once
+            for d in (e_comp, e_act):
+                d["idle"] = d.get("idle", 0.0) - cfg.power.idle * overlap
+                d["static"] = d.get("static", 0.0) - cfg.power.static * overlap
+            busy -= overlap
         idle_t = max(0.0, total - busy)
         if idle_t > 0:
             e_comp["idle"] = e_comp.get("idle", 0.0) + cfg.power.idle * idle_t
@@ -489,29 +456,48 @@ class GpuModel:
                                        if any(k["approximate"] for k in o.kernels)]})
 
 
+def _overlap_ticks(records) -> int:
+    """Ticks during which more than one kernel ran (sum of kernel times minus their union);
+    0 for one stream, whose kernels never overlap."""
+    iv = sorted((r["start"], r["end"]) for r in records if "end" in r)
+    total = union = 0
+    cur_s = cur_e = None
+    for a, b in iv:
+        total += b - a
+        if cur_e is None or a > cur_e:
+            if cur_e is not None:
+                union += cur_e - cur_s
+            cur_s, cur_e = a, b
+        else:
+            cur_e = max(cur_e, b)
+    if cur_e is not None:
+        union += cur_e - cur_s
+    return total - union
+
+
 def _volume(program: Program) -> int:
     v = 0
     for k in program.kernels:
-        if k.model == "gemm":
-            t = k.tile
-            v += k.units * k.steps * (t["tm"] + t["tn"]) * t["tk"] * t["esize"]
-        else:
-            v += sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
+        v += kernel_model(k).volume(k)
     return v
 
 
 def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
                 progress=None, flush_l2_per_kernel: bool = False, engine: str = "components",
-                monitors=None) -> SimResult:
+                monitors=None, l2_impl=None, backend: str | None = None) -> SimResult:
     """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
 
+    engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
+    "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
+    l2_impl: an L2 class to use instead of the compiled one (pyl2.L2Cache: same answers);
+    backend: the event engine ("cython" or "python").
     l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
     as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
     the L2 before every kernel, as Nsight Compute does by default (--cache-control all) when it
     measures kernels one by one.
     """
     repeat = max(1, int(repeat))
-    model = make_model(program, cfg, repeat=repeat, seed=seed)
+    model = make_model(program, cfg, repeat=repeat, seed=seed, l2_impl=l2_impl)
     if engine == "formula":
         return model.run(program, l2_start=l2_start, repeat=repeat, progress=progress,
                          flush_l2_per_kernel=flush_l2_per_kernel)
@@ -520,82 +506,24 @@ def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 
         raise UserError(f"GPU engine must be 'components' or 'formula', not {engine!r}")
     from archsim.hw.gpu.machine import run_machine
     return run_machine(model, program, l2_start=l2_start, repeat=repeat, progress=progress,
-                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors)
+                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors,
+                       backend=backend)
 
 
-def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0) -> GpuModel:
+def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
+               l2_impl=None) -> GpuModel:
     """A GpuModel with the L2 address sampling this program's volume calls for."""
     vol = _volume(program) * repeat
-    cap = 32 if COMPILED else 1024
-    sample = min(cap, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
-    return GpuModel(cfg, sample=sample, seed=seed)
+    sample = min(SAMPLE_CAP, _pow2_at_least(vol / SAMPLE_VOLUME)) if vol > SAMPLE_VOLUME else 1
+    return GpuModel(cfg, sample=sample, seed=seed, l2_impl=l2_impl)
 
 
 # ---- per-chunk cost terms shared by the clock choice and the component machine -------------------
 
-def _pipe_coeffs(model: GpuModel, run: _KernelRun, ch: _Chunk) -> tuple[str, float, float, float]:
-    """(pipe, pipe cycles per unit, lsu cycles per unit, lsu seconds per unit) of one chunk on
-    one SM; every SM-internal term of chunk_times is linear in the SM's units, except the SIMT
-    GEMM's warp efficiency (handled in ChunkCosts.sm_time)."""
-    cfg, k = model.cfg, run.kernel
-    sm = cfg.sm
-    units = max(ch.units, 1)
-    if k.model == "gemm":
-        t = k.tile
-        if k.pipe == "tensor":
-            rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-            step = 2.0 * t["tm"] * t["tn"] * t["tk"] / rate + (
-                sm.single_warpgroup_step_overhead if t.get("single_warpgroup")
-                else sm.mma_step_overhead)
-            pipe = "tensor"
-        else:
-            step = 0.0          # depends on the SM's warps: ChunkCosts.sm_time
-            pipe = "simt"
-        per = ch.steps * step + (sm.gemm_tile_overhead if ch.last_step else 0.0)
-        return pipe, per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
-    if k.model == "attention":
-        t = k.tile
-        rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        mma = 4.0 * t["bq"] * t["bkv"] * t["D"] / rate + 2 * sm.mma_step_overhead
-        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
-        return "tensor", ch.steps * (mma + smx), ch.req / units / sm.tma_bytes_per_cycle, 0.0
-    if k.model == "dma":
-        return "simt", 0.0, 0.0, 0.0
-    ops = k.simt_ops / max(k.units, 1)
-    streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-    lsu = max(ch.req / units / sm.lsu_bytes_per_cycle,
-              ch.miss / units / (sm.miss_bytes_per_cycle * streams))
-    return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
-
-
-def _simt_gemm_cycles(sm, run, ch, u: int) -> float:
-    k = run.kernel
-    t = k.tile
-    warps = k.block // 32 * max(1, min(run.occ, u))
-    step = t["tm"] * t["tn"] * t["tk"] / (sm.simt_lanes * simt_gemm_efficiency(warps))
-    return ch.steps * u * step + (u * sm.gemm_tile_overhead if ch.last_step else 0.0)
-
-
 def _mem_bytes(model, run, ch) -> tuple[float, float, float, float]:
-    """(crossbar, L2, DRAM, copy-engine) bytes of a chunk; the L2 bytes of a tensor GEMM count
-    the 2-CTA TMA multicast (the larger operand tile crosses the L2 once per CTA pair)."""
-    k = run.kernel
-    l2 = ch.req
-    if k.model == "gemm" and k.pipe == "tensor" and ch.units >= 2:
-        t = k.tile
-        big, small = max(t["tm"], t["tn"]), min(t["tm"], t["tn"])
-        l2 = ch.req * (big / 2 + small) / (big + small)
-    ce = ch.req if k.model == "dma" else 0.0
-    return ch.req, l2, ch.miss + ch.wb, ce
-
-
-def _latency_terms(model, run, ch) -> tuple[float, float]:
-    """(seconds added after the body, seconds the chunk lasts at least)."""
-    cfg, k = model.cfg, run.kernel
-    if k.model in ("gemm", "attention"):
-        return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
-    miss_frac = ch.miss / ch.req if ch.req else 0.0
-    return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
+    """(crossbar, L2, DRAM, copy-engine) bytes of a chunk."""
+    km = kernel_model(run.kernel)
+    return ch.req, km.l2_bytes(model, run, ch), ch.miss + ch.wb, km.ce_bytes(model, run, ch)
 
 
 def _clock_terms(model: GpuModel, run: _KernelRun):
@@ -606,18 +534,16 @@ def _clock_terms(model: GpuModel, run: _KernelRun):
     cyc, const, floor, add = (np.zeros(n) for _ in range(4))
     for j, ch in enumerate(run.chunks):
         u_sm = math.ceil(ch.units / sms)
-        pipe, per, lsu, lsu_s = _pipe_coeffs(model, run, ch)
-        if run.kernel.model == "gemm" and run.kernel.pipe != "tensor":
-            pc = _simt_gemm_cycles(cfg.sm, run, ch, u_sm)
-        else:
-            pc = u_sm * per
+        km = kernel_model(run.kernel)
+        pipe, per, lsu, lsu_s = km.coeffs(model, run, ch)
+        pc = km.pipe_cycles(cfg.sm, run, ch, u_sm, per)
         cyc[j] = max(pc, u_sm * lsu)
         xb, l2, dram, ce = _mem_bytes(model, run, ch)
         mem = max(l2 / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
                   dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
                   ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
         const[j] = mem
-        add[j], floor[j] = _latency_terms(model, run, ch)
+        add[j], floor[j] = km.latency(model, run, ch)
     return cyc, const, floor, add
 
 
@@ -637,12 +563,15 @@ class ChunkCosts:
         self.lat_add, self.lat_floor = np.zeros(n), np.zeros(n)
         self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
         self.pipe = "simt"
+        km = kernel_model(k)
         for j, ch in enumerate(run.chunks):
-            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = _pipe_coeffs(model, run, ch)
+            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = km.coeffs(model, run, ch)
             self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
-            self.lat_add[j], self.lat_floor[j] = _latency_terms(model, run, ch)
-        self.simt_gemm = k.model == "gemm" and k.pipe != "tensor"
-        self._sm, self._run = (model.cfg.sm, run) if self.simt_gemm else (None, None)
+            self.lat_add[j], self.lat_floor[j] = km.latency(model, run, ch)
+        self.uses_sms = km.uses_sms
+        self.model_name = k.model
+        self.nonlinear = km.nonlinear(k)
+        self._sm, self._run = model.cfg.sm, run
         # the first chunk of the last wave: from then on every CTA of the kernel is dispatched
         cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
         full = max(run.waves - 1, 0)
@@ -651,12 +580,16 @@ class ChunkCosts:
         first = next((bufs[a.buffer].addr for a in k.accesses if a.buffer in bufs), 0)
         self.first_channel = int(first // model.cfg.hbm.interleave) % int(model.cfg.hbm.channels)
 
-    def sm_time(self, j: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ticks on the SM's main pipe and on its load path for u units of chunk j."""
+    def sm_time(self, j: int, u: np.ndarray, units: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Ticks on the SM's main pipe and on its load path for u units of chunk j (per-unit
+        costs are the chunk's: bytes per unit stay those of the whole chunk)."""
         ps, f = float(TICKS_PER_SECOND), self.f
-        if self.simt_gemm:
+        km = KERNEL_MODELS[self.model_name]
+        if self.nonlinear:
             ch = self._run.chunks[j]
-            pc = np.array([_simt_gemm_cycles(self._sm, self._run, ch, int(x)) for x in u])
+            pc = np.array([km.pipe_cycles(self._sm, self._run, ch, int(x), self.per[j])
+                           for x in u])
         else:
             pc = u * self.per[j]
         pipe = np.ceil(pc / f * ps).astype(np.int64)

@@ -1,0 +1,215 @@
+"""Kernel models: how one kind of GPU kernel (Kernel.model) is replayed and timed.
+
+Each model registers itself by name, next to its definition (`@register_kernel_model(...)`);
+`model.py` and `machine.py` look a kernel's model up instead of branching on its name. A model
+answers, for one chunk of a kernel (see model.py):
+
+- `replay(gm, k, run, bufs)`: the functional pass through the L2 (chunks with hits/misses);
+- `sm_terms(gm, run, ch, f, u_sm, share)`: the SM-internal time terms of the busiest SM
+  (seconds, by name: tensor, simt, sm_load, sm_miss, cta_launch);
+- `coeffs(gm, run, ch)`: the same per unit on one SM: (pipe, pipe cycles, load-path cycles,
+  load-path seconds); `pipe_cycles(sm, run, ch, u, per)` for u units (non-linear models
+  override it and set `nonlinear`);
+- `l2_bytes`, `ce_bytes`: bytes through the L2 and the copy engine;
+- `latency(gm, run, ch)`: (seconds added after the body, seconds the chunk lasts at least);
+- `head(gm, k)`: the kernel's fixed time; `volume(k)`: its L2 request volume (for sampling);
+- `uses_sms`: False for copy-engine kernels.
+
+A new kernel kind (a dataflow queue kernel, say) is one more class here or in its own module.
+"""
+from __future__ import annotations
+
+from archsim.errors import UserError
+from archsim.lower.vendor import simt_gemm_efficiency
+
+KERNEL_MODELS: dict[str, "KernelModel"] = {}
+
+
+def register_kernel_model(*names: str):
+    def deco(cls):
+        inst = cls()
+        for n in names:
+            KERNEL_MODELS[n] = inst
+        return cls
+    return deco
+
+
+def kernel_model(k) -> "KernelModel":
+    try:
+        return KERNEL_MODELS[k.model]
+    except KeyError:
+        raise UserError(f"kernel {k.name}: no GPU kernel model {k.model!r}; registered: "
+                        f"{sorted(KERNEL_MODELS)}") from None
+
+
+class KernelModel:
+    """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too)."""
+
+    uses_sms = True
+
+    def nonlinear(self, k) -> bool:
+        """Whether an SM's pipe time is not units x per-unit cycles (see pipe_cycles)."""
+        return False
+
+    def replay(self, gm, k, run, bufs) -> None:
+        gm._replay_stream(k, run, bufs)
+
+    def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
+        cfg, k = gm.cfg, run.kernel
+        sm = cfg.sm
+        ops = k.simt_ops / max(k.units, 1)
+        streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
+        return {"simt": u_sm * ops / (sm.simt_lanes * f),
+                "sm_load": ch.req * share / (sm.lsu_bytes_per_cycle * f),
+                # loads that miss to DRAM: limited by the requests an SM keeps in flight
+                "sm_miss": ch.miss * share / (sm.miss_bytes_per_cycle * streams * f),
+                "cta_launch": u_sm * cfg.launch.cta_launch}
+
+    def coeffs(self, gm, run, ch):
+        cfg, k = gm.cfg, run.kernel
+        sm = cfg.sm
+        units = max(ch.units, 1)
+        ops = k.simt_ops / max(k.units, 1)
+        streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
+        lsu = max(ch.req / units / sm.lsu_bytes_per_cycle,
+                  ch.miss / units / (sm.miss_bytes_per_cycle * streams))
+        return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
+
+    def pipe_cycles(self, sm, run, ch, u, per) -> float:
+        return u * per
+
+    def l2_bytes(self, gm, run, ch) -> float:
+        return ch.req
+
+    def ce_bytes(self, gm, run, ch) -> float:
+        return 0.0
+
+    def latency(self, gm, run, ch):
+        cfg = gm.cfg
+        miss_frac = ch.miss / ch.req if ch.req else 0.0
+        return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
+
+    def head(self, gm, k) -> float:
+        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency
+
+    def volume(self, k) -> int:
+        return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
+
+
+register_kernel_model("stream", "row", "gather", "roofline")(KernelModel)
+
+
+class _TileModel(KernelModel):
+    """Tiled tensor-core kernels: TMA loads, one L2+HBM round trip at a wave's start."""
+
+    def latency(self, gm, run, ch):
+        cfg = gm.cfg
+        return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
+
+    def head(self, gm, k) -> float:
+        extra = gm.cfg.launch.tma_setup if k.pipe == "tensor" else 0.0
+        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency + extra
+
+
+@register_kernel_model("gemm")
+class GemmModel(_TileModel):
+    """cuBLAS/cuDNN GEMMs and implicit-GEMM convolutions (tensor pipe, or SIMT for fp32)."""
+
+    def replay(self, gm, k, run, bufs) -> None:
+        gm._replay_gemm(k, run, bufs)
+
+    def _tensor_step(self, sm, k) -> float:
+        t = k.tile
+        rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+        return 2.0 * t.tm * t.tn * t.tk / rate + (
+            sm.single_warpgroup_step_overhead if t.single_warpgroup else sm.mma_step_overhead)
+
+    def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
+        sm, k = gm.cfg.sm, run.kernel
+        pipe = "tensor" if k.pipe == "tensor" else "simt"
+        terms = {pipe: self.pipe_cycles(sm, run, ch, u_sm, None) / f,
+                 "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
+        return terms
+
+    def coeffs(self, gm, run, ch):
+        sm, k = gm.cfg.sm, run.kernel
+        units = max(ch.units, 1)
+        if k.pipe == "tensor":
+            per = ch.steps * self._tensor_step(sm, k) + (
+                sm.gemm_tile_overhead if ch.last_step else 0.0)
+            return "tensor", per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
+        return "simt", 0.0, ch.req / units / sm.tma_bytes_per_cycle, 0.0
+
+    def nonlinear(self, k) -> bool:   # the SIMT GEMM's warp efficiency depends on units
+        return k.pipe != "tensor"
+
+    def pipe_cycles(self, sm, run, ch, u, per) -> float:
+        k = run.kernel
+        t = k.tile
+        if k.pipe == "tensor":
+            if per is not None:
+                return u * per
+            step = self._tensor_step(sm, k)
+        else:
+            warps = k.block // 32 * max(1, min(run.occ, u))
+            step = t.tm * t.tn * t.tk / (sm.simt_lanes * simt_gemm_efficiency(warps))
+        # the tile epilogue (C via SMEM + TMA store), not overlapped in cooperative kernels
+        return ch.steps * u * step + (u * sm.gemm_tile_overhead if ch.last_step else 0.0)
+
+    def l2_bytes(self, gm, run, ch) -> float:
+        k = run.kernel
+        if k.pipe == "tensor" and ch.units >= 2:
+            # CTA pairs (clusters of 2) multicast the larger operand tile with TMA: it
+            # crosses the L2 once per pair
+            t = k.tile
+            big, small = max(t.tm, t.tn), min(t.tm, t.tn)
+            return ch.req * (big / 2 + small) / (big + small)
+        return ch.req
+
+    def volume(self, k) -> int:
+        t = k.tile
+        return k.units * k.steps * (t.tm + t.tn) * t.tk * t.esize
+
+
+@register_kernel_model("attention")
+class AttentionModel(_TileModel):
+    """cuDNN flash attention: QK^T and PV on the tensor pipe, softmax work per score."""
+
+    def replay(self, gm, k, run, bufs) -> None:
+        gm._replay_attention(k, run, bufs)
+
+    def _per_step(self, sm, k) -> float:
+        t = k.tile
+        rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
+        mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
+        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
+        return mma + smx
+
+    def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
+        sm, k = gm.cfg.sm, run.kernel
+        return {"tensor": ch.steps * u_sm * self._per_step(sm, k) / f,
+                "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
+
+    def coeffs(self, gm, run, ch):
+        sm, k = gm.cfg.sm, run.kernel
+        return ("tensor", ch.steps * self._per_step(sm, k),
+                ch.req / max(ch.units, 1) / sm.tma_bytes_per_cycle, 0.0)
+
+
+@register_kernel_model("dma")
+class DmaModel(KernelModel):
+    """cudaMemcpy device to device: the copy engine, no SMs."""
+
+    uses_sms = False
+
+    def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
+        return {}
+
+    def coeffs(self, gm, run, ch):
+        return "simt", 0.0, 0.0, 0.0
+
+    def ce_bytes(self, gm, run, ch) -> float:
+        return ch.req
+
+    def head(self, gm, k) -> float:
+        return gm.cfg.hbm.latency
