@@ -218,3 +218,16 @@ def test_granularity_keeps_a_bert_layer_to_a_few_thousand_events():
     res = simulate(build_workload("bert-base(batch=8, seq=128, layers=2)"), CFG, exec_mode="cpu")
     assert res.events < 25_000
     assert res.extra["sample"] >= 2
+
+
+def test_cpu_run_writes_a_timeline(tmp_path):
+    import json
+    from archsim.engine.timeline import Timeline
+    tl = Timeline(window_cycles=512)
+    res = simulate(build_workload("add(n=100000)"), CFG, exec_mode="cpu", monitors=[tl])
+    doc = json.loads(Path(tl.write(str(tmp_path / "t.json"), res)).read_text())
+    slices = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    assert [e["name"] for e in slices] == [op.name for op in res.ops]
+    assert res.dram_read_bytes > 0       # a cold run: DRAM shows on the memory track
+    assert any(e["ph"] == "C" and e["name"] == "DRAM busy channels" and e["args"]["value"] > 0
+               for e in doc["traceEvents"])

@@ -157,7 +157,7 @@ def result(m: CpuMachine) -> SimResult:
             name=task.op, kind=task.kind, start_s=start / TPS, time_s=time_s, flops=flops,
             dram_read_bytes=dr, dram_write_bytes=dw, l2_hit_bytes=hit_b, l2_miss_bytes=dr,
             energy_j=sum(acts.values()),
-            kernels=[{"name": task.op, "cores": first["cores"], "time_s": time_s,
+            kernels=[{"name": task.op, "cores": first["cores"], "start_s": start / TPS, "time_s": time_s,
                       "repeat": task.repeat, "bound": bound,
                       "l1_hit_rate": _rate(total("l1_hit"), total("l1_acc")),
                       "l2_hit_rate": _rate(total("l2_hit"), total("l2_acc")),
@@ -201,7 +201,8 @@ def result(m: CpuMachine) -> SimResult:
         energy_by_action=by_action, ops=rows, counters=counters, utilization=util,
         events=int(m.events_processed),
         extra={"note": "l2_* fields hold last-level-cache (LLC) traffic on a CPU",
-               "engine": "components", "signals": len(m.signals), "sample": m.sample})
+               "engine": "components", "signals": len(m.signals), "sample": m.sample,
+               "t0_ticks": int(m.rep_start)})
 
 
 def _rate(h: float, a: float) -> float:
