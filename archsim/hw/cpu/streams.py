@@ -103,7 +103,10 @@ class PrivateCaches:
     def rows_for(self, key: int, a: Rows) -> np.ndarray:
         idx = self.rows.get(key)
         if idx is None:
-            idx = np.random.default_rng(a.seed).integers(0, a.table_rows, a.count, dtype=np.int64)
+            if a.indices is not None:
+                idx = np.asarray(a.indices, dtype=np.int64).reshape(-1) % max(a.table_rows, 1)
+            else:
+                idx = np.random.default_rng(a.seed).integers(0, a.table_rows, a.count, dtype=np.int64)
             self.rows[key] = idx
         return idx
 
