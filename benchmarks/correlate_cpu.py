@@ -5,8 +5,9 @@
 Cases (../shared/reference/h200-calibration.json, "host_cpu"): a 4096^3 fp32 GEMM on 16 threads
 and a 1 GiB fp32 copy. Note what is fitted: the GEMM efficiency in xeon-host.yaml is fitted to
 the first case and the DRAM bandwidth to the second, so this checks the model's arithmetic, not
-its predictive power. The held-out file benchmarks/data/host-cpu-kernels.json (PyTorch CPU
-kernels on the same host, benchmarks/device/cpu_kernels.py) is not fitted.
+its predictive power. The file benchmarks/data/host-cpu-kernels.json (PyTorch CPU kernels on
+the same host, benchmarks/device/cpu_kernels.py) is held out except its 3-12 MB add sweep
+(marked add*), which set the per-core L2 streaming bandwidth.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ sys.path.insert(0, str(REPO))
 from archsim.config import load_config  # noqa: E402
 from archsim.graph import build_workload, format_spec  # noqa: E402
 from archsim.simulate import simulate  # noqa: E402
+
+
+# the add sweep cases the config was fitted on (hwconfigs/xeon-host.yaml, [sweep])
+SWEEP_FITTED = {("add", 262144), ("add", 524288), ("add", 1048576)}
 
 
 def main(argv=None) -> int:
@@ -47,14 +52,21 @@ def main(argv=None) -> int:
     if held.exists():
         print(f"\nheld out ({held.name}, PyTorch CPU kernels on the same host, "
               f"warm caches, parallel loops):")
-        errs = []
+        errs, fitted = [], []
         for c in json.loads(held.read_text())["cases"]:
             keys = {k: v for k, v in c.items() if k not in ("op", "threads", "s", "reps")}
             spec = format_spec(c["op"], keys)
-            errs.append(report(c["op"], spec, c["s"], cfg, l2_start="warm"))
-        a = [abs(e) for e in errs]
-        print(f"-- held out: MAPE {100 * statistics.mean(a):.1f}%  median "
-              f"{100 * statistics.median(a):.1f}%  worst {100 * max(a):.1f}%  ({len(a)} cases)")
+            tag = "add*" if (c["op"], c.get("n")) in SWEEP_FITTED else c["op"]
+            e = report(tag, spec, c["s"], cfg, l2_start="warm")
+            (fitted if tag == "add*" else errs).append(e)
+        print("   * fitted: the 3-12 MB add sweep set l2.bandwidth (v1: the LLC size, its "
+              "bandwidth and fork/join)")
+        for label, es in (("sweep (fitted)", fitted), ("held out", errs),
+                          ("all of this file", fitted + errs)):
+            a = [abs(e) for e in es]
+            if a:
+                print(f"-- {label}: MAPE {100 * statistics.mean(a):.1f}%  median "
+                      f"{100 * statistics.median(a):.1f}%  worst {100 * max(a):.1f}%  ({len(a)} cases)")
     return 0
 
 

@@ -34,6 +34,10 @@ class CoreConfig:
     max_steps: int = param(
         "steps a core cuts its share of one parallel loop into, at most (the event "
         "granularity: each step is one LLC request and one compute interval)", default=16, ge=1)
+    step_bytes: int = param(
+        "largest step, in bytes it touches: big loops are cut finer than max_steps so the "
+        "last step's execution after its data arrives (the loop's tail) stays short",
+        "B", default=512 * 1024, gt=0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -100,6 +100,9 @@ class Rows:
     count: int
     seed: int
     write: bool = False
+    indices: object = field(default=None, compare=False, hash=False, repr=False)
+    # the row indices actually drawn, in access order (an op's attrs["indices"]: a 1-D integer
+    # array or sequence of `count` rows) — when given they replace the seeded random draw
 
 
 Access = Stream | Whole | GemmTiles | AttentionBlocks | Rows
@@ -261,7 +264,11 @@ def _accesses(op: Op, cls: str, addr: dict[str, int], items: int, mnk, cores: in
         table, idx = ins[0], ins[1]
         rows = max(1, idx.numel)
         row_bytes = max(1, table.nbytes // max(table.shape[0], 1))
-        acc = (Rows(addr[table.name], row_bytes, max(table.shape[0], 1), rows, _seed(op.name)),
+        idx_attr = op.attrs.get("indices")
+        if idx_attr is not None:
+            rows = len(idx_attr)
+        acc = (Rows(addr[table.name], row_bytes, max(table.shape[0], 1), rows, _seed(op.name),
+                    indices=idx_attr),
                Stream(addr[idx.name], idx.nbytes),
                Stream(addr[outs[0].name], outs[0].nbytes, write=True))
         return acc, items

@@ -33,7 +33,7 @@ import numpy as np
 from archsim.engine import TICKS_PER_SECOND as TPS
 from archsim.engine.component import Link, Machine, Message, Node
 from archsim.hw.cache import Cache
-from archsim.hw.cpu.streams import LINE, PrivateCaches, units_of
+from archsim.hw.cpu.streams import LINE, PrivateCaches, task_bytes, units_of
 
 IDLE, COMPUTE, STALL_L1, STALL_L2, STALL_LLC, STALL_DRAM, SYNC = range(7)
 STATE_NAMES = ("idle", "compute", "stall_l1", "stall_l2", "stall_llc", "stall_dram", "sync")
@@ -110,8 +110,13 @@ class Core(Node):
     def start(self, task_idx: int, u0: int, u1: int) -> None:
         """Run units [u0, u1) of task `task_idx`, cut into at most cores.max_steps steps."""
         n = u1 - u0
-        k = min(n, self.machine.cfg.cores.max_steps)
+        m = self.machine
+        # at most max_steps steps, unless that makes a step touch more than step_bytes (the
+        # last step's execution is the loop's tail after its last data arrives)
+        k = max(min(n, m.cfg.cores.max_steps), min(n, math.ceil(n * m.unit_bytes[task_idx]
+                                                                / m.cfg.cores.step_bytes)))
         steps = [(u0 + n * j // k, u0 + n * (j + 1) // k) for j in range(k)]
+        m.stats["steps_planned"] += k
         self.state.update(task=task_idx, steps=steps, issue=0, exec=0, busy=False,
                           ready={}, level={}, dur={})
         self.sig_op.set(self.machine.now, task_idx + 1)
@@ -432,6 +437,7 @@ class CpuMachine(Machine):
         self.program = program
         self.tasks = program.tasks
         self.units = [units_of(t) for t in self.tasks]
+        self.unit_bytes = [task_bytes(t) / u for t, u in zip(self.tasks, self.units)]
         self.rate = rates
         self.repeat = repeat
         self.ncores = cfg.cores.count
@@ -443,7 +449,7 @@ class CpuMachine(Machine):
                       "req_sent": 0, "req_done": 0, "llc_read_lines_in": 0,
                       "llc_sent_read_lines": 0, "llc_sent_write_lines": 0, "llc_sent_nt_bytes": 0,
                       "dram_read_lines_in": 0, "dram_write_lines_in": 0, "dram_nt_bytes_in": 0,
-                      "steps_run": 0, "core_blocked": 0, "llc_blocked": 0}
+                      "steps_run": 0, "steps_planned": 0, "core_blocked": 0, "llc_blocked": 0}
         self.records: list = []
         self.rep_start = 0
         self.done_at = None

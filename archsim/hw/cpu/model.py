@@ -21,7 +21,8 @@ from archsim.engine import TICKS_PER_SECOND as TPS
 from archsim.errors import UserError
 from archsim.hw.cpu.machine import STATE_NAMES, CpuMachine
 from archsim.hw.result import OpResult, SimResult
-from archsim.lower.cpu import AttentionBlocks, CpuProgram, CpuTask, GemmTiles, Rows, Stream, Whole
+from archsim.hw.cpu.streams import task_bytes
+from archsim.lower.cpu import CpuProgram, CpuTask
 
 LINE = 64
 
@@ -52,22 +53,7 @@ MAX_SAMPLE = 64
 def volume_lines(program: CpuProgram, repeat: int = 1) -> float:
     """Line accesses a run of `program` makes at its first cache level (an estimate from the
     Access records, used only to choose the sampling rate)."""
-    v = 0.0
-    for t in program.tasks:
-        tv = 0.0
-        for a in t.accesses:
-            if isinstance(a, Stream):
-                tv += a.nbytes * a.passes
-            elif isinstance(a, Whole):
-                tv += a.nbytes * t.items
-            elif isinstance(a, GemmTiles):
-                tv += t.items * (a.tm + a.tn) * a.K * a.esize + a.batch * a.M * a.N * a.esize
-            elif isinstance(a, AttentionBlocks):
-                tv += t.items * (a.tq * 2 + 2 * a.Skv) * a.D * a.esize
-            elif isinstance(a, Rows):
-                tv += a.count * max(a.row_bytes, LINE)
-        v += tv * min(t.repeat, 2)
-    return v / LINE * repeat
+    return sum(task_bytes(t) * min(t.repeat, 2) for t in program.tasks) / LINE * repeat
 
 
 def choose_sample(program: CpuProgram, repeat: int = 1) -> int:
@@ -171,7 +157,7 @@ def result(m: CpuMachine) -> SimResult:
             name=task.op, kind=task.kind, start_s=start / TPS, time_s=time_s, flops=flops,
             dram_read_bytes=dr, dram_write_bytes=dw, l2_hit_bytes=hit_b, l2_miss_bytes=dr,
             energy_j=sum(acts.values()),
-            kernels=[{"name": task.op, "cores": first["cores"], "time_s": time_s,
+            kernels=[{"name": task.op, "cores": first["cores"], "start_s": start / TPS, "time_s": time_s,
                       "repeat": task.repeat, "bound": bound,
                       "l1_hit_rate": _rate(total("l1_hit"), total("l1_acc")),
                       "l2_hit_rate": _rate(total("l2_hit"), total("l2_acc")),
@@ -193,6 +179,20 @@ def result(m: CpuMachine) -> SimResult:
         "llc.hit_bytes": tot["llc_hit"] * LINE,
         "dram.read_bytes": tot["dram_read"], "dram.write_bytes": tot["dram_write"],
     }
+    # built-in prefetchers (whole run, all repetitions): what the YPU's emulated one is
+    # compared with
+    S = m.sample
+    for lvl, caches in (("l1", [c.caches.l1 for c in m.cores]), ("l2", [c.caches.l2 for c in m.cores]),
+                        ("llc", [m.llc.cache])):
+        if caches[0].prefetch == "none":
+            continue
+        issued = sum(c.pf_issued for c in caches) * S
+        useful = sum(c.pf_useful for c in caches) * S
+        misses = sum(c.misses for c in caches) * S
+        counters[f"{lvl}.prefetch_issued"] = issued
+        counters[f"{lvl}.prefetch_useful"] = useful
+        counters[f"{lvl}.prefetch_coverage"] = useful / (useful + misses) if useful + misses else 0.0
+        counters[f"{lvl}.prefetch_accuracy"] = useful / issued if issued else 0.0
     return SimResult(
         machine=cfg.name, time_s=elapsed, cycles=int(round(elapsed * cfg.cores.clock)),
         clock_hz=cfg.cores.clock, dram_read_bytes=int(tot["dram_read"]),
@@ -201,7 +201,8 @@ def result(m: CpuMachine) -> SimResult:
         energy_by_action=by_action, ops=rows, counters=counters, utilization=util,
         events=int(m.events_processed),
         extra={"note": "l2_* fields hold last-level-cache (LLC) traffic on a CPU",
-               "engine": "components", "signals": len(m.signals), "sample": m.sample})
+               "engine": "components", "signals": len(m.signals), "sample": m.sample,
+               "t0_ticks": int(m.rep_start)})
 
 
 def _rate(h: float, a: float) -> float:

@@ -36,6 +36,24 @@ def line_addrs(addr: int, nbytes: int, stride: int = 0, count: int = 1) -> np.nd
     return (np.repeat(first, cnt) + offs).astype(np.uint64) << np.uint64(6)
 
 
+def task_bytes(task) -> float:
+    """Bytes one execution of a task touches at its first cache level (an estimate from its
+    Access records: sets the sampling rate and the step size)."""
+    tv = 0.0
+    for a in task.accesses:
+        if isinstance(a, Stream):
+            tv += a.nbytes * a.passes
+        elif isinstance(a, Whole):
+            tv += a.nbytes * task.items
+        elif isinstance(a, GemmTiles):
+            tv += task.items * (a.tm + a.tn) * a.K * a.esize + a.batch * a.M * a.N * a.esize
+        elif isinstance(a, AttentionBlocks):
+            tv += task.items * (a.tq * 2 + 2 * a.Skv) * a.D * a.esize
+        elif isinstance(a, Rows):
+            tv += a.count * max(a.row_bytes, LINE)
+    return tv
+
+
 def units_of(task) -> int:
     """Work units of a task: items, times K blocks for a blocked GEMM."""
     for a in task.accesses:
@@ -85,7 +103,10 @@ class PrivateCaches:
     def rows_for(self, key: int, a: Rows) -> np.ndarray:
         idx = self.rows.get(key)
         if idx is None:
-            idx = np.random.default_rng(a.seed).integers(0, a.table_rows, a.count, dtype=np.int64)
+            if a.indices is not None:
+                idx = np.asarray(a.indices, dtype=np.int64).reshape(-1) % max(a.table_rows, 1)
+            else:
+                idx = np.random.default_rng(a.seed).integers(0, a.table_rows, a.count, dtype=np.int64)
             self.rows[key] = idx
         return idx
 
