@@ -8,7 +8,9 @@ on BERT-base (1 layer, batch 1, seq 128) and ResNet-50 (batch 1, 224x224): 200 p
 whole sweep into a fresh database, timed from the call to the last commit (LocalCluster start
 included). The speedup is the 1-worker time over the N-worker time; the stores are checked to
 hold the same points with the same reports (apart from each report's simulator block).
-Wall-clock numbers depend on what else the machine runs: the load average is printed.
+Wall-clock numbers depend on what else the machine runs: the load average is printed, and the
+CPU seconds the sweep and its workers used over its wall time ("cores obtained") show how much
+of the machine the run really had (2 workers on 2 idle cores get close to 2).
 """
 from __future__ import annotations
 
@@ -38,6 +40,14 @@ def reports(db: Path) -> dict:
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the Dask workers, once the
+    cluster is closed): how much of the machine a run actually got."""
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -61,29 +71,32 @@ def main(argv=None) -> int:
     n = len(spec.points)
     print(f"sweep: {spec.name}, {n} points; cores visible: {len(os.sched_getaffinity(0))}; "
           f"load average before: {os.getloadavg()[0]:.2f}")
-    times, stores = {}, {}
+    times, stores, cpus = {}, {}, {}
     for w in args.workers:
         db = tmp / f"w{w}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
+        cpu0 = _cpu()
         t0 = time.perf_counter()
         s = run_sweep(spec, db=str(db), workers=w, progress=False)
         times[w] = time.perf_counter() - t0
+        cpus[w] = _cpu() - cpu0
         stores[w] = reports(db)
         assert s.ran == len(stores[w]) and s.failed == 0, (s.ran, s.failed, s.errors[:3])
         walls = sorted(s.point_wall_s)
         print(f"workers={w}: {s.ran} points in {times[w]:.1f} s wall "
-              f"(median point {walls[len(walls) // 2]:.2f} s); load average {os.getloadavg()[0]:.2f}",
+              f"(median point {walls[len(walls) // 2]:.2f} s); CPU {cpus[w]:.1f} s, i.e. "
+              f"{cpus[w] / times[w]:.2f} cores obtained; load average {os.getloadavg()[0]:.2f}",
               flush=True)
     base = args.workers[0]
     for w in args.workers[1:]:
         assert stores[w] == stores[base], f"workers={w} gave different results from workers={base}"
     print()
-    print("| workers | points | wall (s) | points/s | speedup vs " f"{base} |")
-    print("|---|---|---|---|---|")
+    print("| workers | points | wall (s) | points/s | CPU (s) | cores obtained | speedup vs " f"{base} |")
+    print("|---|---|---|---|---|---|---|")
     for w in args.workers:
         print(f"| {w} | {len(stores[w])} | {times[w]:.1f} | {len(stores[w]) / times[w]:.2f} | "
-              f"{times[base] / times[w]:.2f}x |")
+              f"{cpus[w]:.1f} | {cpus[w] / times[w]:.2f} | {times[base] / times[w]:.2f}x |")
     print(f"\nstores identical across worker counts: yes ({len(stores[base])} points each)")
     return 0
 

@@ -40,7 +40,8 @@ def chromium(page: Path, tmp: Path) -> tuple[np.ndarray, str]:
     profile = tmp / f"profile-{page.stem}"
     p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
                         "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                        f"--user-data-dir={profile}",
                         "--window-size=1280,2400", f"--screenshot={png}", "--dump-dom",
                         page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and png.exists(), p.stderr[-2000:]

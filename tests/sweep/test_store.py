@@ -148,3 +148,20 @@ def test_dry_run_counts_what_the_store_has_and_report_where_matching_nothing_is_
     assert "4 to run" in capsys.readouterr().out
     assert main(["report", spec.db, "--where", "time_s<0"]) == 2
     assert "none match --where" in capsys.readouterr().err
+
+
+def test_a_sweep_point_stores_the_report_archsim_run_writes(tmp_path):
+    f = tmp_path / "one.yaml"
+    f.write_text("machines: [h200]\nworkloads: ['add(n=65536)']\nset: {l2.size: 40 MiB}\n"
+                 "grid:\n  hbm.bandwidth: [3 TB/s]\n")
+    spec = load_sweep(f)
+    run_sweep(spec, workers=0, progress=False)
+    with Store(spec.db) as st:
+        (rec,) = st.records()
+    assert main(["run", "-w", "add(n=65536)", "--set", "l2.size=40 MiB", "--set",
+                 "hbm.bandwidth=3 TB/s", "-q", "--out", str(tmp_path / "run")]) == 0
+    ran = json.loads((tmp_path / "run" / "report.json").read_text())
+    for rep in (ran, rec["report"]):
+        rep.pop("simulator")
+        rep["options"].pop("hw")  # a path for `run`, the name as the sweep file wrote it
+    assert rec["report"] == ran
