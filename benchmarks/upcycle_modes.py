@@ -1,6 +1,7 @@
 """Where the two execution modes disagree, and why; and what line sampling costs in accuracy.
 
-    python benchmarks/upcycle_modes.py
+    python benchmarks/upcycle_modes.py            # both parts
+    python benchmarks/upcycle_modes.py --part 1   # or one of them
 
 Part 1 runs matmul and convolution layers on a reduced UPCYCLE (8 x 16 tiles, 4 groups; the
 event-driven mesh is Python routers, too slow for 2048 tiles in a benchmark) in both modes and
@@ -27,11 +28,14 @@ LAYERS = [
     "gemm(M=178, N=1024, K=1024, dtype='int8')",
     "conv2d(N=1, H=28, W=28, C=128, K=128, R=3, dtype='int8')",
     "conv2d(N=1, H=14, W=14, C=256, K=256, R=1, dtype='int8')",
-    "conv2d(N=4, H=56, W=56, C=64, K=64, R=3, dtype='fp16')",
 ]
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", type=int, choices=(1, 2))
+    part = ap.parse_args(argv).part
     import workloads  # noqa: F401
     from archsim.config import load_config
     from archsim.graph import build_workload
@@ -40,6 +44,8 @@ def main() -> int:
     from archsim.lower.mesh import lower_mesh
     cfg = load_config(ROOT / "hwconfigs/upcycle-2048.yaml",
                       overrides=["tiles.rows=8", "tiles.cols=16"])
+    if part == 2:
+        return part2(load_config, build_workload, StepSyncModel, lower_mesh)
     print("Part 1: upcycle-2048 reduced to 8 x 16 tiles")
     print("| layer | steps | stepsync cycles | event cycles | event / stepsync | "
           "mean fetch/step: estimate | event | compute/step | bound (stepsync) |")
@@ -57,7 +63,13 @@ def main() -> int:
               f"{e.cycles / s.cycles:.3f} | {est:,.0f} | {ev:,.0f} | "
               f"{s.compute_cycles / max(s.steps, 1):,.0f} | {s.bound} |")
         sys.stdout.flush()
+    if part == 1:
+        return 0
     print()
+    return part2(load_config, build_workload, StepSyncModel, lower_mesh)
+
+
+def part2(load_config, build_workload, StepSyncModel, lower_mesh) -> int:
     print("Part 2: LLC-leg line sampling vs per-line routing, first 20 ops of ResNet-50 "
           "(batch 16, INT8, BN folded), upcycle-2048")
     full = load_config(ROOT / "hwconfigs/upcycle-2048.yaml")
