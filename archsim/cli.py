@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"minutes of simulation)")
     r.add_argument("--engine", choices=("auto", "cython", "python"), default="auto",
                    help="simulation backend: the compiled Cython core, or the pure-Python "
-                        "fallback (20-26x slower on GPU runs); auto picks cython when built")
+                        "fallback (15-22x slower on GPU runs of a second or more); auto picks "
+                        "cython when built")
     r.add_argument("--quiet", "-q", action="store_true")
     r.set_defaults(fn=cmd_run)
 
