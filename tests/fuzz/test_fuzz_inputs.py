@@ -119,9 +119,10 @@ def test_issue_16_inputs_exit_2_with_one_line(argv, capsys):
     assert len(err) == 1 and err[0].startswith("archsim: error: ")
 
 
-def test_seed_minus_one_is_an_argument_error(capsys):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["run", "-q", "--seed", "-1", "-w", "add(n=1000)"])
+@pytest.mark.parametrize("seed", ["-1", str(2**64), "x"])
+def test_out_of_range_seed_is_an_argument_error(seed, capsys):
+    with pytest.raises(SystemExit) as info:  # 2**64 overflowed a C long (fuzz seed 6653)
+        cli.main(["run", "-q", "--seed", seed, "-w", "add(n=1000)"])
     assert info.value.code == 2
     assert "--seed" in capsys.readouterr().err
 
