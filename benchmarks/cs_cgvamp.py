@@ -56,7 +56,7 @@ TOLS = (1e-1, 3e-2, 1e-2, 1e-3)
 
 def _ms(values, fmt="{:.2f}"):
     v = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(v)) or np.any(v > 100):
+    if not np.all(np.isfinite(v)) or (fmt == "{:.2f}" and np.any(v > 100)):  # dB columns only
         return f"diverged in {int(np.sum(~np.isfinite(v) | (v > 100)))}/{len(v)}"
     return (fmt + " ± " + fmt).format(v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0)
 
