@@ -172,14 +172,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _int_at_least(lo: int):
+def _int_at_least(lo: int, hi: int = 2**63 - 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, found {value}")
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in {lo}..{hi}, found {value}")
         return value
     return parse
 
@@ -229,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set l2.size=80MiB (repeatable)")
     r.add_argument("--l2", choices=("cold", "warm"), default="cold",
                    help="L2 state at start: cold (empty) or warm (inputs resident, as after earlier runs)")
-    r.add_argument("--repeat", type=_int_at_least(1), default=1, help="run the workload N times back to back; report the last")
-    r.add_argument("--seed", type=_int_at_least(0), default=0)
+    r.add_argument("--repeat", type=_int_at_least(1, 10_000), default=1, help="run the workload N times back to back; report the last")
+    r.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0)
     r.add_argument("--out", "-o", help="write DIR/report.json and DIR/report.md")
     r.add_argument("--top", type=_int_at_least(0), default=12, help="ops shown in the terminal table")
     r.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK,
@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"minutes of simulation)")
     r.add_argument("--engine", choices=("auto", "cython", "python"), default="auto",
                    help="simulation backend: the compiled Cython core, or the pure-Python "
-                        "fallback (20-26x slower on GPU runs); auto picks cython when built")
+                        "fallback (15-22x slower on GPU runs of a second or more); auto picks "
+                        "cython when built")
     r.add_argument("--quiet", "-q", action="store_true")
     r.add_argument("--timeline", metavar="FILE.json",
                    help="write a Chrome-trace/Perfetto timeline (kernels, CTAs on SMs, memory)")

@@ -88,7 +88,8 @@ def jacobi_problem(n: int = 128, iters: int = 50, seed: int = 0):
 @register_workload("cg", "conjugate gradient on a dense SPD n x n system, traced numpy "
                          "(iters steps, folded into repeats)",
                    bounds={"n": (1, None), "iters": (1, 10_000)},
-                   host_bytes=lambda n, **_: 4 * 8 * n * n)
+                   host_bytes=lambda n, **_: 4 * 8 * n * n,
+                   host_flops=lambda n, iters, **_: (iters + 2) * 2.0 * n * n)
 def cg(n: int = 4096, iters: int = 100, dtype: str = "fp64", seed: int = 0) -> Graph:
     A, b = spd_system(n, seed, _np_dtype(dtype))
     return trace(conjugate_gradient, A, b, iters, name="cg")
@@ -96,7 +97,8 @@ def cg(n: int = 4096, iters: int = 100, dtype: str = "fp64", seed: int = 0) -> G
 
 @register_workload("jacobi", "5-point Jacobi iteration on an n x n grid, traced numpy",
                    bounds={"n": (3, None), "iters": (1, 10_000)},
-                   host_bytes=lambda n, **_: 8 * 8 * n * n)
+                   host_bytes=lambda n, **_: 8 * 8 * n * n,
+                   host_flops=lambda n, iters, **_: (iters + 1) * 10.0 * n * n)
 def jacobi(n: int = 256, iters: int = 100, dtype: str = "fp64", seed: int = 0) -> Graph:
     rng = np.random.default_rng(seed)
     dt = _np_dtype(dtype)
@@ -113,6 +115,17 @@ _CS_BOUNDS = {"N": (8, None), "ratio": (1e-3, 1.0), "iters": (1, 1000), "rho": (
               "snr_db": (-20.0, 200.0), "condition_number": (1.0, 1e8), "tau": (0.0, 100.0)}
 
 _CS_NO_TAU = {k: v for k, v in _CS_BOUNDS.items() if k != "tau"}  # VAMP has no threshold knob
+
+
+def _cs_host_flops(N, ratio, iters=30, operator="gaussian", k=1, **_):
+    """Per iteration: dense operators cost ~4 M N (A and A^T products, VAMP's LMMSE stage on
+    the SVD), matrix-free DCT ones ~2000 N log N (the FFTs plus the tracer's own per-call cost,
+    fitted so that 2e11 is about a minute: cg-vamp(iters=289) ran past 30 CPU s in the fuzz
+    run); CG-VAMP does k of them; orthogonal setup is O(N^3)."""
+    m = ratio * N
+    per = 4.0 * m * N if operator in ("gaussian", "orthogonal") else 2000.0 * N * max(1, N.bit_length())
+    setup = 10.0 * N ** 3 if operator == "orthogonal" else 0.0
+    return setup + iters * per * max(1, k)
 
 
 def _cs_host_bytes(N, ratio, operator="gaussian", **_):
@@ -135,7 +148,7 @@ def _register_cs() -> None:
 
     @register_workload("amp", "D-AMP (soft thresholding / BG-MMSE) on a compressed-sensing "
                               "problem, traced from solvers.cs", bounds=_CS_BOUNDS,
-                       host_bytes=_cs_host_bytes)
+                       host_bytes=_cs_host_bytes, host_flops=_cs_host_flops)
     def amp(N: int = 2000, ratio: float = 0.5, iters: int = 30, seed: int = 0,
             rho: float = 0.1, snr_db: float = 40.0, operator: str = "gaussian",
             condition_number: float = 1.0, denoiser: str = "soft", tau: float = 1.3,
@@ -150,7 +163,7 @@ def _register_cs() -> None:
 
     @register_workload("vamp", "VAMP (exact LMMSE stage) on a compressed-sensing problem, "
                                "traced from solvers.cs", bounds=_CS_NO_TAU,
-                       host_bytes=_cs_host_bytes)
+                       host_bytes=_cs_host_bytes, host_flops=_cs_host_flops)
     def vamp(N: int = 4096, ratio: float = 0.5, iters: int = 15, seed: int = 0,
              rho: float = 0.1, snr_db: float = 40.0, operator: str = "conditioned-dct",
              condition_number: float = 100.0, denoiser: str = "bg",
@@ -165,7 +178,8 @@ def _register_cs() -> None:
 
     @register_workload("cg-vamp", "CG-VAMP (k CG steps per LMMSE stage, warm-started) on a "
                                   "compressed-sensing problem, traced from solvers.cs",
-                       bounds=_CS_NO_TAU | {"k": (1, 100_000)}, host_bytes=_cs_host_bytes)
+                       bounds=_CS_NO_TAU | {"k": (1, 100_000)}, host_bytes=_cs_host_bytes,
+                       host_flops=_cs_host_flops)
     def cg_vamp(N: int = 16384, ratio: float = 0.2, k: int = 20, iters: int = 10,
                 seed: int = 0, rho: float = 0.04, snr_db: float = 40.0,
                 operator: str = "conditioned-dct", condition_number: float = 100.0,
@@ -192,7 +206,8 @@ def _register_tumour() -> None:
     @register_workload("tumour-stiff", "fixed-step RODAS4 on the stiff five-compartment "
                                        "tumour-immune model, traced from solvers.tumour",
                        bounds={"n_steps": (1, 100_000), "t_end": (1e-9, 1e6),
-                               "separation": (1e-6, 1e6)})
+                               "separation": (1e-6, 1e6)},
+                       host_flops=lambda n_steps, **_: 1e5 * n_steps)
     def tumour_stiff(n_steps: int = 200, t_end: float = 30.0, separation: float = 1.0,
                      seed: int = 0) -> Graph:
         rng = np.random.default_rng(seed)
@@ -207,7 +222,8 @@ def _register_tumour() -> None:
     @register_workload("tumour-scan", "vectorised one-parameter regime scan of the QSS "
                                       "tumour-immune model, traced from solvers.tumour",
                        bounds={"n_points": (1, 10**7)},
-                       host_bytes=lambda n_points, **_: 64 * 8 * n_points)
+                       host_bytes=lambda n_points, **_: 64 * 8 * n_points,
+                       host_flops=lambda n_points, **_: 1e4 * n_points)
     def tumour_scan(n_points: int = 400, param: str = "s", lo: float = 1.0e2,
                     hi: float = 1.0e5) -> Graph:
         def run(values):

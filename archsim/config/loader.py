@@ -180,7 +180,7 @@ _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 # beyond these is a mistake or an attack (a 322-byte alias bomb expands to 10^9 values).
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 32
-MAX_VALUES = 100_000        # values after aliases are expanded
+MAX_VALUES = 20_000         # values after aliases are expanded (h200.yaml has ~150)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
@@ -188,6 +188,17 @@ def _check_text(text: str, file: str | None, override: str | None) -> None:
     if len(text) > MAX_YAML_BYTES:
         raise _error(f"{len(text):,} characters is too large for a config (at most "
                      f"{MAX_YAML_BYTES:,})", _Loc(file, None, override), None)
+    depth = deepest = 0  # flow brackets: PyYAML takes seconds to fail on thousands of them
+    for ch in text if ("[" in text or "{" in text) else ():
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    raise _error(f"nested more than {MAX_DEPTH} levels deep",
+                                 _Loc(file, None, override), None)
+        elif ch in "]}":
+            depth -= 1
     bad = _CONTROL.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1 if override is None else None
@@ -212,6 +223,21 @@ class _Budget:
                          f"bomb?)", _Loc(self.file, line, self.override), None)
 
 
+def _expanded_size(node: yaml.Node, memo: dict) -> int:
+    """Values in `node` with every alias expanded, counted without expanding (memo by node)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a cycle counts once (PyYAML rejects recursive aliases later anyway)
+    if isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        n = 1
+    memo[id(node)] = min(n, 10**18)
+    return memo[id(node)]
+
+
 def _parse_yaml(text: str, file: str | None, override: str | None = None) -> _Node | None:
     """The _Node tree of one YAML document (None if it is empty)."""
     _check_text(text, file, override)
@@ -221,6 +247,10 @@ def _parse_yaml(text: str, file: str | None, override: str | None = None) -> _No
         root = loader.get_single_node()
         if root is None:
             return None
+        size = _expanded_size(root, {})
+        if size > MAX_VALUES:
+            raise _error(f"about {size:,} values once aliases are expanded, more than "
+                         f"{MAX_VALUES:,} (an alias bomb?)", _Loc(file, None, override), None)
         return _from_yaml(loader, root, file, override, "", None, _Budget(file, override), 0)
     except RecursionError:
         raise _error(f"nested too deeply to read (at most {MAX_DEPTH} levels)",

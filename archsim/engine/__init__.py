@@ -36,7 +36,7 @@ except ImportError as _exc:  # no compiled extension: fall back, loudly but once
     if _WANT != "python":
         warnings.warn(
             f"archsim.engine: compiled core unavailable ({_exc}); using the pure-Python engine "
-            "and L2 (a GPU run measured 20-26x slower: benchmarks/RESULTS.md, engine fallback). "
+            "and L2 (GPU runs of a second or more measured 15-22x slower: benchmarks/RESULTS.md, 'Engine fallback'). "
             "Reinstall with a C compiler and Cython to get the fast one.",
             RuntimeWarning, stacklevel=2)
     from archsim.engine.pyengine import Channel, Component, Simulator

@@ -39,6 +39,9 @@ MAX_FLOAT = 1e15
 HOST_BYTES_LIMIT = 8 * 2**30
 """Host memory a workload builder may allocate (traced numpy workloads run real numpy code):
 past it, `build_workload` refuses before the builder runs (raise it with max_host_bytes=)."""
+HOST_FLOPS_LIMIT = 2e11
+"""Host arithmetic a builder may do (a traced solver really runs): about a minute of numpy on
+one busy core; past it, `build_workload` refuses before the builder runs."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Workload:
     types: dict[str, Any] = field(default_factory=dict)  # name -> annotation
     bounds: dict[str, tuple] = field(default_factory=dict)  # name -> (lo, hi), inclusive
     host_bytes: Callable[..., float] | None = None  # estimate of what the builder allocates
+    host_flops: Callable[..., float] | None = None  # estimate of the builder's own arithmetic
 
     def signature(self) -> str:
         parts = []
@@ -82,13 +86,16 @@ def workload_names() -> list[str]:
 
 
 def register_workload(name: str, description: str, *, bounds: dict[str, tuple] | None = None,
-                      host_bytes: Callable[..., float] | None = None):
+                      host_bytes: Callable[..., float] | None = None,
+                      host_flops: Callable[..., float] | None = None):
     """Decorator: register `fn(**params) -> Graph` under `name`.
 
     Parameters are type-checked against `fn`'s annotations. `bounds` maps a parameter to an
     inclusive (lo, hi) range (either may be None) replacing the default range; `host_bytes`,
     called with every parameter (defaults filled in), estimates the host memory the builder
-    allocates, so a traced numpy workload too large for the machine is refused before it runs.
+    allocates, so a traced numpy workload too large for the machine is refused before it runs;
+    `host_flops` likewise estimates the arithmetic the builder does (a traced solver really
+    runs its iterations), so one that would take hours to trace is refused too.
     """
 
     def deco(fn: Callable[..., Graph]) -> Callable[..., Graph]:
@@ -106,7 +113,7 @@ def register_workload(name: str, description: str, *, bounds: dict[str, tuple] |
             raise ValueError(f"register_workload({name!r}): bounds for unknown parameter(s) "
                              f"{sorted(unknown)}")
         _REGISTRY[name] = Workload(name, description, fn, params, fn.__module__, annotated,
-                                   dict(bounds or {}), host_bytes)
+                                   dict(bounds or {}), host_bytes, host_flops)
         return fn
 
     return deco
@@ -229,8 +236,18 @@ def build_workload(spec: str, *, max_host_bytes: float = HOST_BYTES_LIMIT) -> Gr
                             f"usage: {wl.signature()}")
     for k, v in kwargs.items():
         _check_value(wl, k, v)
+    full = {k: d for k, d in wl.params.items() if d is not inspect.Parameter.empty} | kwargs
+    if wl.host_flops is not None:
+        try:
+            work = float(wl.host_flops(**full))
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise WorkloadError(f"workload {spec!r}: {exc}") from None
+        if work > HOST_FLOPS_LIMIT:
+            raise WorkloadError(
+                f"workload {spec!r} would run about {work:.2g} flops of numpy on the host while "
+                f"it is traced (limit {HOST_FLOPS_LIMIT:.2g}, about a minute); choose fewer "
+                f"iterations or a smaller size")
     if wl.host_bytes is not None:
-        full = {k: d for k, d in wl.params.items() if d is not inspect.Parameter.empty} | kwargs
         try:
             need = float(wl.host_bytes(**full))
         except (ArithmeticError, ValueError, TypeError) as exc:

@@ -55,8 +55,8 @@ def lower(graph: Graph, cfg, mode: str = "bsp", tuner=None) -> Program:
     """Graph -> Program for the GPU `cfg`. Only mode "bsp" exists so far.
 
     `tuner(candidates, buffers) -> index`, if given, is an autotuner: where the GEMM heuristic
-    has a choice of split-K factor, the best plan for each factor is lowered and the tuner (which
-    times each candidate's kernels on the machine model: archsim.simulate) picks one, as cuBLASLt's
+    picks split-K, the best plan without split-K is lowered too and the tuner (which times both
+    candidates' kernels on the machine model: archsim.simulate) picks the faster, as cuBLASLt's
     autotuning does; so a faster machine never gets a slower plan from a misjudged heuristic.
     """
     if mode != "bsp":
@@ -134,12 +134,9 @@ def _gemm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     args = (op, cfg, mem, at["M"], at["N"], at["K"], at.get("batch", 1), a, b, out,
             op.inputs[0].dtype, extra)
     plan = vendor.plan_gemm(*args[3:7], args[10], cfg)
-    if mem.tuner is None:
+    if mem.tuner is None or plan.split_k == 1:
         return _gemm_kernels(*args, plan=plan)
-    plans = [plan] + [p for p in (vendor.plan_gemm(*args[3:7], args[10], cfg, splits=(s,))
-                                  for s in vendor.SPLITS) if p is not None and p != plan]
-    if len(plans) == 1:
-        return _gemm_kernels(*args, plan=plan)
+    plans = [plan, vendor.plan_gemm(*args[3:7], args[10], cfg, splits=(1,))]
     candidates = [_gemm_kernels(*args, plan=p) for p in plans]
     return candidates[mem.tuner(candidates, dict(mem.buffers))]
 

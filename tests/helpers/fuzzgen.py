@@ -180,13 +180,16 @@ WELL_FORMED = {"gemm": "M N K", "add": "n", "softmax": "rows cols", "layernorm":
                "pool": "N C H W"}
 
 
-def workload_spec(rng: random.Random) -> str:
+TRACED = {"cg", "jacobi", "amp", "vamp", "cg-vamp", "tumour-stiff", "tumour-scan"}
+
+
+def workload_spec(rng: random.Random, names: list[str] | None = None) -> str:
     if rng.random() < 0.3:  # well-formed, small to mid-sized: exercise the lowering and models
         name = rng.choice(sorted(WELL_FORMED))
         args = ", ".join(f"{p}={rng.choice([1, 2, 3, 7, 16, 64, 100, 256, 1000, 4096])}"
                          for p in WELL_FORMED[name].split())
         return f"{name}({args})"
-    name = rng.choice(WORKLOADS)
+    name = rng.choice(names or WORKLOADS)
     if rng.random() < 0.05:
         return rng.choice(["", "(", "gemm(", "gemm(M=1,,)", "gemm(4096)", "gemm(**{})",
                            "gemm(M=1)(N=2)", "9x", "gemm(M=1, M=1, N=1, K=1)", "a\x00b()",
