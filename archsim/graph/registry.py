@@ -237,26 +237,18 @@ def build_workload(spec: str, *, max_host_bytes: float = HOST_BYTES_LIMIT) -> Gr
     for k, v in kwargs.items():
         _check_value(wl, k, v)
     full = {k: d for k, d in wl.params.items() if d is not inspect.Parameter.empty} | kwargs
-    if wl.host_flops is not None:
-        try:
-            work = float(wl.host_flops(**full))
-        except (ArithmeticError, ValueError, TypeError) as exc:
-            raise WorkloadError(f"workload {spec!r}: {exc}") from None
-        if work > HOST_FLOPS_LIMIT:
-            raise WorkloadError(
-                f"workload {spec!r} would run about {work:.2g} flops of numpy on the host while "
-                f"it is traced (limit {HOST_FLOPS_LIMIT:.2g}, about a minute); choose fewer "
-                f"iterations or a smaller size")
-    if wl.host_bytes is not None:
-        try:
-            need = float(wl.host_bytes(**full))
-        except (ArithmeticError, ValueError, TypeError) as exc:
-            raise WorkloadError(f"workload {spec!r}: {exc}") from None
-        if need > max_host_bytes:
-            raise WorkloadError(
-                f"workload {spec!r} would allocate about {need / 2**30:,.1f} GiB of host memory "
-                f"while it is built (limit {max_host_bytes / 2**30:,.1f} GiB); choose smaller "
-                f"parameters")
+    work = _host_estimate(spec, wl.host_flops, full)
+    if work > HOST_FLOPS_LIMIT:
+        raise WorkloadError(
+            f"workload {spec!r} would run about {work:.2g} flops of numpy on the host while "
+            f"it is traced (limit {HOST_FLOPS_LIMIT:.2g}, about a minute); choose fewer "
+            f"iterations or a smaller size")
+    need = _host_estimate(spec, wl.host_bytes, full)
+    if need > max_host_bytes:
+        raise WorkloadError(
+            f"workload {spec!r} would allocate about {need / 2**30:,.1f} GiB of host memory "
+            f"while it is built (limit {max_host_bytes / 2**30:,.1f} GiB); choose smaller "
+            f"parameters")
     try:
         graph = wl.builder(**kwargs)
     except WorkloadError:
@@ -278,3 +270,13 @@ def build_workload(spec: str, *, max_host_bytes: float = HOST_BYTES_LIMIT) -> Gr
     graph.attrs.setdefault("workload", name)
     graph.attrs.setdefault("params", dict(kwargs))
     return graph
+
+
+def _host_estimate(spec: str, estimate, params: dict) -> float:
+    """A workload's own estimate of host work (flops or bytes) for `params`; 0 without one."""
+    if estimate is None:
+        return 0.0
+    try:
+        return float(estimate(**params))
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise WorkloadError(f"workload {spec!r}: {exc}") from None
