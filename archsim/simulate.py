@@ -42,4 +42,4 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
     opts = dict(l2_start=l2_start, repeat=repeat, seed=seed, progress=progress)
     if mk.signals:
         opts["monitors"] = monitors
-    return mk.run(graph, cfg, exec_mode, **opts)
+    return mk.run_for(exec_mode)(graph, cfg, exec_mode, **opts)
