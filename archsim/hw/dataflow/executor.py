@@ -1,0 +1,358 @@
+"""The dataflow machine: a DataflowPlan's pipelines and BSP ops on the component GPU.
+
+`DataflowMachine` is the GPU machine (archsim.hw.gpu.machine) with one more kind of item in
+its stream: a pipeline. BSP ops run as kernels exactly as in mode bsp. A pipeline places every
+stage's CTAs on SMs at once (occupancy checked against the SMs' free threads, registers,
+shared memory and CTA slots; stages of one pipe type spread over distinct SMs first, so a SIMT
+stage's CTA and a TENSOR stage's CTA pair on an SM), then runs tile by tile:
+
+    a free CTA of stage i takes the stage's next tile m when every input queue has released
+    (in order) the entries tile m needs (rd_acquire) and every output queue has room for the
+    entries it will write (wr_acquire); its step books
+      - its SM's pipe (tensor or simt) for the tile's compute (StageCost.compute_s: the
+        calibrated per-kernel model's SM time of the stage's BSP kernels, per tile and CTA),
+      - the payload read and written through the crossbar and the L2 slices (the same links BSP
+        chunks reserve, so queues contend with everything else), the part of it that spilled
+        out of the L2 region and the stage's own DRAM reads/writes on the HBM channels,
+      - the CTA's own entry bandwidth and one handoff (QueueParams) per side it synchronises;
+    the tile is done when the slowest of those is; its outputs are released full in tile order
+    (sequence numbers) and its input entries released empty, which wakes waiting CTAs.
+
+Nothing decides the pipeline's time but these events: a slow consumer keeps entries full, the
+producer's wr_acquire fails and its CTAs idle until a release (back-pressure). Events: one per
+tile per stage, plus the kernel events of BSP ops.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsim.engine import TICKS_PER_SECOND
+from archsim.errors import UserError
+from archsim.hw.dataflow.queue import H200_FIT, QueueParams, RingQueue, need, spill_fraction
+from archsim.hw.gpu.machine import GpuMachine, _Control
+
+PS = TICKS_PER_SECOND
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """What the machine needs to run one stage (plain data; see profile.py for where it comes
+    from in a real run)."""
+    name: str
+    kind: str                # "tensor" | "simt": the SM pipe its compute books
+    tiles: int
+    ctas: int                # a_i from the load balancer
+    compute_s: float         # seconds of its pipe per tile on one CTA
+    dram_read: float = 0.0   # bytes per tile read from DRAM (first stages: inputs, weights)
+    dram_write: float = 0.0  # bytes per tile written to DRAM (last stages, outputs)
+    block: int = 256         # CTA resources: threads, registers per thread, shared memory
+    regs: int = 64
+    smem: int = 0
+    tensor_flops: int = 0    # work of the whole stage (energy)
+    simt_ops: int = 0
+    ops: tuple = ()
+
+
+@dataclass(frozen=True)
+class QueueCost:
+    name: str
+    src: int
+    dst: tuple
+    tile_bytes: int
+    tiles: int
+    entries: int = 2
+    topology: str = "1-1"
+
+
+@dataclass(frozen=True)
+class PipelineCost:
+    name: str
+    stages: tuple            # StageCost
+    queues: tuple            # QueueCost
+    ops: tuple = ()          # graph op names (the report's per-op rows)
+
+
+class _Cta:
+    __slots__ = ("res", "need")
+
+    def __init__(self, block, regs, smem):
+        self.need = {"threads": block, "regs": block * regs, "smem": smem, "ctas": 1}
+
+
+class PipelineRun:
+    """Runtime state of one pipeline on the machine (plain data)."""
+
+    def __init__(self, idx: int, pc: PipelineCost, params: QueueParams, cfg):
+        self.idx = idx
+        self.pc = pc
+        n = len(pc.stages)
+        self.next = [0] * n                 # next tile each stage hands to a free CTA
+        self.done = [0] * n                 # tiles finished
+        self.frontier = [0] * n             # tiles finished in order (release sequence)
+        self.finished = [set() for _ in range(n)]
+        self.free: list[list[int]] = [[] for _ in range(n)]   # free CTA ids per stage
+        self.sm: list[np.ndarray] = []      # SM of each CTA, per stage
+        self.first = [None] * n
+        self.last = [0] * n
+        self.start = 0
+        self.queues = []
+        for q in pc.queues:
+            a_src = max(1, pc.stages[q.src].ctas)
+            # each producer CTA owns a ring of `entries`; a consumer that needs k entries per
+            # tile (a reduction's fan-in) needs rings that hold k
+            fan = max(1, math.ceil(q.tiles / max(1, min(pc.stages[d].tiles for d in q.dst))))
+            cap = q.entries * max(a_src, fan)
+            self.queues.append(RingQueue(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles,
+                                         cap, q.topology))
+        self.ins = [[j for j, q in enumerate(pc.queues) if i in q.dst] for i in range(n)]
+        self.outs = [[j for j, q in enumerate(pc.queues) if q.src == i] for i in range(n)]
+        foot = sum(rq.tile_bytes * rq.capacity for rq in self.queues)
+        self.spill = spill_fraction(foot, params.capacity_bytes(cfg))
+        self.footprint = foot
+        self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0}
+        self.busy = {"tensor": 0.0, "simt": 0.0}
+
+
+class DataflowMachine(GpuMachine):
+    """GpuMachine whose stream items may be pipelines: ("pipeline", index) in place of a
+    kernel. See the module docstring."""
+
+    def __init__(self, cfg, program, *, pipelines=(), params: QueueParams = H200_FIT,
+                 stream=None, **kw):
+        super().__init__(cfg, program, streams=[stream] if stream is not None else None, **kw)
+        self.pipes = list(pipelines)
+        self.qparams = params
+        self.runs: list[PipelineRun] = []
+        self.reports: list[dict] = []
+        self.sync_t = int(round(params.sync_s(cfg) * PS))
+        self.qsig = {}
+        for pc in self.pipes:
+            for q in pc.queues:
+                name = f"queue[{q.name}].occupancy"
+                if name not in self.qsig:
+                    self.qsig[name] = self.signals.declare(name, width=16)
+
+    # ---- stream: a pipeline item takes the place of a kernel ---------------------------------
+    def launch(self, s: int):
+        st = self.gs.state
+        stream = self.streams[s]
+        pos = st["pos"][s]
+        if pos < len(stream) and stream[pos][0] == "pipeline":
+            self._pipe_start(stream[pos][1])
+            return
+        super().launch(s)
+
+    def _pipe_start(self, p: int):
+        pc = self.pipes[p]
+        run = PipelineRun(p, pc, self.qparams, self.cfg)
+        run.start = self.now
+        self.runs.append(run)
+        offset = {"tensor": 0, "simt": 0}
+        for i, sc in enumerate(pc.stages):
+            sms = self._place_stage(sc, offset[sc.kind])
+            offset[sc.kind] = (offset[sc.kind] + sms.size) % self.nsm
+            run.sm.append(sms)
+            run.free[i] = list(range(sms.size))
+        self._try_all(run)
+
+    def _place_stage(self, sc: StageCost, offset: int) -> np.ndarray:
+        """a_i CTAs on SMs from `offset` on (one per SM per round), where they fit."""
+        need_ = _Cta(sc.block, sc.regs, sc.smem).need
+        for r, v in need_.items():
+            if v > self.free[r].max(initial=0) and v > {"threads": self.cfg.sm.max_threads,
+                                                        "regs": self.cfg.sm.registers,
+                                                        "smem": self.cfg.sm.shared_memory,
+                                                        "ctas": self.cfg.sm.max_ctas}[r]:
+                raise UserError(f"stage {sc.name} needs {v} {r} per CTA; an SM of "
+                                f"{self.cfg.name} has fewer")
+        order = (np.arange(self.nsm) + offset) % self.nsm
+        got = []
+        for _ in range(max(1, sc.ctas)):      # rounds: at most a_i CTAs per SM
+            for i in order.tolist():
+                if len(got) >= sc.ctas:
+                    break
+                if all(self.free[r][i] >= v for r, v in need_.items()):
+                    for r, v in need_.items():
+                        self.free[r][i] -= v
+                    self.resident[i] += 1
+                    got.append(i)
+            if len(got) >= sc.ctas or not got:
+                break
+        if not got:
+            raise UserError(f"stage {sc.name}: no SM has room for one of its CTAs beside the "
+                            f"pipeline's other stages (threads, registers, shared memory)")
+        return np.array(got, np.int64)
+
+    # ---- tiles --------------------------------------------------------------------------------
+    def _try_all(self, run: PipelineRun):
+        for i in range(len(run.pc.stages)):
+            self._try_stage(run, i)
+
+    def _try_stage(self, run: PipelineRun, i: int):
+        pc = run.pc
+        sc = pc.stages[i]
+        while run.free[i] and run.next[i] < sc.tiles:
+            m = run.next[i]
+            for j in run.ins[i]:
+                q = run.queues[j]
+                if not q.can_read(need(m, q.tiles, sc.tiles)):
+                    return                                   # rd_acquire spins
+            for j in run.outs[i]:
+                q = run.queues[j]
+                if not q.can_write(need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)):
+                    return                                   # wr_acquire spins
+            self._tile_start(run, i, m, run.free[i].pop(0))
+            run.next[i] += 1
+
+    def _tile_start(self, run: PipelineRun, i: int, m: int, cta: int):
+        pc, now, P = run.pc, self.now, self.qparams
+        sc = pc.stages[i]
+        if run.first[i] is None:
+            run.first[i] = now
+        qin = qout = 0.0
+        fan = 1
+        for j in run.ins[i]:
+            q = run.queues[j]
+            k = need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)
+            qin += k * q.tile_bytes
+            if q.topology == "many-1":
+                fan = max(fan, k)
+        for j in run.outs[i]:
+            q = run.queues[j]
+            k = need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)
+            q.wr_acquire(k)
+            self._sig_queue(q, now)
+            qout += k * q.tile_bytes
+        # handoffs: rd_acquire before the input is read (a reduction tree adds a level per
+        # doubling of its fan-in), release after the output is written
+        sync_in = self.sync_t * (math.ceil(math.log2(fan)) + 1) if run.ins[i] else 0
+        sync_out = self.sync_t if run.outs[i] else 0
+        t0 = now + sync_in
+        qbytes = qin + qout
+        f = run.spill
+        dram = sc.dram_read + sc.dram_write + f * qbytes
+        l2 = qbytes / P.l2_share + sc.dram_read + sc.dram_write
+        # links are FIFO reservation servers: book at the request's issue time (now), so a
+        # handoff still spinning does not hold the link idle ahead of requests issued earlier
+        mem_end = now
+        if qbytes + sc.dram_read + sc.dram_write > 0:
+            mem_end = max(mem_end, self.xbar.link.reserve(now, qbytes + sc.dram_read +
+                                                          sc.dram_write))
+            self.xbar.state["bytes"] += qbytes + sc.dram_read + sc.dram_write
+            mem_end = max(mem_end, self._book_l2(now, l2))
+            self.l2_bytes += qbytes + sc.dram_read + sc.dram_write
+        if dram > 0:
+            mem_end = max(mem_end, self.hbm.reserve(now, dram, (m * 7 + i) % self.hbm.channels))
+        bw = P.cta_bw(self.cfg, sc.block)
+        cta_end = t0 + int(math.ceil(qbytes * ((1 - f) + f / P.dram_factor) / bw * PS))
+        sm = int(run.sm[i][cta])
+        pipe = self.busy[sc.kind]
+        p0 = max(int(pipe[sm]), t0)
+        pe = p0 + int(math.ceil(sc.compute_s * PS))
+        pipe[sm] = pe
+        if self._watch:
+            s = self.sms[sm]
+            sig = s.sig_tensor if sc.kind == "tensor" else s.sig_simt
+            if pe > p0:
+                sig.set(p0, 1)
+                sig.set(pe, 0)
+        run.busy[sc.kind] += (pe - p0) / PS
+        run.bytes["dram_read"] += sc.dram_read + f * qbytes / 2
+        run.bytes["dram_write"] += sc.dram_write + f * qbytes / 2
+        run.bytes["queue"] += qout
+        run.bytes["spill"] += f * qbytes
+        end = max(pe, cta_end, mem_end) + sync_out
+        self.post_at(max(end, now + 1), "df_ctl", "tile_done", run.idx, i, m, cta)
+
+    def _book_l2(self, t: int, nbytes: float) -> int:
+        per = nbytes / self.nslices
+        dur = self.slices[0].link.transfer_ticks(per)
+        lb = self.l2_busy
+        np.maximum(lb, t, out=lb)
+        lb += dur
+        return int(lb.max())
+
+    def _sig_queue(self, q: RingQueue, t: int):
+        s = self.qsig.get(f"queue[{q.name}].occupancy")
+        if s is not None and s.subscribed:
+            s.set(t, q.occupancy)
+
+    def tile_done(self, p: int, i: int, m: int, cta: int):
+        run = self.runs[p]
+        sc = run.pc.stages[i]
+        now = self.now
+        run.done[i] += 1
+        run.last[i] = now
+        fin = run.finished[i]
+        fin.add(m)
+        while run.frontier[i] in fin:        # release full in sequence order
+            fin.discard(run.frontier[i])
+            run.frontier[i] += 1
+        upto = run.frontier[i] - 1
+        for j in run.outs[i]:
+            q = run.queues[j]
+            q.release_full(need(upto, q.tiles, sc.tiles))
+        for j in run.ins[i]:
+            q = run.queues[j]
+            q.release_empty(i, need(upto, q.tiles, sc.tiles))
+            self._sig_queue(q, now)
+        run.free[i].append(cta)
+        run.free[i].sort()
+        if all(d >= s.tiles for d, s in zip(run.done, run.pc.stages)):
+            self._pipe_end(run)
+            return
+        self._try_all(run)
+
+    def _pipe_end(self, run: PipelineRun):
+        pc = run.pc
+        for i, sc in enumerate(pc.stages):
+            cnt = np.bincount(run.sm[i], minlength=self.nsm)
+            for r, v in _Cta(sc.block, sc.regs, sc.smem).need.items():
+                self.free[r] += cnt * v
+            self.resident -= cnt
+        self.sm_actions["tensor_flop"] += sum(s.tensor_flops for s in pc.stages)
+        self.sm_actions["simt_op"] += sum(s.simt_ops for s in pc.stages)
+        t = (self.now - run.start) / PS
+        self.reports.append({
+            "name": pc.name, "index": run.idx, "start": run.start, "end": self.now,
+            "time_s": t, "ops": list(pc.ops),
+            "stages": [{"name": s.name, "kind": s.kind, "ops": list(s.ops), "tiles": s.tiles,
+                        "ctas": int(run.sm[i].size), "ctas_planned": s.ctas,
+                        "compute_s_per_tile": s.compute_s,
+                        "throughput_tiles_per_s": (s.tiles / ((run.last[i] - run.first[i]) / PS)
+                                                   if run.last[i] > run.first[i] else 0.0)}
+                       for i, s in enumerate(pc.stages)],
+            "queues": [{"name": q.name, "src": q.src, "dst": list(q.dst), "topology": q.topology,
+                        "tile_bytes": q.tile_bytes, "tiles": q.tiles, "capacity": q.capacity,
+                        "max_occupancy": q.max_occupancy} for q in run.queues],
+            "queue_footprint_bytes": run.footprint, "spill_fraction": run.spill,
+            "dram_read_bytes": run.bytes["dram_read"], "dram_write_bytes": run.bytes["dram_write"],
+            "queue_bytes": run.bytes["queue"],
+            "l2_bytes": 2 * run.bytes["queue"] + run.bytes["dram_read"] + run.bytes["dram_write"],
+            "tensor_busy_s": run.busy["tensor"], "simt_busy_s": run.busy["simt"],
+            "tensor_flops": sum(s.tensor_flops for s in pc.stages),
+            "simt_ops": sum(s.simt_ops for s in pc.stages),
+        })
+        st = self.gs.state
+        st["end"] = max(st["end"], self.now)
+        st["done"] += 1
+        st["pos"][0] += 1
+        self.post(self.gap, "gs_ctl", "launch", 0)
+
+
+class _DfControl(_Control):
+    def __init__(self, machine):
+        super(_Control, self).__init__(machine, "df_ctl", None, None)
+
+    def tile_done(self, p, i, m, cta):
+        self.machine.tile_done(p, i, m, cta)
+
+
+def build_dataflow(cfg, program, **kw) -> DataflowMachine:
+    m = DataflowMachine(cfg, program, **kw)
+    _Control(m)
+    _DfControl(m)
+    return m
