@@ -1,0 +1,112 @@
+"""Load balance of a spatial pipeline: CTAs per stage by the paper's integer program.
+
+    maximise T  subject to, for every stage i,
+        T <= t_i * r_i(a_i) * s_i          (stage i's throughput with a_i CTAs)
+        T * DRAM_bytes <= DRAM_BW,  T * L2_bytes <= L2_BW
+        1 <= a_i <= #SMs,  sum of a_i over SIMT stages <= #SMs,  same over TENSOR stages
+        a_i integer
+
+with t_i = the stage's BSP throughput (its tiles over its BSP kernels' time on the whole GPU),
+r_i(a_i) = a_i / #SMs (the share of the GPU its CTAs hold, one CTA per SM and pipe type) and
+s_i = 1 / u_i, u_i its BSP kernels' highest pipe utilisation (a stage that kept its pipe busy
+only u_i of the time on its own runs 1/u_i faster once queues feed it). T is in pipeline runs
+per second (every stage processes all its tiles once per run), so stages with different tile
+counts compare. Solved by HiGHS through scipy.optimize.milp; among the allocations reaching
+the best T, a second solve takes the one with the most CTAs (the paper fills every SM: its
+constraint is sum a_i = #SMs per type), so leftover SMs go to stages rather than idle.
+
+Pure: numbers in, Allocation out. Nothing here knows about time beyond these rates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from archsim.errors import UserError
+from archsim.lower.dataflow.plan import PIPE_TYPES, Allocation
+
+
+@dataclass(frozen=True)
+class StageDemand:
+    """What the balancer knows of one stage (from the BSP model of its ops)."""
+    kind: str             # "tensor" | "simt"
+    tiles: int
+    bsp_time_s: float     # its ops' BSP kernel time on the whole GPU
+    pipe_util: float      # u_i: highest pipe utilisation of those kernels, in (0, 1]
+
+    def rate_per_cta(self, sms: int) -> float:
+        """Pipeline runs per second one CTA of the stage sustains: t_i * s_i / (#SMs * tiles),
+        in runs (t_i = tiles / bsp_time)."""
+        u = min(1.0, max(self.pipe_util, 1e-6))
+        return 1.0 / (max(self.bsp_time_s, 1e-15) * u * sms)
+
+
+def stage_rates(demands, sms: int) -> np.ndarray:
+    return np.array([d.rate_per_cta(sms) for d in demands])
+
+
+def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
+            l2_bytes: float, l2_bw: float) -> Allocation:
+    """CTAs per stage maximising the pipeline's throughput (see the module docstring).
+    dram_bytes / l2_bytes: the pipeline's traffic per run; *_bw in bytes per second."""
+    n = len(demands)
+    if n == 0:
+        raise UserError(f"pipeline {name}: no stages to balance")
+    for t in PIPE_TYPES:
+        k = sum(d.kind == t for d in demands)
+        if k > sms:
+            raise UserError(f"pipeline {name}: {k} {t} stages need one CTA each but the GPU "
+                            f"has {sms} SMs")
+    c = stage_rates(demands, sms)
+    cap = [np.inf]
+    if dram_bytes > 0:
+        cap.append(dram_bw / dram_bytes)
+    if l2_bytes > 0:
+        cap.append(l2_bw / l2_bytes)
+    mem_cap = min(cap)
+    ref = float(c.max() * sms)           # scale T to O(1) for the solver
+    # variables: x = T / ref, a_1..a_n
+    A, lo, hi = [], [], []
+    for i in range(n):                   # x*ref - c_i a_i <= 0
+        row = np.zeros(n + 1)
+        row[0] = ref
+        row[1 + i] = -c[i]
+        A.append(row / ref)
+        lo.append(-np.inf)
+        hi.append(0.0)
+    for t in PIPE_TYPES:
+        row = np.zeros(n + 1)
+        row[1:] = [d.kind == t for d in demands]
+        if row.any():
+            A.append(row)
+            lo.append(-np.inf)
+            hi.append(float(sms))
+    xmax = mem_cap / ref if np.isfinite(mem_cap) else np.inf
+    bounds = Bounds([0.0] + [1.0] * n, [xmax] + [float(sms)] * n)
+    integ = np.array([0] + [1] * n)
+    cons = LinearConstraint(np.array(A), lo, hi)
+    obj = np.zeros(n + 1)
+    obj[0] = -1.0
+    r = milp(obj, constraints=cons, integrality=integ, bounds=bounds)
+    if not r.success:
+        raise UserError(f"pipeline {name}: the load-balance program has no solution "
+                        f"({r.message})")
+    best = r.x[0]
+    # second solve: the same throughput with as many CTAs as the SMs hold
+    bounds2 = Bounds([best * (1 - 1e-9)] + [1.0] * n, [xmax] + [float(sms)] * n)
+    obj2 = np.concatenate([[0.0], -np.ones(n)])
+    r2 = milp(obj2, constraints=cons, integrality=integ, bounds=bounds2)
+    x = r2.x if r2.success else r.x
+    a = tuple(int(round(v)) for v in x[1:])
+    T = throughput(demands, a, sms=sms, mem_cap=mem_cap)
+    # report tiles per second of the binding stage (Allocation.throughput)
+    i_bind = int(np.argmin(c * np.array(a)))
+    return Allocation(name, a, T * demands[i_bind].tiles)
+
+
+def throughput(demands, a, *, sms: int, mem_cap: float = np.inf) -> float:
+    """Pipeline runs per second of allocation a (the ILP's objective, evaluated directly)."""
+    c = stage_rates(demands, sms)
+    return float(min(float(np.min(c * np.array(a, float))), mem_cap))
