@@ -4,6 +4,7 @@
 split-K, CTA counts) live in archsim.lower.vendor. See README.md.
 """
 from archsim.lower.bsp import lower
+from archsim.lower import fused  # noqa: F401  (registers mode "fused" with bsp.MODES)
 from archsim.lower.program import Access, Buffer, Kernel, OpKernels, Program
 from archsim.lower.vendor import GemmPlan, occupancy, plan_gemm
 

@@ -31,6 +31,11 @@ def lowers(kind: str):
     return deco
 
 
+# other GPU lowering modes, registered by their modules: mode -> fn(graph, cfg, tuner=...)
+# (archsim.lower.fused registers "fused"; archsim.lower imports it)
+MODES: dict = {}
+
+
 class _Memory:
     def __init__(self) -> None:
         self.buffers: dict[str, Buffer] = {}
@@ -52,15 +57,19 @@ class _Memory:
 
 
 def lower(graph: Graph, cfg, mode: str = "bsp", tuner=None) -> Program:
-    """Graph -> Program for the GPU `cfg`. Only mode "bsp" exists so far.
+    """Graph -> Program for the GPU `cfg` in mode "bsp" (one kernel per op) or "fused"
+    (vertical fusion: archsim.lower.fused).
 
     `tuner(candidates, buffers) -> index`, if given, is an autotuner: where the GEMM heuristic
     picks split-K, the best plan without split-K is lowered too and the tuner (which times both
     candidates' kernels on the machine model: archsim.simulate) picks the faster, as cuBLASLt's
     autotuning does; so a faster machine never gets a slower plan from a misjudged heuristic.
     """
+    if mode in MODES:
+        return MODES[mode](graph, cfg, tuner=tuner)
     if mode != "bsp":
-        raise WorkloadError(f"lowering mode {mode!r} is not implemented for the GPU (have: bsp)")
+        raise WorkloadError(f"lowering mode {mode!r} is not implemented for the GPU "
+                            f"(have: {', '.join(('bsp', *MODES))})")
     mem = _Memory()
     mem.tuner = tuner
     for t in graph.graph_inputs():

@@ -1,6 +1,6 @@
 """The GPU model (SMs, CTA waves, tensor and SIMT pipes, L2, HBM, power cap). See README.md.
 
-Registers the "gpu" machine kind (execution mode "bsp") with archsim.hw.registry.
+Registers the "gpu" machine kind (execution modes "bsp" and "fused") with archsim.hw.registry.
 """
 from archsim.hw.gpu.model import GpuModel, run_program
 from archsim.hw.registry import register_machine
@@ -40,6 +40,6 @@ def _run_gpu(graph, cfg, exec_mode, **opts):
     return run_program(lower(graph, cfg, mode=exec_mode, tuner=_gemm_tuner(cfg)), cfg, **opts)
 
 
-register_machine("gpu", modes=("bsp",), run=_run_gpu, signals=True)
+register_machine("gpu", modes=("bsp", "fused"), run=_run_gpu, signals=True)
 
 __all__ = ["GpuModel", "run_program"]
