@@ -31,7 +31,8 @@ class MachineKind:
 
 _KINDS: dict[str, MachineKind] = {}
 _PENDING: dict[str, list[tuple[str, Callable]]] = {}   # modes registered before their kind
-_BUILTIN = ("archsim.hw.gpu", "archsim.hw.cpu_kind", "archsim.hw.manycore_kind")
+_BUILTIN = ("archsim.hw.gpu", "archsim.hw.cpu_kind", "archsim.hw.manycore_kind",
+            "archsim.hw.dataflow")
 _loaded = False
 
 

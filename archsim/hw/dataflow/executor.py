@@ -31,7 +31,8 @@ import numpy as np
 
 from archsim.engine import TICKS_PER_SECOND
 from archsim.errors import UserError
-from archsim.hw.dataflow.queue import H200_FIT, QueueParams, RingQueue, need, spill_fraction
+from archsim.hw.dataflow.queue import (H200_FIT, QueueParams, RingQueue, done_entries, need,
+                                       spill_fraction)
 from archsim.hw.gpu.machine import GpuMachine, _Control
 
 PS = TICKS_PER_SECOND
@@ -98,22 +99,91 @@ class PipelineRun:
         self.first = [None] * n
         self.last = [0] * n
         self.start = 0
-        self.queues = []
-        for q in pc.queues:
-            a_src = max(1, pc.stages[q.src].ctas)
-            # each producer CTA owns a ring of `entries`; a consumer that needs k entries per
-            # tile (a reduction's fan-in) needs rings that hold k
-            fan = max(1, math.ceil(q.tiles / max(1, min(pc.stages[d].tiles for d in q.dst))))
-            cap = q.entries * max(a_src, fan)
-            self.queues.append(RingQueue(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles,
-                                         cap, q.topology))
         self.ins = [[j for j, q in enumerate(pc.queues) if i in q.dst] for i in range(n)]
         self.outs = [[j for j, q in enumerate(pc.queues) if q.src == i] for i in range(n)]
+        # a stage runs in steps: one step per tile, or per entry of its busiest queue when a
+        # queue carries more entries than the stage has tiles (a GEMM with few output tiles
+        # streaming its input, a reduction's fan-in): a CTA then consumes or produces about
+        # one entry per step and accumulates across steps, as a real CTA loops over K
+        self.steps = [max([s.tiles] + [pc.queues[j].tiles for j in self.ins[i] + self.outs[i]])
+                      for i, s in enumerate(pc.stages)]
+        self.queues = []
+        base = []
+        for q in pc.queues:
+            # rings pair CTAs: one ring of `entries` per producer CTA or per consumer CTA,
+            # whichever side has more (every CTA double-buffers: one entry it works on, one
+            # being filled); a step that needs k entries at once needs rings that hold k
+            a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
+            fan = max([1] + [math.ceil(q.tiles / self.steps[d]) for d in q.dst])
+            base.append(q.entries * max(a, fan))
+        skew = _multicast_skew(pc, base, self.steps)
+        for q, cap, sk in zip(pc.queues, base, skew):
+            self.queues.append(RingQueue(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles,
+                                         cap + sk, q.topology))
         foot = sum(rq.tile_bytes * rq.capacity for rq in self.queues)
         self.spill = spill_fraction(foot, params.capacity_bytes(cfg))
         self.footprint = foot
         self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0}
         self.busy = {"tensor": 0.0, "simt": 0.0}
+
+
+def _multicast_skew(pc: PipelineCost, cap: list, steps: list) -> list:
+    """Extra entries a multicast queue needs so its nearer consumer can run ahead of its
+    farther one (a skip connection: the far consumer reads the tile only after the stages in
+    between did). Without them the ring holds the whole pipeline to the pace of one round trip
+    through the long path. The skew is the most work, as a fraction of the run, that the long
+    path can hold in flight -- its queues' capacities and its stages' CTAs -- minus what the
+    short path can, in this queue's entries. (How the paper sizes these rings is not
+    published; this is the smallest depth that keeps both paths flowing.)"""
+    n = len(pc.stages)
+    out_edges = [[] for _ in range(n)]
+    for j, q in enumerate(pc.queues):
+        for d in q.dst:
+            out_edges[q.src].append((d, j))
+    order = _topo(n, out_edges)
+    extra = []
+    for j, q in enumerate(pc.queues):
+        if len(q.dst) < 2:
+            extra.append(0)
+            continue
+        # the longest in-flight fraction from one consumer to another (the far consumer sits
+        # downstream of the near one)
+        far = 0.0
+        for d0 in q.dst:
+            dist = [-1.0] * n
+            dist[d0] = 0.0
+            for u in order:
+                if dist[u] < 0:
+                    continue
+                for v, e in out_edges[u]:
+                    w = cap[e] / pc.queues[e].tiles + max(1, pc.stages[v].ctas) / steps[v]
+                    dist[v] = max(dist[v], dist[u] + w)
+            far = max([far] + [dist[d] for d in q.dst if d != d0])
+        # doubled: the estimate counts rings and CTAs at the path's steady fill, while steps
+        # finishing out of order and the near consumer's own CTAs hold entries too
+        extra.append(int(math.ceil(2 * far * q.tiles)))
+    return extra
+
+
+def _topo(n, out_edges):
+    indeg = [0] * n
+    for u in range(n):
+        for v, _ in out_edges[u]:
+            indeg[v] += 1
+    ready = [u for u in range(n) if indeg[u] == 0]
+    order = []
+    while ready:
+        u = ready.pop(0)
+        order.append(u)
+        for v, _ in out_edges[u]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                ready.append(v)
+    if len(order) < n:
+        raise UserError("a pipeline's queues form a cycle")
+    return order
+
+
 
 
 class DataflowMachine(GpuMachine):
@@ -193,16 +263,16 @@ class DataflowMachine(GpuMachine):
 
     def _try_stage(self, run: PipelineRun, i: int):
         pc = run.pc
-        sc = pc.stages[i]
-        while run.free[i] and run.next[i] < sc.tiles:
+        S = run.steps[i]
+        while run.free[i] and run.next[i] < S:
             m = run.next[i]
             for j in run.ins[i]:
                 q = run.queues[j]
-                if not q.can_read(need(m, q.tiles, sc.tiles)):
+                if not q.can_read(need(m, q.tiles, S)):
                     return                                   # rd_acquire spins
             for j in run.outs[i]:
                 q = run.queues[j]
-                if not q.can_write(need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)):
+                if not q.can_write(need(m, q.tiles, S) - need(m - 1, q.tiles, S)):
                     return                                   # wr_acquire spins
             self._tile_start(run, i, m, run.free[i].pop(0))
             run.next[i] += 1
@@ -210,40 +280,46 @@ class DataflowMachine(GpuMachine):
     def _tile_start(self, run: PipelineRun, i: int, m: int, cta: int):
         pc, now, P = run.pc, self.now, self.qparams
         sc = pc.stages[i]
+        S = run.steps[i]
+        per = sc.tiles / S                   # the stage's per-tile costs, per step
         if run.first[i] is None:
             run.first[i] = now
         qin = qout = 0.0
         fan = 1
         for j in run.ins[i]:
             q = run.queues[j]
-            k = need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)
+            k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
             qin += k * q.tile_bytes
             if q.topology == "many-1":
                 fan = max(fan, k)
         for j in run.outs[i]:
             q = run.queues[j]
-            k = need(m, q.tiles, sc.tiles) - need(m - 1, q.tiles, sc.tiles)
+            k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
             q.wr_acquire(k)
             self._sig_queue(q, now)
             qout += k * q.tile_bytes
         # handoffs: rd_acquire before the input is read (a reduction tree adds a level per
         # doubling of its fan-in), release after the output is written
-        sync_in = self.sync_t * (math.ceil(math.log2(fan)) + 1) if run.ins[i] else 0
-        sync_out = self.sync_t if run.outs[i] else 0
+        # a step that takes no new entry (it still works on one it holds) and completes none
+        # has no handoff
+        sync_in = self.sync_t * (math.ceil(math.log2(fan)) + 1) if qin > 0 else 0
+        sync_out = self.sync_t if any(
+            done_entries(m, run.queues[j].tiles, S) > done_entries(m - 1, run.queues[j].tiles, S)
+            for j in run.outs[i]) else 0
         t0 = now + sync_in
         qbytes = qin + qout
         f = run.spill
-        dram = sc.dram_read + sc.dram_write + f * qbytes
-        l2 = qbytes / P.l2_share + sc.dram_read + sc.dram_write
+        d_rd, d_wr = sc.dram_read * per, sc.dram_write * per
+        dram = d_rd + d_wr + f * qbytes
+        l2 = qbytes / P.l2_share + d_rd + d_wr
         # links are FIFO reservation servers: book at the request's issue time (now), so a
         # handoff still spinning does not hold the link idle ahead of requests issued earlier
         mem_end = now
-        if qbytes + sc.dram_read + sc.dram_write > 0:
-            mem_end = max(mem_end, self.xbar.link.reserve(now, qbytes + sc.dram_read +
-                                                          sc.dram_write))
-            self.xbar.state["bytes"] += qbytes + sc.dram_read + sc.dram_write
+        if qbytes + d_rd + d_wr > 0:
+            mem_end = max(mem_end, self.xbar.link.reserve(now, qbytes + d_rd + d_wr))
+            self.xbar.state["bytes"] += qbytes + d_rd + d_wr
             mem_end = max(mem_end, self._book_l2(now, l2))
-            self.l2_bytes += qbytes + sc.dram_read + sc.dram_write
+            self.l2_bytes += qbytes + d_rd + d_wr
         if dram > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, dram, (m * 7 + i) % self.hbm.channels))
         bw = P.cta_bw(self.cfg, sc.block)
@@ -251,7 +327,7 @@ class DataflowMachine(GpuMachine):
         sm = int(run.sm[i][cta])
         pipe = self.busy[sc.kind]
         p0 = max(int(pipe[sm]), t0)
-        pe = p0 + int(math.ceil(sc.compute_s * PS))
+        pe = p0 + int(math.ceil(sc.compute_s * per * PS))
         pipe[sm] = pe
         if self._watch:
             s = self.sms[sm]
@@ -260,8 +336,8 @@ class DataflowMachine(GpuMachine):
                 sig.set(p0, 1)
                 sig.set(pe, 0)
         run.busy[sc.kind] += (pe - p0) / PS
-        run.bytes["dram_read"] += sc.dram_read + f * qbytes / 2
-        run.bytes["dram_write"] += sc.dram_write + f * qbytes / 2
+        run.bytes["dram_read"] += d_rd + f * qbytes / 2
+        run.bytes["dram_write"] += d_wr + f * qbytes / 2
         run.bytes["queue"] += qout
         run.bytes["spill"] += f * qbytes
         end = max(pe, cta_end, mem_end) + sync_out
@@ -292,16 +368,17 @@ class DataflowMachine(GpuMachine):
             fin.discard(run.frontier[i])
             run.frontier[i] += 1
         upto = run.frontier[i] - 1
+        S = run.steps[i]
         for j in run.outs[i]:
             q = run.queues[j]
-            q.release_full(need(upto, q.tiles, sc.tiles))
+            q.release_full(done_entries(upto, q.tiles, S))
         for j in run.ins[i]:
             q = run.queues[j]
-            q.release_empty(i, need(upto, q.tiles, sc.tiles))
+            q.release_empty(i, done_entries(upto, q.tiles, S))
             self._sig_queue(q, now)
         run.free[i].append(cta)
         run.free[i].sort()
-        if all(d >= s.tiles for d, s in zip(run.done, run.pc.stages)):
+        if all(d >= S_ for d, S_ in zip(run.done, run.steps)):
             self._pipe_end(run)
             return
         self._try_all(run)
@@ -322,6 +399,7 @@ class DataflowMachine(GpuMachine):
             "stages": [{"name": s.name, "kind": s.kind, "ops": list(s.ops), "tiles": s.tiles,
                         "ctas": int(run.sm[i].size), "ctas_planned": s.ctas,
                         "compute_s_per_tile": s.compute_s,
+                        "steps": run.steps[i],
                         "throughput_tiles_per_s": (s.tiles / ((run.last[i] - run.first[i]) / PS)
                                                    if run.last[i] > run.first[i] else 0.0)}
                        for i, s in enumerate(pc.stages)],

@@ -92,28 +92,45 @@ def _out_bytes(graph, ops, names) -> float:
     return out
 
 
-def pipeline_costs(graph, plan, prof: dict, cfg, *, smem_budget: bool = True):
+def pipeline_costs(graph, plan, prof: dict, cfg, params):
     """(PipelineCost list, Allocation list) for every pipeline of the plan."""
     N = cfg.sm.count
     pcs, allocs = [], []
     for p in plan.pipelines:
         demands, base = [], []
-        for s in p.stages:
-            ps = [prof.get(o) for o in s.ops]
-            ps = [x for x in ps if x is not None]
+        q_in_run = {i: 0.0 for i in range(len(p.stages))}
+        q_out_run = {i: 0.0 for i in range(len(p.stages))}
+        for q in p.queues:
+            q_out_run[q.src] += q.nbytes
+            for d in q.dst:
+                q_in_run[d] += q.nbytes
+        for si, s in enumerate(p.stages):
+            if s.reduce:
+                # the parallel reduce of a split op: the op's work is priced in the stage
+                # before it; this one sums partial tiles at the SM's load-path rate
+                f = cfg.clocks.boost
+                red = OpProfile(kind="simt")
+                red.sm_seconds = q_in_run[si] / (cfg.sm.lsu_bytes_per_cycle * f)
+                red.sm_time_s = red.sm_seconds / N
+                red.time_s = red.sm_time_s
+                ps = [red]
+            else:
+                ps = [prof.get(o) for o in s.ops]
+                ps = [x for x in ps if x is not None]
             t_bsp = sum(x.time_s for x in ps)
             sm_s = sum(x.sm_seconds for x in ps)
             sm_t = sum(x.sm_time_s for x in ps)
             u = min(1.0, sm_t / t_bsp) if t_bsp > 0 else 1.0
-            demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6)))
+            # one CTA's queue work over the run: every entry in and out at the CTA's entry
+            # bandwidth, one handoff per entry (the executor's step costs, summed)
+            qb = q_in_run[si] + q_out_run[si]
+            n_ent = sum(q.tiles for q in p.queues if q.src == si or si in q.dst)
+            main_ = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
+            demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6),
+                                       transfer_s=qb / params.cta_bw(cfg, main_.block),
+                                       sync_s=n_ent * params.sync_s(cfg)))
             main = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
             base.append((s, sm_s, main, ps))
-        q_in = {i: 0.0 for i in range(len(p.stages))}
-        q_out = {i: 0.0 for i in range(len(p.stages))}
-        for q in p.queues:
-            q_out[q.src] += q.nbytes
-            for d in q.dst:
-                q_in[d] += q.nbytes
         dram_run = sum(_tensor_bytes(graph, s.ops, p.dram_in) + _out_bytes(graph, s.ops, p.dram_out)
                        for s in p.stages)
         l2_run = dram_run + 2 * sum(q.nbytes for q in p.queues)

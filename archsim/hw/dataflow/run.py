@@ -18,7 +18,7 @@ from archsim.engine import TICKS_PER_SECOND
 from archsim.errors import UserError
 from archsim.hw.dataflow.executor import build_dataflow
 from archsim.hw.dataflow.profile import bsp_profile, pipeline_costs
-from archsim.hw.dataflow.queue import H200_FIT
+from archsim.hw.dataflow.queue import params_for
 from archsim.hw.gpu.machine import finish
 from archsim.hw.gpu.model import make_model
 from archsim.hw.result import OpResult
@@ -37,7 +37,7 @@ def _plan(graph, cfg):
 
 
 def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1, seed=0,
-                 progress=None, monitors=None, plan=None, params=H200_FIT, program=None):
+                 progress=None, monitors=None, plan=None, params=None, program=None):
     from archsim.hw.gpu import _gemm_tuner
     from archsim.lower import lower
     if repeat != 1:
@@ -47,8 +47,10 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
         program = lower(graph, cfg, mode="bsp", tuner=_gemm_tuner(cfg))
     if plan is None:
         plan = _plan(graph, cfg)
+    if params is None:
+        params = params_for(cfg)
     bsp, prof = bsp_profile(program, cfg, l2_start=l2_start, seed=seed)
-    pcs, allocs = pipeline_costs(graph, plan, prof, cfg)
+    pcs, allocs = pipeline_costs(graph, plan, prof, cfg, params)
     index = {o.op: oi for oi, o in enumerate(program.ops)}
     stream = []
     for what, x in plan.order:

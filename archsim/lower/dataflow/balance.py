@@ -35,12 +35,16 @@ class StageDemand:
     tiles: int
     bsp_time_s: float     # its ops' BSP kernel time on the whole GPU
     pipe_util: float      # u_i: highest pipe utilisation of those kernels, in (0, 1]
+    transfer_s: float = 0.0   # one CTA moving all the stage's queue entries in and out
+    sync_s: float = 0.0       # one CTA's handoffs (acquire/release) over the run
 
     def rate_per_cta(self, sms: int) -> float:
         """Pipeline runs per second one CTA of the stage sustains: t_i * s_i / (#SMs * tiles),
-        in runs (t_i = tiles / bsp_time)."""
+        in runs (t_i = tiles / bsp_time). Our addition to the paper's r_i: a CTA cannot go
+        faster than it moves its queue entries (transfer_s, overlapping compute) plus its
+        handoffs (sync_s); both are zero unless given."""
         u = min(1.0, max(self.pipe_util, 1e-6))
-        return 1.0 / (max(self.bsp_time_s, 1e-15) * u * sms)
+        return 1.0 / (max(max(self.bsp_time_s, 1e-15) * u * sms, self.transfer_s) + self.sync_s)
 
 
 def stage_rates(demands, sms: int) -> np.ndarray:
