@@ -36,6 +36,7 @@ from archsim.hw.dataflow.queue import (H200_FIT, QueueParams, RingQueue, done_en
 from archsim.hw.gpu.machine import GpuMachine, _Control
 
 PS = TICKS_PER_SECOND
+STEP_CAP = 1024     # steps per stage at most (unless the stage has more than 4 x its CTAs)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,12 @@ class PipelineRun:
         # queue carries more entries than the stage has tiles (a GEMM with few output tiles
         # streaming its input, a reduction's fan-in): a CTA then consumes or produces about
         # one entry per step and accumulates across steps, as a real CTA loops over K
-        self.steps = [max([s.tiles] + [pc.queues[j].tiles for j in self.ins[i] + self.outs[i]])
-                      for i, s in enumerate(pc.stages)]
+        # (capped at STEP_CAP steps, at least 4 per CTA: a step then covers several entries,
+        # and pays one handoff per entry, so long runs stay a few hundred events per stage)
+        natural = [max([s.tiles] + [pc.queues[j].tiles for j in self.ins[i] + self.outs[i]])
+                   for i, s in enumerate(pc.stages)]
+        self.steps = [min(nat, max(STEP_CAP, 4 * max(1, s.ctas)))
+                      for nat, s in zip(natural, pc.stages)]
         self.queues = []
         base = []
         for q in pc.queues:
@@ -114,15 +119,36 @@ class PipelineRun:
             # whichever side has more (every CTA double-buffers: one entry it works on, one
             # being filled); a step that needs k entries at once needs rings that hold k
             a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
-            fan = max([1] + [math.ceil(q.tiles / self.steps[d]) for d in q.dst])
+            fan = max([1] + [math.ceil(q.tiles / natural[d]) for d in q.dst])
             base.append(q.entries * max(a, fan))
-        skew = _multicast_skew(pc, base, self.steps)
-        for q, cap, sk in zip(pc.queues, base, skew):
+        skew = _multicast_skew(pc, base, natural)
+        self.ring = [cap + sk for cap, sk in zip(base, skew)]     # entries of the real rings
+        for q, ring in zip(pc.queues, self.ring):
+            # a simulated step that covers `batch` entries holds that many where the real
+            # CTA holds one: the simulated rings scale with it (the footprint does not)
+            batch = max([1] + [math.ceil(q.tiles / self.steps[d]) for d in q.dst + (q.src,)])
             self.queues.append(RingQueue(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles,
-                                         cap + sk, q.topology))
-        foot = sum(rq.tile_bytes * rq.capacity for rq in self.queues)
-        self.spill = spill_fraction(foot, params.capacity_bytes(cfg))
+                                         ring * batch, q.topology))
+        self.left = n                       # stages not yet done
+        self.wake = []
+        for i in range(n):
+            w = {i}
+            for j in self.outs[i]:
+                w.update(pc.queues[j].dst)
+            for j in self.ins[i]:
+                w.add(pc.queues[j].src)
+            self.wake.append(sorted(w))
+        fps = [rq.tile_bytes * ring for rq, ring in zip(self.queues, self.ring)]
+        foot = sum(fps)
         self.footprint = foot
+        # the L2 region goes to the smallest rings first (the tight producer/consumer pairs);
+        # the big rings of skip connections are the ones that spill
+        cap = params.capacity_bytes(cfg)
+        self.qspill = [0.0] * len(self.queues)
+        for j in sorted(range(len(fps)), key=lambda j: (fps[j], j)):
+            self.qspill[j] = spill_fraction(fps[j], cap)
+            cap = max(0.0, cap - fps[j])
+        self.spill = sum(f * fp for f, fp in zip(self.qspill, fps)) / foot if foot else 0.0
         self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0}
         self.busy = {"tensor": 0.0, "simt": 0.0}
 
@@ -262,19 +288,20 @@ class DataflowMachine(GpuMachine):
             self._try_stage(run, i)
 
     def _try_stage(self, run: PipelineRun, i: int):
-        pc = run.pc
         S = run.steps[i]
-        while run.free[i] and run.next[i] < S:
+        free = run.free[i]
+        ins = [run.queues[j] for j in run.ins[i]]
+        outs = [run.queues[j] for j in run.outs[i]]
+        while free and run.next[i] < S:
             m = run.next[i]
-            for j in run.ins[i]:
-                q = run.queues[j]
-                if not q.can_read(need(m, q.tiles, S)):
-                    return                                   # rd_acquire spins
-            for j in run.outs[i]:
-                q = run.queues[j]
-                if not q.can_write(need(m, q.tiles, S) - need(m - 1, q.tiles, S)):
-                    return                                   # wr_acquire spins
-            self._tile_start(run, i, m, run.free[i].pop(0))
+            for q in ins:                                    # rd_acquire spins
+                if q.produced < min(q.tiles, -(-(m + 1) * q.tiles // S)):
+                    return
+            for q in outs:                                   # wr_acquire spins
+                k = min(q.tiles, -(-(m + 1) * q.tiles // S)) - min(q.tiles, -(-m * q.tiles // S))
+                if not q.can_write(k):
+                    return
+            self._tile_start(run, i, m, free.pop(0))
             run.next[i] += 1
 
     def _tile_start(self, run: PipelineRun, i: int, m: int, cta: int):
@@ -284,12 +311,15 @@ class DataflowMachine(GpuMachine):
         per = sc.tiles / S                   # the stage's per-tile costs, per step
         if run.first[i] is None:
             run.first[i] = now
-        qin = qout = 0.0
+        qin = qout = sp_in = sp_out = 0.0
         fan = 1
+        n_in = n_out = 0
         for j in run.ins[i]:
             q = run.queues[j]
             k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
             qin += k * q.tile_bytes
+            sp_in += run.qspill[j] * k * q.tile_bytes
+            n_in = max(n_in, k)
             if q.topology == "many-1":
                 fan = max(fan, k)
         for j in run.outs[i]:
@@ -298,19 +328,19 @@ class DataflowMachine(GpuMachine):
             q.wr_acquire(k)
             self._sig_queue(q, now)
             qout += k * q.tile_bytes
-        # handoffs: rd_acquire before the input is read (a reduction tree adds a level per
-        # doubling of its fan-in), release after the output is written
-        # a step that takes no new entry (it still works on one it holds) and completes none
-        # has no handoff
-        sync_in = self.sync_t * (math.ceil(math.log2(fan)) + 1) if qin > 0 else 0
-        sync_out = self.sync_t if any(
-            done_entries(m, run.queues[j].tiles, S) > done_entries(m - 1, run.queues[j].tiles, S)
-            for j in run.outs[i]) else 0
+            sp_out += run.qspill[j] * k * q.tile_bytes
+            n_out = max(n_out, done_entries(m, q.tiles, S) - done_entries(m - 1, q.tiles, S))
+        # handoffs: one rd_acquire per entry taken before it is read (a reduction tree adds a
+        # level per doubling of its fan-in), one release per entry completed after it is
+        # written; queues are served side by side, entries of one queue one after another. A
+        # step that takes no new entry (it works on one it holds) and completes none has none
+        sync_in = self.sync_t * n_in * (math.ceil(math.log2(fan)) if fan > 1 else 1)
+        sync_out = self.sync_t * n_out
         t0 = now + sync_in
         qbytes = qin + qout
-        f = run.spill
+        spilled = sp_in + sp_out
         d_rd, d_wr = sc.dram_read * per, sc.dram_write * per
-        dram = d_rd + d_wr + f * qbytes
+        dram = d_rd + d_wr + spilled
         l2 = qbytes / P.l2_share + d_rd + d_wr
         # links are FIFO reservation servers: book at the request's issue time (now), so a
         # handoff still spinning does not hold the link idle ahead of requests issued earlier
@@ -323,7 +353,7 @@ class DataflowMachine(GpuMachine):
         if dram > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, dram, (m * 7 + i) % self.hbm.channels))
         bw = P.cta_bw(self.cfg, sc.block)
-        cta_end = t0 + int(math.ceil(qbytes * ((1 - f) + f / P.dram_factor) / bw * PS))
+        cta_end = t0 + int(math.ceil((qbytes - spilled + spilled / P.dram_factor) / bw * PS))
         sm = int(run.sm[i][cta])
         pipe = self.busy[sc.kind]
         p0 = max(int(pipe[sm]), t0)
@@ -336,20 +366,22 @@ class DataflowMachine(GpuMachine):
                 sig.set(p0, 1)
                 sig.set(pe, 0)
         run.busy[sc.kind] += (pe - p0) / PS
-        run.bytes["dram_read"] += d_rd + f * qbytes / 2
-        run.bytes["dram_write"] += d_wr + f * qbytes / 2
+        run.bytes["dram_read"] += d_rd + sp_in
+        run.bytes["dram_write"] += d_wr + sp_out
         run.bytes["queue"] += qout
-        run.bytes["spill"] += f * qbytes
+        run.bytes["spill"] += spilled
         end = max(pe, cta_end, mem_end) + sync_out
         self.post_at(max(end, now + 1), "df_ctl", "tile_done", run.idx, i, m, cta)
 
     def _book_l2(self, t: int, nbytes: float) -> int:
+        # every booking (a BSP chunk's or a step's) spreads evenly over the slices, so they
+        # share one busy-until time
         per = nbytes / self.nslices
         dur = self.slices[0].link.transfer_ticks(per)
         lb = self.l2_busy
-        np.maximum(lb, t, out=lb)
-        lb += dur
-        return int(lb.max())
+        end = max(int(lb[0]), t) + dur
+        lb.fill(end)
+        return end
 
     def _sig_queue(self, q: RingQueue, t: int):
         s = self.qsig.get(f"queue[{q.name}].occupancy")
@@ -378,10 +410,15 @@ class DataflowMachine(GpuMachine):
             self._sig_queue(q, now)
         run.free[i].append(cta)
         run.free[i].sort()
-        if all(d >= S_ for d, S_ in zip(run.done, run.steps)):
-            self._pipe_end(run)
-            return
-        self._try_all(run)
+        if run.done[i] >= S:
+            run.left -= 1
+            if not run.left:
+                self._pipe_end(run)
+                return
+        # wake what this step can unblock: consumers of its outputs (entries released full),
+        # producers of its inputs (entries released empty) and the stage itself (a free CTA)
+        for v in run.wake[i]:
+            self._try_stage(run, v)
 
     def _pipe_end(self, run: PipelineRun):
         pc = run.pc

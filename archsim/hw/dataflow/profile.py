@@ -92,71 +92,125 @@ def _out_bytes(graph, ops, names) -> float:
     return out
 
 
+# a segment holds at most #SMs / MIN_CTAS stages of one pipe type, so that every stage can
+# get about MIN_CTAS CTAs (see segments())
+MIN_CTAS = 8
+
+
+def segments(p, sms: int) -> list[list[int]]:
+    """Cut a pipeline whose stages cannot all be co-resident into consecutive segments.
+
+    A spatial pipeline holds one CTA per stage at least, one SIMT and one TENSOR CTA per SM;
+    a plan pipeline with more stages of a type than the SMs can hold well (the pass may keep a
+    whole 32-layer decoder in one pipeline) runs as segments of at most sms / MIN_CTAS stages
+    per type, in stage order; a queue between segments goes through DRAM (its producer
+    writes the tensor, the next segment's consumer reads it). Returns stage indices per
+    segment."""
+    limit = max(1, sms // MIN_CTAS)
+    out: list[list[int]] = [[]]
+    count = {"tensor": 0, "simt": 0}
+    for i, st in enumerate(p.stages):
+        if count[st.kind] >= limit:
+            out.append([])
+            count = {"tensor": 0, "simt": 0}
+        out[-1].append(i)
+        count[st.kind] += 1
+    return out
+
+
 def pipeline_costs(graph, plan, prof: dict, cfg, params):
-    """(PipelineCost list, Allocation list) for every pipeline of the plan."""
+    """(PipelineCost list, Allocation list, {plan pipeline index: [cost indices]})."""
     N = cfg.sm.count
-    pcs, allocs = [], []
-    for p in plan.pipelines:
-        demands, base = [], []
-        q_in_run = {i: 0.0 for i in range(len(p.stages))}
-        q_out_run = {i: 0.0 for i in range(len(p.stages))}
-        for q in p.queues:
-            q_out_run[q.src] += q.nbytes
-            for d in q.dst:
-                q_in_run[d] += q.nbytes
-        for si, s in enumerate(p.stages):
-            if s.reduce:
-                # the parallel reduce of a split op: the op's work is priced in the stage
-                # before it; this one sums partial tiles at the SM's load-path rate
-                f = cfg.clocks.boost
-                red = OpProfile(kind="simt")
-                red.sm_seconds = q_in_run[si] / (cfg.sm.lsu_bytes_per_cycle * f)
-                red.sm_time_s = red.sm_seconds / N
-                red.time_s = red.sm_time_s
-                ps = [red]
-            else:
-                ps = [prof.get(o) for o in s.ops]
-                ps = [x for x in ps if x is not None]
-            t_bsp = sum(x.time_s for x in ps)
-            sm_s = sum(x.sm_seconds for x in ps)
-            sm_t = sum(x.sm_time_s for x in ps)
-            u = min(1.0, sm_t / t_bsp) if t_bsp > 0 else 1.0
-            # one CTA's queue work over the run: every entry in and out at the CTA's entry
-            # bandwidth, one handoff per entry (the executor's step costs, summed)
-            qb = q_in_run[si] + q_out_run[si]
-            n_ent = sum(q.tiles for q in p.queues if q.src == si or si in q.dst)
-            main_ = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
-            demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6),
-                                       transfer_s=qb / params.cta_bw(cfg, main_.block),
-                                       sync_s=n_ent * params.sync_s(cfg)))
-            main = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
-            base.append((s, sm_s, main, ps))
-        dram_run = sum(_tensor_bytes(graph, s.ops, p.dram_in) + _out_bytes(graph, s.ops, p.dram_out)
-                       for s in p.stages)
-        l2_run = dram_run + 2 * sum(q.nbytes for q in p.queues)
-        a = balance(p.name, demands, sms=N, dram_bytes=dram_run, dram_bw=cfg.hbm.bandwidth,
-                    l2_bytes=l2_run, l2_bw=cfg.l2.bandwidth)
-        allocs.append(a)
-        stages = []
-        both = len({s.kind for s in p.stages}) > 1
-        for i, (s, sm_s, main, ps) in enumerate(base):
-            block, regs, smem = main.block, main.regs, main.smem
-            if both:
-                # a SIMT and a TENSOR stage CTA pair on an SM (the point of the two arbiters):
-                # stage kernels are built to fit half an SM each (the paper's compiler does
-                # this; how is not published)
-                block = min(block, cfg.sm.max_threads // 2)
-                regs = min(regs, cfg.sm.registers // 2 // max(block, 1))
-                smem = min(smem, cfg.sm.shared_memory // 2)
-            rd = _tensor_bytes(graph, s.ops, p.dram_in)
-            wr = _out_bytes(graph, s.ops, p.dram_out)
-            stages.append(StageCost(
-                s.name, s.kind, s.tiles, a.ctas[i], sm_s / s.tiles,
-                dram_read=rd / s.tiles, dram_write=wr / s.tiles,
-                block=block, regs=regs, smem=smem,
-                tensor_flops=sum(x.tensor_flops for x in ps),
-                simt_ops=sum(x.simt_ops for x in ps), ops=tuple(s.ops)))
-        queues = tuple(QueueCost(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles, q.entries,
-                                 q.topology) for q in p.queues)
-        pcs.append(PipelineCost(p.name, tuple(stages), queues, tuple(p.ops)))
-    return pcs, allocs
+    pcs, allocs, where = [], [], {}
+    for pi, p in enumerate(plan.pipelines):
+        segs = segments(p, N)
+        seg_of = {i: k for k, seg in enumerate(segs) for i in seg}
+        where[pi] = []
+        for k, seg in enumerate(segs):
+            name = p.name if len(segs) == 1 else f"{p.name}.{k}"
+            pc, a = _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params)
+            where[pi].append(len(pcs))
+            pcs.append(pc)
+            allocs.append(a)
+    return pcs, allocs, where
+
+
+def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
+    N = cfg.sm.count
+    local = {g: i for i, g in enumerate(seg)}
+    q_in_run = {i: 0.0 for i in seg}
+    q_out_run = {i: 0.0 for i in seg}
+    cut_rd = {i: 0.0 for i in seg}        # queue traffic that crosses a segment boundary
+    cut_wr = {i: 0.0 for i in seg}
+    queues = []
+    for q in p.queues:
+        inside = [d for d in q.dst if seg_of[d] == k]
+        later = [d for d in q.dst if seg_of[d] != seg_of[q.src]]
+        if q.src in local:
+            if later:
+                cut_wr[q.src] += q.nbytes          # written once for the later segments
+            if inside:
+                q_out_run[q.src] += q.nbytes
+                queues.append(QueueCost(q.name, local[q.src], tuple(local[d] for d in inside),
+                                        q.tile_bytes, q.tiles, q.entries,
+                                        q.topology if len(inside) == len(q.dst) or
+                                        q.topology != "1-many" else
+                                        ("1-many" if len(inside) > 1 else "1-1")))
+                for d in inside:
+                    q_in_run[d] += q.nbytes
+        else:
+            for d in inside:
+                cut_rd[d] += q.nbytes
+    demands, base = [], []
+    for si in seg:
+        s = p.stages[si]
+        if s.reduce:
+            # the parallel reduce of a split op: the op's work is priced in the stage before
+            # it; this one sums partial tiles at the SM's load-path rate
+            f = cfg.clocks.boost
+            red = OpProfile(kind="simt")
+            red.sm_seconds = (q_in_run[si] + cut_rd[si]) / (cfg.sm.lsu_bytes_per_cycle * f)
+            red.sm_time_s = red.sm_seconds / N
+            red.time_s = red.sm_time_s
+            ps = [red]
+        else:
+            ps = [prof.get(o) for o in s.ops]
+            ps = [x for x in ps if x is not None]
+        t_bsp = sum(x.time_s for x in ps)
+        sm_s = sum(x.sm_seconds for x in ps)
+        sm_t = sum(x.sm_time_s for x in ps)
+        u = min(1.0, sm_t / t_bsp) if t_bsp > 0 else 1.0
+        main = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
+        # one CTA's queue work over the run: every entry in and out at the CTA's entry
+        # bandwidth, one handoff per entry (the executor's step costs, summed)
+        qb = q_in_run[si] + q_out_run[si]
+        n_ent = sum(q.tiles for q in queues if q.src == local[si] or local[si] in q.dst)
+        demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6),
+                                   transfer_s=qb / params.cta_bw(cfg, main.block),
+                                   sync_s=n_ent * params.sync_s(cfg)))
+        rd = _tensor_bytes(graph, s.ops, p.dram_in) + cut_rd[si]
+        wr = _out_bytes(graph, s.ops, p.dram_out) + cut_wr[si]
+        base.append((s, sm_s, main, ps, rd, wr))
+    dram_run = sum(b[4] + b[5] for b in base)
+    l2_run = dram_run + 2 * sum(q.tiles * q.tile_bytes for q in queues)
+    a = balance(name, demands, sms=N, dram_bytes=dram_run, dram_bw=cfg.hbm.bandwidth,
+                l2_bytes=l2_run, l2_bw=cfg.l2.bandwidth)
+    stages = []
+    both = len({b[0].kind for b in base}) > 1
+    for i, (s, sm_s, main, ps, rd, wr) in enumerate(base):
+        block, regs, smem = main.block, main.regs, main.smem
+        if both:
+            # a SIMT and a TENSOR stage CTA pair on an SM (the point of the two arbiters):
+            # stage kernels are built to fit half an SM each (the paper's compiler does
+            # this; how is not published)
+            block = min(block, cfg.sm.max_threads // 2)
+            regs = min(regs, cfg.sm.registers // 2 // max(block, 1))
+            smem = min(smem, cfg.sm.shared_memory // 2)
+        stages.append(StageCost(
+            s.name, s.kind, s.tiles, a.ctas[i], sm_s / s.tiles,
+            dram_read=rd / s.tiles, dram_write=wr / s.tiles,
+            block=block, regs=regs, smem=smem,
+            tensor_flops=sum(x.tensor_flops for x in ps),
+            simt_ops=sum(x.simt_ops for x in ps), ops=tuple(s.ops)))
+    ops = tuple(dict.fromkeys(o for s in stages for o in s.ops))
+    return PipelineCost(name, tuple(stages), tuple(queues), ops), a

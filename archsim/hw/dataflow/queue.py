@@ -82,6 +82,8 @@ def spill_fraction(footprint: float, capacity: float) -> float:
     ramp gives the lowest held-out error: 11.5 % mean against 12.7 % and 14.0 %.)"""
     if footprint <= capacity or footprint <= 0:
         return 0.0
+    if capacity <= 0:
+        return 1.0
     return min(1.0, (footprint - capacity) / capacity)
 
 
@@ -122,7 +124,8 @@ class RingQueue:
     @property
     def occupancy(self) -> int:
         """Entries held: acquired by a producer and not yet released by every consumer."""
-        return self.reserved - min(self.freed.values())
+        f = self.freed
+        return self.reserved - (min(f.values()) if len(f) > 1 else next(iter(f.values())))
 
     def can_write(self, n: int) -> bool:
         return self.occupancy + n <= self.capacity

@@ -50,12 +50,12 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
     if params is None:
         params = params_for(cfg)
     bsp, prof = bsp_profile(program, cfg, l2_start=l2_start, seed=seed)
-    pcs, allocs = pipeline_costs(graph, plan, prof, cfg, params)
+    pcs, allocs, where = pipeline_costs(graph, plan, prof, cfg, params)
     index = {o.op: oi for oi, o in enumerate(program.ops)}
     stream = []
     for what, x in plan.order:
         if what == "pipeline":
-            stream.append(("pipeline", int(x)))
+            stream += [("pipeline", c) for c in where[int(x)]]
         else:
             if x not in index:
                 raise UserError(f"dataflow plan names op {x!r}, which the program lacks")
@@ -103,8 +103,12 @@ def _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params):
         tensor_busy += rep["tensor_busy_s"]
         simt_busy += rep["simt_busy_s"]
         nops = max(1, len(rep["ops"]))
+        seen = set()
         for st in rep["stages"]:
             for o in st["ops"]:
+                if o in seen:           # a split op's reduce stage names it again
+                    continue
+                seen.add(o)
                 op = graph.op(o)
                 share = 1.0 / nops
                 row = OpResult(
@@ -118,7 +122,19 @@ def _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params):
                               "stage": st["name"], "ctas": st["ctas"], "time_s": t * share,
                               "start_s": (rep["start"] - t0) / PS,
                               "throughput_tiles_per_s": st["throughput_tiles_per_s"]}])
-                if o in byname:
+                if o in byname and res.ops[byname[o]].bound == "dataflow":
+                    # an op of a pipeline cut into segments: its parts add up
+                    prev = res.ops[byname[o]]
+                    row.time_s += prev.time_s
+                    row.start_s = prev.start_s
+                    row.dram_read_bytes += prev.dram_read_bytes
+                    row.dram_write_bytes += prev.dram_write_bytes
+                    row.l2_hit_bytes += prev.l2_hit_bytes
+                    row.l2_miss_bytes += prev.l2_miss_bytes
+                    row.energy_j += prev.energy_j
+                    row.kernels = prev.kernels + row.kernels
+                    res.ops[byname[o]] = row
+                elif o in byname:
                     res.ops[byname[o]] = row
                 else:
                     res.ops.append(row)
@@ -136,5 +152,6 @@ def _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params):
         "allocation": [{"pipeline": a.pipeline, "ctas": list(a.ctas),
                         "ilp_throughput_tiles_per_s": a.throughput} for a in allocs],
         "coverage_ops": plan.covered, "bsp_ops": len(plan.bsp_ops),
+        "plan_pipelines": len(plan.pipelines), "segments": len(m.reports),
         "queue_params": asdict(params),
     }
