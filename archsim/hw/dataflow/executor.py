@@ -75,6 +75,8 @@ class PipelineCost:
     stages: tuple            # StageCost
     queues: tuple            # QueueCost
     ops: tuple = ()          # graph op names (the report's per-op rows)
+    predicted_s: float = 0.0  # the balancer's estimate: one run at its throughput + fill
+    bsp_s: float = 0.0        # the same ops kernel by kernel (BSP model)
 
 
 class _Cta:
@@ -221,7 +223,7 @@ class DataflowMachine(GpuMachine):
         super().__init__(cfg, program, streams=[stream] if stream is not None else None, **kw)
         self.pipes = list(pipelines)
         self.qparams = params
-        self.runs: list[PipelineRun] = []
+        self.runs: dict[int, PipelineRun] = {}
         self.reports: list[dict] = []
         self.sync_t = int(round(params.sync_s(cfg) * PS))
         self.qsig = {}
@@ -245,7 +247,7 @@ class DataflowMachine(GpuMachine):
         pc = self.pipes[p]
         run = PipelineRun(p, pc, self.qparams, self.cfg)
         run.start = self.now
-        self.runs.append(run)
+        self.runs[p] = run
         offset = {"tensor": 0, "simt": 0}
         for i, sc in enumerate(pc.stages):
             sms = self._place_stage(sc, offset[sc.kind])

@@ -18,7 +18,7 @@ from archsim.hw.dataflow.arbiter import kernel_kind
 from archsim.hw.dataflow.executor import PipelineCost, QueueCost, StageCost
 from archsim.hw.gpu.machine import build, finish
 from archsim.hw.gpu.model import _clock_terms, make_model
-from archsim.lower.dataflow.balance import StageDemand, balance
+from archsim.lower.dataflow.balance import StageDemand, balance, throughput
 
 
 @dataclass
@@ -185,9 +185,11 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
         # bandwidth, one handoff per entry (the executor's step costs, summed)
         qb = q_in_run[si] + q_out_run[si]
         n_ent = sum(q.tiles for q in queues if q.src == local[si] or local[si] in q.dst)
+        steps = max([s.tiles] + [q.tiles for q in queues
+                                 if q.src == local[si] or local[si] in q.dst])
         demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6),
                                    transfer_s=qb / params.cta_bw(cfg, main.block),
-                                   sync_s=n_ent * params.sync_s(cfg)))
+                                   sync_s=n_ent * params.sync_s(cfg), max_ctas=steps))
         rd = _tensor_bytes(graph, s.ops, p.dram_in) + cut_rd[si]
         wr = _out_bytes(graph, s.ops, p.dram_out) + cut_wr[si]
         base.append((s, sm_s, main, ps, rd, wr))
@@ -213,4 +215,13 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             tensor_flops=sum(x.tensor_flops for x in ps),
             simt_ops=sum(x.simt_ops for x in ps), ops=tuple(s.ops)))
     ops = tuple(dict.fromkeys(o for s in stages for o in s.ops))
-    return PipelineCost(name, tuple(stages), tuple(queues), ops), a
+    T = throughput(demands, a.ctas, sms=N,
+                   mem_cap=min([np.inf] + ([cfg.hbm.bandwidth / dram_run] if dram_run else []) +
+                               ([cfg.l2.bandwidth / l2_run] if l2_run else [])))
+    # fill: one step of every stage, in a row (the first tile's trip through the pipeline)
+    fill = sum(d.bsp_time_s * d.pipe_util * N / max(1, d.max_ctas) + 2 * params.sync_s(cfg)
+               for d in demands)
+    bsp_s = sum(prof[o].time_s for o in ops if o in prof) + cfg.launch.overhead * sum(
+        1 for o in ops if o in prof)
+    return PipelineCost(name, tuple(stages), tuple(queues), ops,
+                        predicted_s=1.0 / T + fill if T > 0 else float("inf"), bsp_s=bsp_s), a

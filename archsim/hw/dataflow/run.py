@@ -37,7 +37,8 @@ def _plan(graph, cfg):
 
 
 def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1, seed=0,
-                 progress=None, monitors=None, plan=None, params=None, program=None):
+                 progress=None, monitors=None, plan=None, params=None, program=None,
+                 fallback=True):
     from archsim.hw.gpu import _gemm_tuner
     from archsim.lower import lower
     if repeat != 1:
@@ -52,10 +53,19 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
     bsp, prof = bsp_profile(program, cfg, l2_start=l2_start, seed=seed)
     pcs, allocs, where = pipeline_costs(graph, plan, prof, cfg, params)
     index = {o.op: oi for oi, o in enumerate(program.ops)}
-    stream = []
+    stream, fell = [], []
     for what, x in plan.order:
         if what == "pipeline":
-            stream += [("pipeline", c) for c in where[int(x)]]
+            for c in where[int(x)]:
+                pc = pcs[c]
+                if fallback and pc.predicted_s >= pc.bsp_s:
+                    # not worth it by the balancer's own estimate: its ops run kernel by
+                    # kernel (ours, not the paper's: a compiler with a cost model would)
+                    fell.append(pc.name)
+                    for o in sorted((index[o] for o in pc.ops if o in index)):
+                        stream += [(o, k) for k in program.ops[o].kernels]
+                else:
+                    stream.append(("pipeline", c))
         else:
             if x not in index:
                 raise UserError(f"dataflow plan names op {x!r}, which the program lacks")
@@ -72,6 +82,9 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
     res = finish(m, l2_start)
     _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params)
     res.extra["dataflow"]["bsp_time_s"] = bsp.time_s
+    res.extra["dataflow"]["fallback_to_bsp"] = fell
+    res.extra["dataflow"]["predicted"] = [
+        {"pipeline": pc.name, "predicted_s": pc.predicted_s, "bsp_s": pc.bsp_s} for pc in pcs]
     res.extra["dataflow"]["bsp_dram_bytes"] = bsp.dram_read_bytes + bsp.dram_write_bytes
     res.extra["mode"] = "dataflow"
     return res

@@ -5,6 +5,7 @@
         T * DRAM_bytes <= DRAM_BW,  T * L2_bytes <= L2_BW
         1 <= a_i <= #SMs,  sum of a_i over SIMT stages <= #SMs,  same over TENSOR stages
         a_i integer
+        (ours: a_i <= the stage's tiles when it has fewer than #SMs: a CTA works on a tile)
 
 with t_i = the stage's BSP throughput (its tiles over its BSP kernels' time on the whole GPU),
 r_i(a_i) = a_i / #SMs (the share of the GPU its CTAs hold, one CTA per SM and pipe type) and
@@ -12,8 +13,10 @@ s_i = 1 / u_i, u_i its BSP kernels' highest pipe utilisation (a stage that kept 
 only u_i of the time on its own runs 1/u_i faster once queues feed it). T is in pipeline runs
 per second (every stage processes all its tiles once per run), so stages with different tile
 counts compare. Solved by HiGHS through scipy.optimize.milp; among the allocations reaching
-the best T, a second solve takes the one with the most CTAs (the paper fills every SM: its
-constraint is sum a_i = #SMs per type), so leftover SMs go to stages rather than idle.
+the best T, a second solve takes the one with the fewest CTAs. (The paper writes
+sum a_i = #SMs per type; CTAs beyond those the best T needs add no throughput in this
+program, and every CTA adds a ring of queue entries to the L2 footprint, so we leave them
+out: the difference is ours.)
 
 Pure: numbers in, Allocation out. Nothing here knows about time beyond these rates.
 """
@@ -37,6 +40,7 @@ class StageDemand:
     pipe_util: float      # u_i: highest pipe utilisation of those kernels, in (0, 1]
     transfer_s: float = 0.0   # one CTA moving all the stage's queue entries in and out
     sync_s: float = 0.0       # one CTA's handoffs (acquire/release) over the run
+    max_ctas: int = 0         # CTAs that can have work at once (its tiles); 0: no limit
 
     def rate_per_cta(self, sms: int) -> float:
         """Pipeline runs per second one CTA of the stage sustains: t_i * s_i / (#SMs * tiles),
@@ -88,7 +92,9 @@ def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
             lo.append(-np.inf)
             hi.append(float(sms))
     xmax = mem_cap / ref if np.isfinite(mem_cap) else np.inf
-    bounds = Bounds([0.0] + [1.0] * n, [xmax] + [float(sms)] * n)
+    # a stage with fewer tiles than SMs can keep at most one CTA per tile busy
+    amax = [float(min(sms, d.max_ctas) if d.max_ctas > 0 else sms) for d in demands]
+    bounds = Bounds([0.0] + [1.0] * n, [xmax] + amax)
     integ = np.array([0] + [1] * n)
     cons = LinearConstraint(np.array(A), lo, hi)
     obj = np.zeros(n + 1)
@@ -98,9 +104,9 @@ def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
         raise UserError(f"pipeline {name}: the load-balance program has no solution "
                         f"({r.message})")
     best = r.x[0]
-    # second solve: the same throughput with as many CTAs as the SMs hold
-    bounds2 = Bounds([best * (1 - 1e-9)] + [1.0] * n, [xmax] + [float(sms)] * n)
-    obj2 = np.concatenate([[0.0], -np.ones(n)])
+    # second solve: the same throughput with as few CTAs as reach it
+    bounds2 = Bounds([best * (1 - 1e-9)] + [1.0] * n, [xmax] + amax)
+    obj2 = np.concatenate([[0.0], np.ones(n)])
     r2 = milp(obj2, constraints=cons, integrality=integ, bounds=bounds2)
     x = r2.x if r2.success else r.x
     a = tuple(int(round(v)) for v in x[1:])
