@@ -48,10 +48,6 @@ def _forward(op: Op) -> bool:
     return op.attrs.get("phase", "forward") == "forward"
 
 
-def _rows(t) -> int:
-    return t.numel // t.shape[-1] if t.shape and t.shape[-1] else 1
-
-
 def _row_fits(width: int, cfg) -> bool:
     """A ROW_TILE-row block of `width` fp32 accumulators fits in one SM's shared memory."""
     return ROW_TILE * width * 4 <= cfg.sm.shared_memory
@@ -243,11 +239,10 @@ def _group_kernel(group: list[Op], cfg, mem, readers, root) -> Kernel:
         tile = t if needed(head_out) else replace(t, c_esize=0)   # C stays on chip
         per_step = 2 * t.tm * t.tn * t.tk
         extra_steps = math.ceil(extra_flops / max(base.units, 1) / per_step) if extra_flops else 0
-        head_accs = tuple(x for x in base.accesses)
         return replace(base, name=name, simt_ops=simt, steps=base.steps + extra_steps,
                        tensor_flops=base.tensor_flops + (extra_flops if base.pipe == "tensor"
                                                          else 0),
-                       accesses=head_accs + tuple(reads) + tuple(writes), tile=tile)
+                       accesses=base.accesses + tuple(reads) + tuple(writes), tile=tile)
     return replace(base, name=name, model=model, simt_ops=simt, dep_rounds=dep,
                    accesses=tuple(reads) + tuple(writes), approximate=False)
 

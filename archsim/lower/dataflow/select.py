@@ -89,10 +89,10 @@ def edge_kind(op: Op, i: int) -> str:
         return "dram"                                     # B re-read by every row tile; bias
     if k in ("conv2d_wgrad", "conv3d_wgrad"):
         return "split"
-    if k == "attention":
-        return ("queue", "split", "split")[i] if i < 3 else "order"
-    if k == "attention_bwd":
-        return "split"
+    if k == "attention":        # every query tile reads all of K and V: they must exist whole
+        return ("queue", "dram", "dram")[i] if i < 3 else "order"
+    if k == "attention_bwd":    # q, k, v, o, dY: K and V whole again; dK, dV reduce over queries
+        return "dram" if i in (1, 2) else "split"
     if k == "gather":
         return "dram" if i == 0 else "queue"
     if k == "reduction":
@@ -123,6 +123,11 @@ def op_splits(op: Op, cfg) -> bool:
         a = op.attrs
         plan = vendor.plan_gemm(a["M"], a["N"], a["K"], a.get("batch", 1), op.inputs[0].dtype, cfg)
         return plan.split_k > 1
+    if op.kind == "attention":  # too few query tiles to fill the SMs: split K/V (flash-decoding)
+        a = op.attrs
+        units, _, _, _ = vendor.plan_attention(a["B"], a["H"], a["S"], cfg.sm.count,
+                                               a.get("Hkv", a["H"]))
+        return units < cfg.sm.count
     return False
 
 
@@ -171,7 +176,6 @@ class _Views:
 def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
     """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules)."""
     ops = graph.topo_ops()
-    index = {op.name: i for i, op in enumerate(ops)}
     root = _Views(graph)
     producer: dict[str, Op] = {}
     for op in ops:
@@ -239,7 +243,6 @@ def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
             p = _pipeline(f"p{len(pipelines)}", comp, graph, cfg, real_producer, root, tensors)
             order.append(("pipeline", len(pipelines)))
             pipelines.append(p)
-    del index
     return DataflowPlan(graph.name, tuple(pipelines), tuple(bsp_ops), tuple(order))
 
 
