@@ -11,8 +11,8 @@ Rules (`fusion_groups`), visiting ops in the graph's topological order:
 - A group starts at a GEMM (no split-K: the fused epilogue needs each output tile complete on
   one CTA) or at a streaming op (elementwise, copy, concat, layernorm, softmax, a reduction not
   over the row axis). An op joins the group of the one group member whose result it reads if
-  - it reads exactly one tensor made inside the group, and every other input it reads was made
-    before the group's first op (so the group stays one convex kernel), and
+  - it reads exactly one tensor made inside the group, and no other input it reads depends on
+    the group (so the group stays one convex kernel), and
   - it works row by row on the same rows: an elementwise/copy op (an epilogue); a layernorm or
     softmax whose row fits in shared memory with the GEMM tile (ROW_TILE rows x the row in fp32
     within the SM's shared memory); a GEMM reading the group's result as its A operand whose
@@ -32,6 +32,7 @@ Program rows with no kernels, so per-op flops still add up.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import replace
 
@@ -132,13 +133,23 @@ def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
 
 
 def _convex(op: Op, group: list[Op], index, producer, root) -> bool:
-    """Every input of `op` not made inside the group was made before the group's head."""
+    """No input of `op` made outside the group depends on the group (the group would have to
+    wait for an op that waits for it). Ops before the group's head cannot: only later ones are
+    searched (a weight cast placed between two fused GEMMs depends on nothing in the group)."""
     names = {o.name for o in group}
     start = index[group[0].name]
-    for t in op.inputs:
-        p = producer.get(root.get(t.name, t.name))
-        if p is not None and p.name not in names and index[p.name] > start:
+    stack = [p for t in op.inputs
+             if (p := producer.get(root.get(t.name, t.name))) is not None and p.name not in names]
+    seen: set[str] = set()
+    while stack:
+        p = stack.pop()
+        if p.name in seen or index[p.name] < start:
+            continue
+        if p.name in names:
             return False
+        seen.add(p.name)
+        stack.extend(q for t in p.inputs
+                     if (q := producer.get(root.get(t.name, t.name))) is not None)
     return True
 
 
@@ -162,7 +173,7 @@ def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
         for t in op.inputs:
             readers.setdefault(root.get(t.name, t.name), set()).add(op.name)
     out: list[OpKernels] = []
-    for op in graph.topo_ops():
+    for op in _schedule(graph, groups):
         if op.kind == "view":
             src = mem.of(op.inputs[0])
             mem.alias[op.outputs[0].name] = src
@@ -181,6 +192,59 @@ def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
                              tuple(fn(op, cfg, mem)) * max(1, op.repeat)))
     resident = tuple(mem.alias.get(t.name, t.name) for t in graph.graph_inputs())
     return Program(graph.name, cfg.name, "fused", tuple(out), dict(mem.buffers), resident)
+
+
+def _schedule(graph: Graph, groups: list[tuple[str, ...]]) -> list[Op]:
+    """The graph's ops in a topological order of the graph with each group contracted to one
+    node (a fused kernel runs when all its members' outside inputs are ready), members right
+    after their head; ties go to the op first in the graph's own order. Views are transparent:
+    each runs (launching nothing) with the node that made the data it aliases. Groups are
+    convex, so the contracted graph has no cycle."""
+    ops = graph.topo_ops()
+    index = {op.name: i for i, op in enumerate(ops)}
+    node = {n: g[0] for g in groups for n in g}          # op -> its node (the group's head)
+    members = {g[0]: g for g in groups}
+    root: dict[str, str] = {}
+    producer: dict[str, str] = {}
+    after: dict[str | None, list[Op]] = {}               # node -> views of its data
+    for op in ops:
+        if op.kind == "view":
+            src = op.inputs[0].name
+            root[op.outputs[0].name] = r = root.get(src, src)
+            p = producer.get(r)
+            after.setdefault(node.get(p, p) if p else None, []).append(op)
+        else:
+            for t in op.outputs:
+                producer[t.name] = op.name
+    succ: dict[str, set[str]] = {}
+    npred: dict[str, int] = {}
+    for op in ops:
+        if op.kind == "view":
+            continue
+        v = node.get(op.name, op.name)
+        npred.setdefault(v, 0)
+        for t in op.inputs:
+            p = producer.get(root.get(t.name, t.name))
+            if p is None:
+                continue
+            u = node.get(p, p)
+            if u != v and v not in succ.setdefault(u, set()):
+                succ[u].add(v)
+                npred[v] += 1
+    heap = [(index[v], v) for v, k in npred.items() if k == 0]
+    heapq.heapify(heap)
+    out: list[Op] = list(after.get(None, ()))
+    while heap:
+        _, v = heapq.heappop(heap)
+        # the node's ops and the views of its data, in the graph's order (a member may read a
+        # view of an earlier member's result)
+        chunk = [graph.op(n) for n in members.get(v, (v,))] + after.get(v, [])
+        out.extend(sorted(chunk, key=lambda o: index[o.name]))
+        for w in sorted(succ.get(v, ())):
+            npred[w] -= 1
+            if npred[w] == 0:
+                heapq.heappush(heap, (index[w], w))
+    return out
 
 
 def _group_kernel(group: list[Op], cfg, mem, readers, root) -> Kernel:
