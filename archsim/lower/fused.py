@@ -4,6 +4,7 @@ What TensorRT, AStitch and Welder do to a forward graph, on the same GPU model a
 
     groups = fusion_groups(graph, cfg)     # pure, testable: which ops share a kernel
     program = lower_fused(graph, cfg)      # the Program the BSP machine runs
+    lower_fused(graph, cfg, gemm_chains=True)   # also back-to-back GEMMs (Welder/Bolt)
 
 Rules (`fusion_groups`), visiting ops in the graph's topological order:
 - Only forward ops fuse (training: the backward and the optimizer run as in bsp, as a compiler
@@ -15,10 +16,11 @@ Rules (`fusion_groups`), visiting ops in the graph's topological order:
     the group (so the group stays one convex kernel), and
   - it works row by row on the same rows: an elementwise/copy op (an epilogue); a layernorm or
     softmax whose row fits in shared memory with the GEMM tile (ROW_TILE rows x the row in fp32
-    within the SM's shared memory); a GEMM reading the group's result as its A operand whose
-    K and N fit the same bound (a back-to-back GEMM: the row block of the first product stays in
-    SMEM while the second multiplies it, as Welder and Bolt fuse MLPs). A GEMM's epilogue may not
-    start a stream group's ops before it (no prologue fusion: a row op feeding a GEMM runs alone).
+    within the SM's shared memory); only with gemm_chains=True (not mode "fused"'s default:
+    TensorRT-style fusion, and the paper's vertical-fusion numbers, keep GEMM -> GEMM as two
+    kernels), a GEMM reading the group's result as its A operand whose K and N fit the same
+    bound (the row block of the first product stays in SMEM while the second multiplies it, as
+    Welder and Bolt fuse MLPs). No prologue fusion: a stream op feeding a GEMM ends its group.
 - An intermediate made and read only inside a group is never written to or read from DRAM; one
   also read outside the group is still written once.
 
@@ -72,8 +74,10 @@ def _can_head(op: Op, cfg) -> bool:
     return op.kind in STREAM_KINDS
 
 
-def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
-    """Groups of >= 2 ops that run as one kernel, head first, members in topological order."""
+def fusion_groups(graph: Graph, cfg, gemm_chains: bool = False) -> list[tuple[str, ...]]:
+    """Groups of >= 2 ops that run as one kernel, head first, members in topological order.
+    gemm_chains: also fuse back-to-back GEMMs (Welder/Bolt); off by default, as TensorRT-style
+    compilers and the paper's vertical-fusion baseline leave GEMM -> GEMM to two kernels."""
     ops = graph.topo_ops()
     index = {op.name: i for i, op in enumerate(ops)}
     root: dict[str, str] = {}
@@ -99,7 +103,7 @@ def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
         for gid in sorted(made_in, reverse=True):          # the latest group first
             g = groups[gid]
             reads = {root.get(op.inputs[i].name, op.inputs[i].name) for i in made_in[gid]}
-            if len(reads) == 1 and _joins(op, made_in[gid][0], g, cfg) and \
+            if len(reads) == 1 and _joins(op, made_in[gid][0], g, cfg, gemm_chains) and \
                     _convex(op, g, index, producer, root):
                 g.append(op)
                 group_of[op.name] = gid
@@ -111,7 +115,7 @@ def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
     return [tuple(o.name for o in g) for g in groups if len(g) > 1]
 
 
-def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
+def _joins(op: Op, i: int, group: list[Op], cfg, gemm_chains: bool) -> bool:
     head = group[0]
     if not op.outputs or (op.kind == "copy" and op.attrs.get("autocast")):
         return False
@@ -121,7 +125,7 @@ def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
         return False
     if op.kind == "gemm":
         a = op.attrs
-        return (head.kind == "gemm" and i == 0 and a.get("batch", 1) == 1
+        return (gemm_chains and head.kind == "gemm" and i == 0 and a.get("batch", 1) == 1
                 and _row_fits(a["K"], cfg) and _row_fits(a["N"], cfg))
     if op.kind in ("layernorm", "softmax"):
         return _row_fits(op.inputs[0].shape[-1], cfg)
@@ -155,9 +159,9 @@ def _convex(op: Op, group: list[Op], index, producer, root) -> bool:
 
 # ---- lowering -----------------------------------------------------------------------------------
 
-def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
+def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = False) -> Program:
     """The Program of mode "fused": bsp lowering with each fusion group as one kernel."""
-    groups = fusion_groups(graph, cfg)
+    groups = fusion_groups(graph, cfg, gemm_chains)
     head_of = {g[0]: g for g in groups}
     member = {n for g in groups for n in g[1:]}
     mem = bsp._Memory()

@@ -11,7 +11,8 @@ from archsim.config import load_config
 from archsim.graph import GraphBuilder, build_workload
 from archsim.graph.training import training_graph
 from archsim.lower import lower
-from archsim.lower.fused import fusion_groups
+from archsim.lower.fused import fusion_groups, lower_fused
+from archsim.hw.gpu import run_program
 from archsim.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,10 +33,15 @@ def _narrow_mlp():
     return b.build()
 
 
+def test_narrow_mlp_fuses_epilogues_by_default():
+    g = _narrow_mlp()
+    assert fusion_groups(g, A100) == [("fc1", "norm", "residual")]
+
+
 def test_narrow_mlp_fuses_into_one_kernel_that_skips_its_intermediates():
     g = _narrow_mlp()
-    assert fusion_groups(g, A100) == [("fc0", "fc1", "norm", "residual")]
-    prog = lower(g, A100, mode="fused")
+    assert fusion_groups(g, A100, gemm_chains=True) == [("fc0", "fc1", "norm", "residual")]
+    prog = lower_fused(g, A100, gemm_chains=True)
     assert prog.mode == "fused"
     launched = [o for o in prog.ops if o.kernels]
     assert [o.op for o in launched] == ["fc0"] and len(launched[0].kernels) == 1
@@ -53,7 +59,7 @@ def test_wide_gemm_chain_is_not_fused_but_its_epilogue_is():
     h = b.gelu(h, name="gelu")
     b.linear(h, 4096, name="fc2", bias=False)
     # a 128-row block of 4096 fp32 accumulators (2 MiB) does not fit in 164 KiB of SMEM
-    assert fusion_groups(b.build(), A100) == [("fc1", "gelu")]
+    assert fusion_groups(b.build(), A100, gemm_chains=True) == [("fc1", "gelu")]
 
 
 def test_backward_ops_are_not_fused():
@@ -67,11 +73,12 @@ def test_backward_ops_are_not_fused():
 def test_fused_program_runs_ops_in_a_topological_order(spec):
     # training interleaves weight casts between fused GEMMs: the group waits for them
     for g in (build_workload(spec), training_graph(build_workload(spec))):
-        prog = lower(g, A100, mode="fused")
-        pos = {o.op: i for i, o in enumerate(prog.ops)}
-        assert sorted(pos) == sorted(o.name for o in g.ops)
-        assert all(pos[a] < pos[b] for a, b in g.nx.edges)
-    assert fusion_groups(training_graph(build_workload(spec)), A100)
+        for chains in (False, True):
+            prog = lower_fused(g, A100, gemm_chains=chains)
+            pos = {o.op: i for i, o in enumerate(prog.ops)}
+            assert sorted(pos) == sorted(o.name for o in g.ops)
+            assert all(pos[a] < pos[b] for a, b in g.nx.edges)
+    assert fusion_groups(training_graph(build_workload(spec)), A100, gemm_chains=True)
 
 
 def test_fused_moves_less_dram_than_bsp_and_bsp_is_unchanged():
@@ -98,8 +105,8 @@ _KINDS = st.lists(st.sampled_from(["linear", "wide", "act", "norm", "residual", 
 
 
 @settings(max_examples=15, deadline=None)
-@given(_KINDS)
-def test_fused_never_moves_more_dram_than_bsp(kinds):
+@given(_KINDS, st.booleans())
+def test_fused_never_moves_more_dram_than_bsp(kinds, chains):
     b = GraphBuilder("rand")
     x0 = b.input("x", (2048, 128))
     x = x0
@@ -124,12 +131,13 @@ def test_fused_never_moves_more_dram_than_bsp(kinds):
         else:
             x = b.add(x, b.reduce(x, axes=0, fn="sum", name=f"cs{i}"), name=f"cb{i}")
     g = b.build()
-    groups = fusion_groups(g, A100)
+    groups = fusion_groups(g, A100, chains)
     flat = [n for grp in groups for n in grp]
     assert len(flat) == len(set(flat)) and all(len(grp) >= 2 for grp in groups)
-    bsp, fused = (simulate(g, A100, exec_mode=m) for m in ("bsp", "fused"))
+    bsp = simulate(g, A100, exec_mode="bsp")
+    fused = run_program(lower_fused(g, A100, gemm_chains=chains), A100)
     assert _dram(fused) <= _dram(bsp) * 1.01 + 4096    # sampling noise of the L2, if any
-    assert fusion_groups(g, A100) == groups           # deterministic
+    assert fusion_groups(g, A100, chains) == groups   # deterministic
 
 
 def test_cli_runs_fused_mode(tmp_path):
