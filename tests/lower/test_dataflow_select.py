@@ -84,6 +84,8 @@ def test_edge_gather_of_an_activation_joins_the_pipeline():
     assert "enc" in plan.bsp_ops
     pi, _ = _stage_of(plan, "gather_src")
     assert _stage_of(plan, "edge_fc1")[0] == pi
+    strict = plan_dataflow(b.build(), A100, edge_gathers=False)
+    assert "gather_src" in strict.bsp_ops and _stage_of(strict, "edge_fc1") is not None
 
 
 def test_multi_consumer_intermediate_gets_a_one_to_many_queue():

@@ -62,14 +62,14 @@ TENSOR_KINDS = frozenset({"gemm", "conv2d", "conv3d", "conv2d_dgrad", "conv2d_wg
 
 # ---- classification -----------------------------------------------------------------------------
 
-def is_sf(op: Op) -> bool:
-    """May this op run inside a spatial pipeline? (rule 1)"""
+def is_sf(op: Op, edge_gathers: bool = True) -> bool:
+    """May this op run inside a spatial pipeline? (rule 1; edge_gathers=False: no gather may)"""
     if op.attrs.get("phase") == "optimizer" or op.kind not in SF_KINDS:
         return False
     if op.kind == "copy" and op.attrs.get("autocast"):
         return False        # a weight cast (param -> bf16): no activation flows through it
-    if op.kind == "gather":
-        return op.inputs[0].role not in ("param", "state")   # an embedding lookup is excluded
+    if op.kind == "gather":                # an embedding lookup is excluded
+        return edge_gathers and op.inputs[0].role not in ("param", "state")
     return True
 
 
@@ -173,8 +173,11 @@ class _Views:
         return self.root.get(name, name)
 
 
-def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
-    """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules)."""
+def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
+    """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules).
+
+    edge_gathers=False keeps every gather out of pipelines, graph-edge gathers too (the
+    selection the paper's op coverage points to; Table 2 reports both)."""
     ops = graph.topo_ops()
     root = _Views(graph)
     producer: dict[str, Op] = {}
@@ -212,7 +215,7 @@ def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
             continue
         preds = [(i, real_producer(t.name)) for i, t in enumerate(op.inputs)]
         dep_in_run = [(i, p) for i, p in preds if p is not None and p.name in in_run]
-        if not is_sf(op):
+        if not is_sf(op, edge_gathers):
             if dep_in_run:
                 close()
                 runs.append(([op], []))
