@@ -4,7 +4,7 @@ What TensorRT, AStitch and Welder do to a forward graph, on the same GPU model a
 
     groups = fusion_groups(graph, cfg)     # pure, testable: which ops share a kernel
     program = lower_fused(graph, cfg)      # the Program the BSP machine runs
-    lower_fused(graph, cfg, gemm_chains=True)   # also back-to-back GEMMs (Welder/Bolt)
+    lower_fused(graph, cfg, gemm_chains=False)  # epilogues only: no back-to-back GEMMs
 
 Rules (`fusion_groups`), visiting ops in the graph's topological order:
 - Only forward ops fuse (training: the backward and the optimizer run as in bsp, as a compiler
@@ -16,11 +16,12 @@ Rules (`fusion_groups`), visiting ops in the graph's topological order:
     the group (so the group stays one convex kernel), and
   - it works row by row on the same rows: an elementwise/copy op (an epilogue); a layernorm or
     softmax whose row fits in shared memory with the GEMM tile (ROW_TILE rows x the row in fp32
-    within the SM's shared memory); only with gemm_chains=True (not mode "fused"'s default:
-    TensorRT-style fusion, and the paper's vertical-fusion numbers, keep GEMM -> GEMM as two
-    kernels), a GEMM reading the group's result as its A operand whose K and N fit the same
-    bound (the row block of the first product stays in SMEM while the second multiplies it, as
-    Welder and Bolt fuse MLPs). No prologue fusion: a stream op feeding a GEMM ends its group.
+    within the SM's shared memory); a GEMM reading the group's result as its A operand when
+    the intermediate row block (ROW_TILE x K, bf16) and the GEMM's whole weight (K x N) fit in
+    shared memory together (a back-to-back GEMM keeps its weights resident while row blocks of
+    the first product stream through, as Bolt's persistent MLP kernels and Welder do: on an
+    A100, 128-wide MLPs fuse, 256-wide ones do not). No prologue fusion: a stream op feeding a
+    GEMM ends its group.
 - An intermediate made and read only inside a group is never written to or read from DRAM; one
   also read outside the group is still written once.
 
@@ -56,6 +57,13 @@ def _row_fits(width: int, cfg) -> bool:
     return ROW_TILE * width * 4 <= cfg.sm.shared_memory
 
 
+def _weights_fit(op: Op, cfg) -> bool:
+    """A back-to-back GEMM: a ROW_TILE-row block of its A operand and its whole B (weights) fit
+    in one SM's shared memory together."""
+    a, es = op.attrs, op.inputs[0].itemsize
+    return (ROW_TILE * a["K"] + a["K"] * a["N"]) * es <= cfg.sm.shared_memory
+
+
 def _gemm_plan(op: Op, cfg):
     a = op.attrs
     return vendor.plan_gemm(a["M"], a["N"], a["K"], a.get("batch", 1), op.inputs[0].dtype, cfg,
@@ -74,10 +82,9 @@ def _can_head(op: Op, cfg) -> bool:
     return op.kind in STREAM_KINDS
 
 
-def fusion_groups(graph: Graph, cfg, gemm_chains: bool = False) -> list[tuple[str, ...]]:
+def fusion_groups(graph: Graph, cfg, gemm_chains: bool = True) -> list[tuple[str, ...]]:
     """Groups of >= 2 ops that run as one kernel, head first, members in topological order.
-    gemm_chains: also fuse back-to-back GEMMs (Welder/Bolt); off by default, as TensorRT-style
-    compilers and the paper's vertical-fusion baseline leave GEMM -> GEMM to two kernels."""
+    gemm_chains=False: epilogue fusion only (TensorRT-style), no back-to-back GEMMs."""
     ops = graph.topo_ops()
     index = {op.name: i for i, op in enumerate(ops)}
     root: dict[str, str] = {}
@@ -126,7 +133,7 @@ def _joins(op: Op, i: int, group: list[Op], cfg, gemm_chains: bool) -> bool:
     if op.kind == "gemm":
         a = op.attrs
         return (gemm_chains and head.kind == "gemm" and i == 0 and a.get("batch", 1) == 1
-                and _row_fits(a["K"], cfg) and _row_fits(a["N"], cfg))
+                and _weights_fit(op, cfg))
     if op.kind in ("layernorm", "softmax"):
         return _row_fits(op.inputs[0].shape[-1], cfg)
     if op.kind == "reduction":
@@ -159,7 +166,7 @@ def _convex(op: Op, group: list[Op], index, producer, root) -> bool:
 
 # ---- lowering -----------------------------------------------------------------------------------
 
-def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = False) -> Program:
+def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = True) -> Program:
     """The Program of mode "fused": bsp lowering with each fusion group as one kernel."""
     groups = fusion_groups(graph, cfg, gemm_chains)
     head_of = {g[0]: g for g in groups}

@@ -33,15 +33,15 @@ def _narrow_mlp():
     return b.build()
 
 
-def test_narrow_mlp_fuses_epilogues_by_default():
+def test_epilogue_only_fusion_leaves_gemm_chains():
     g = _narrow_mlp()
-    assert fusion_groups(g, A100) == [("fc1", "norm", "residual")]
+    assert fusion_groups(g, A100, gemm_chains=False) == [("fc1", "norm", "residual")]
 
 
 def test_narrow_mlp_fuses_into_one_kernel_that_skips_its_intermediates():
     g = _narrow_mlp()
-    assert fusion_groups(g, A100, gemm_chains=True) == [("fc0", "fc1", "norm", "residual")]
-    prog = lower_fused(g, A100, gemm_chains=True)
+    assert fusion_groups(g, A100) == [("fc0", "fc1", "norm", "residual")]
+    prog = lower(g, A100, mode="fused")
     assert prog.mode == "fused"
     launched = [o for o in prog.ops if o.kernels]
     assert [o.op for o in launched] == ["fc0"] and len(launched[0].kernels) == 1
@@ -58,8 +58,19 @@ def test_wide_gemm_chain_is_not_fused_but_its_epilogue_is():
     h = b.linear(b.input("x", (4096, 4096)), 4096, name="fc1", bias=False)
     h = b.gelu(h, name="gelu")
     b.linear(h, 4096, name="fc2", bias=False)
-    # a 128-row block of 4096 fp32 accumulators (2 MiB) does not fit in 164 KiB of SMEM
-    assert fusion_groups(b.build(), A100, gemm_chains=True) == [("fc1", "gelu")]
+    # fc2's 4096 x 4096 weights (32 MiB) do not fit in 164 KiB of SMEM
+    assert fusion_groups(b.build(), A100) == [("fc1", "gelu")]
+
+
+def test_gemm_chains_fuse_while_weights_and_row_block_fit_in_smem():
+    def chain(width):
+        b = GraphBuilder("chain")
+        h = b.linear(b.input("x", (8192, width)), width, name="fc0", epilogue="relu")
+        b.linear(h, width, name="fc1")
+        return b.build()
+    # 128 rows x 128 + 128 x 128 bf16 = 64 KiB fit; at 256 wide 192 KiB do not (A100: 164 KiB)
+    assert fusion_groups(chain(128), A100) == [("fc0", "fc1")]
+    assert fusion_groups(chain(256), A100) == []
 
 
 def test_backward_ops_are_not_fused():
