@@ -6,6 +6,7 @@ paper's numbers.
     python benchmarks/kitsune_table2.py                 # every app, inference and training
     python benchmarks/kitsune_table2.py --app nerf      # one app
     python benchmarks/kitsune_table2.py --phase infer   # inference rows only
+    python benchmarks/kitsune_table2.py --whole         # whole models: absolute op coverage
 
 Columns:
 - ops: the graph's ops (views excluded: they launch nothing); the paper's count beside it.
@@ -59,6 +60,15 @@ APPS = {
                       "Llama prefill"),
     "llama-decode": ("llama3-8b(phase='decode', layers=1, blocks_only=True, batch=32, "
                      "context=2048)", None, "Llama decode"),
+}
+# whole models (absolute op counts; --whole prints coverage and plan accounting for them)
+WHOLE = {
+    "dlrm": "dlrm(batch=2048)",
+    "graphcast": "graphcast()",
+    "meshgraphnets": "meshgraphnets(batch=4)",
+    "nerf": "nerf(rays=4096, samples=64)",
+    "llama-prefill": "llama3-8b(batch=1, seq=2048)",
+    "llama-decode": "llama3-8b(phase='decode', batch=32, context=2048)",
 }
 # paper Table 2 (papers.md §1): ops, coverage vertical, coverage Kitsune, cut vertical %, cut
 # Kitsune % — inference and training (Llama training is one row, under llama-prefill)
@@ -150,6 +160,35 @@ def row(app: str, phase: str, cfg, graphs: str = "paper", gemm_chains: bool = Tr
     return out
 
 
+def whole(apps, phases, cfg, graphs: str) -> None:
+    """Coverage in absolute ops and plan-accounting cuts of the whole models (no simulation)."""
+    print("| mode | app | whole model | ops | cov. vertical | cov. Kitsune | Kitsune: acct % | "
+          "Kitsune, edge gathers in: acct % | plan s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for phase in phases:
+        for app in apps:
+            if (app, phase) not in PAPER:
+                continue
+            g = build_workload(WHOLE[app])
+            if graphs == "paper":
+                g = eager_activations(g)
+            if phase == "train":
+                g = training_graph(g)
+                if graphs == "paper":
+                    g = without_optimizer(g)
+            real = {o.name for o in g.ops if o.kind != "view"}
+            t0 = time.perf_counter()
+            plan = plan_dataflow(g, cfg, edge_gathers=False)
+            dt = time.perf_counter() - t0
+            cov_v = sum(1 for grp in fusion_groups(g, cfg) for n in grp if n in real)
+            cov_k = sum(1 for p in plan.pipelines for st in p.stages if not st.reduce
+                        for n in st.ops if n in real)
+            cut = plan_traffic(g, plan, cfg).cut
+            cut_g = plan_traffic(g, plan_dataflow(g, cfg), cfg).cut
+            print(f"| {phase} | {APPS[app][2]} | `{WHOLE[app]}` | {len(real)} | {cov_v} | "
+                  f"{cov_k} | {100 * cut:.1f} | {100 * cut_g:.1f} | {dt:.2f} |", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--app", choices=sorted(APPS), action="append",
@@ -164,6 +203,9 @@ def main(argv=None) -> int:
     ap.add_argument("--epilogues-only", action="store_true",
                     help="vertical fusion without back-to-back GEMMs (TensorRT-style; "
                          "lower_fused(gemm_chains=False))")
+    ap.add_argument("--whole", action="store_true",
+                    help="instead: coverage in absolute ops and plan accounting of the whole "
+                         "models (all layers), without simulating")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.hw)
@@ -175,6 +217,9 @@ def main(argv=None) -> int:
     print(f"# Kitsune Table 2 on {cfg.name}, {args.graphs} graphs"
           f"{', vertical fusion of epilogues only' if args.epilogues_only else ''} — "
           f"{datetime.date.today().isoformat()}\n")
+    if args.whole:
+        whole(apps, phases, cfg, args.graphs)
+        return 0
     for app in apps:
         print(f"- {app}: `{APPS[app][0]}`")
     print()

@@ -15,6 +15,7 @@ from archsim.lower.dataflow.traffic import plan_traffic
 
 REPO = Path(__file__).resolve().parents[2]
 A100 = load_config(REPO / "hwconfigs" / "a100.yaml")
+TINY = load_config(REPO / "hwconfigs" / "a100.yaml", overrides=["sm.count=4"])
 
 
 def _stage_of(plan: DataflowPlan, op: str):
@@ -153,6 +154,19 @@ def test_training_graphs_plan_and_no_pipeline_spans_forward_and_backward(spec):
     assert set(opt) <= set(plan.bsp_ops)
 
 
+def test_a_pipeline_has_at_most_one_stage_per_sm_of_each_pipe_type():
+    b = GraphBuilder("deep")
+    x = b.input("x", (4096, 256))
+    for i in range(10):
+        x = b.linear(x, 256, name=f"fc{i}", bias=False)
+    g = b.build()
+    assert len(plan_dataflow(g, A100).pipelines) == 1
+    plan = plan_dataflow(g, TINY)
+    assert len(plan.pipelines) > 1 and plan.covered == 10
+    assert all(sum(s.kind == "tensor" for s in p.stages) <= 4 for p in plan.pipelines)
+    _check_invariants(g, plan)
+
+
 # ---- properties ---------------------------------------------------------------------------------
 
 def _check_invariants(g, plan):
@@ -228,13 +242,15 @@ def _random_graph(layers):
 
 
 @settings(max_examples=40, deadline=None)
-@given(_LAYERS, st.booleans())
-def test_plan_invariants_on_random_graphs(layers, train):
+@given(_LAYERS, st.booleans(), st.sampled_from([A100, TINY]), st.booleans())
+def test_plan_invariants_on_random_graphs(layers, train, cfg, gathers):
     g = _random_graph(layers)
     if train:
         g = training_graph(g)
-    plan = plan_dataflow(g, A100)
+    plan = plan_dataflow(g, cfg, edge_gathers=gathers)
     _check_invariants(g, plan)
-    assert plan_dataflow(g, A100) == plan                             # deterministic
-    tr = plan_traffic(g, plan, A100)
+    assert plan_dataflow(g, cfg, edge_gathers=gathers) == plan          # deterministic
+    for p in plan.pipelines:
+        assert all(sum(s.kind == k for s in p.stages) <= cfg.sm.count for k in ("tensor", "simt"))
+    tr = plan_traffic(g, plan, cfg)
     assert 0 <= tr.kept <= tr.baseline and tr.with_groups <= tr.baseline

@@ -36,6 +36,10 @@ The rules (README.md explains why each is so):
    from the vendor plan, otherwise a block of whole rows of about 64 KiB — and tiles =
    ceil(bytes / tile_bytes) x repeat. Stage kind: "tensor" when it holds a bf16/fp16 GEMM,
    convolution or attention, else "simt".
+7. Size: a pipeline has at most sm.count stages of each kind (every stage needs a CTA; an SM
+   pairs one SIMT and one tensor CTA) and its queue rings fit 75 % of the L2 (the persisting
+   carve-out); a component that does not fit is cut in two halves in topological order until
+   each part fits.
 
 Deterministic: everything follows the graph's deterministic topological order.
 """
@@ -49,6 +53,7 @@ from archsim.lower import vendor
 from archsim.lower.dataflow.plan import DataflowPlan, Pipeline, Queue, Stage
 
 TILE_BYTES = 64 * 1024          # the paper's queue payload (about 64 KB tiles)
+L2_QUEUE_FRACTION = 0.75        # A100/H100: up to 75 % of the L2 may be set aside as persisting
 SPLIT_MAX = 8                   # partial tiles per output tile of a split reduction
 TENSOR_DTYPES = ("bf16", "fp16", "fp8", "int8")
 
@@ -185,6 +190,10 @@ def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
         for t in op.outputs:
             producer[t.name] = op
     tensors = graph.tensors
+    readers: dict[str, set[str]] = {}     # tensor (through views) -> the ops that read it
+    for op in ops:
+        for t in op.inputs:
+            readers.setdefault(root(t.name), set()).add(op.name)
 
     def real_producer(tname: str) -> Op | None:
         return producer.get(root(tname)) if root(tname) in producer and \
@@ -236,17 +245,46 @@ def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
         for h in hoist:
             bsp_ops.append(h.name)
             order.append(("bsp", h.name))
-        for comp in _components(members, real_producer, root):
+        todo = list(reversed(_components(members, real_producer, root)))
+        while todo:
+            comp = todo.pop()
             real = [o for o in comp if o.kind != "view"]
             if len(real) < 2:
                 for o in comp:
                     bsp_ops.append(o.name)
                     order.append(("bsp", o.name))
                 continue
-            p = _pipeline(f"p{len(pipelines)}", comp, graph, cfg, real_producer, root, tensors)
+            p = _pipeline(f"p{len(pipelines)}", comp, graph, cfg, real_producer, root, tensors,
+                          readers)
+            if not _fits(p, cfg):
+                todo.extend(reversed(_halves(comp, real, real_producer)))
+                continue
             order.append(("pipeline", len(pipelines)))
             pipelines.append(p)
     return DataflowPlan(graph.name, tuple(pipelines), tuple(bsp_ops), tuple(order))
+
+
+def _fits(p: Pipeline, cfg) -> bool:
+    """Rule 7: every stage gets at least one CTA, and an SM holds one CTA of each pipe type, so a
+    pipeline has at most sm.count stages of each kind; its queue rings fit the L2's persisting
+    carve-out."""
+    for kind in ("tensor", "simt"):
+        if sum(1 for st in p.stages if st.kind == kind) > cfg.sm.count:
+            return False
+    return sum(q.entries * q.tile_bytes for q in p.queues) <= L2_QUEUE_FRACTION * cfg.l2.size
+
+
+def _halves(comp: list[Op], real: list[Op], real_producer) -> list[list[Op]]:
+    """A component cut in two at the middle of its (topologically ordered) ops; a view goes
+    with the op that made its data. The first half cannot depend on the second."""
+    first = {o.name for o in real[:len(real) // 2]}
+
+    def in_first(o: Op) -> bool:
+        if o.kind != "view":
+            return o.name in first
+        p = real_producer(o.inputs[0].name)
+        return p is not None and p.name in first
+    return [[o for o in comp if in_first(o)], [o for o in comp if not in_first(o)]]
 
 
 def _components(members: list[Op], real_producer, root) -> list[list[Op]]:
@@ -281,7 +319,7 @@ def _components(members: list[Op], real_producer, root) -> list[list[Op]]:
 
 
 def _pipeline(name: str, comp: list[Op], graph: Graph, cfg, real_producer, root,
-              tensors: dict) -> Pipeline:
+              tensors: dict, readers: dict[str, set[str]]) -> Pipeline:
     inside = {o.name for o in comp}
     stage_ops: list[list[Op]] = []
     stage_of: dict[str, int] = {}        # op -> its (main) stage
@@ -363,12 +401,7 @@ def _pipeline(name: str, comp: list[Op], graph: Graph, cfg, real_producer, root,
     produced = {root(t.name) for o in comp for t in o.outputs}
     dram_in: list[str] = []
     dram_out: list[str] = []
-    outside_readers: set[str] = set()
-    for op in graph.topo_ops():
-        if op.name in inside:
-            continue
-        for t in op.inputs:
-            outside_readers.add(root(t.name))
+    outside_readers = {r for r, users in readers.items() if not users <= inside}
     for op in comp:
         if op.kind == "view":
             continue
