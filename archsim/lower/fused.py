@@ -4,6 +4,7 @@ What TensorRT, AStitch and Welder do to a forward graph, on the same GPU model a
 
     groups = fusion_groups(graph, cfg)     # pure, testable: which ops share a kernel
     program = lower_fused(graph, cfg)      # the Program the BSP machine runs
+    lower_fused(graph, cfg, gemm_chains=False)  # epilogues only: no back-to-back GEMMs
 
 Rules (`fusion_groups`), visiting ops in the graph's topological order:
 - Only forward ops fuse (training: the backward and the optimizer run as in bsp, as a compiler
@@ -11,14 +12,16 @@ Rules (`fusion_groups`), visiting ops in the graph's topological order:
 - A group starts at a GEMM (no split-K: the fused epilogue needs each output tile complete on
   one CTA) or at a streaming op (elementwise, copy, concat, layernorm, softmax, a reduction not
   over the row axis). An op joins the group of the one group member whose result it reads if
-  - it reads exactly one tensor made inside the group, and every other input it reads was made
-    before the group's first op (so the group stays one convex kernel), and
+  - it reads exactly one tensor made inside the group, and no other input it reads depends on
+    the group (so the group stays one convex kernel), and
   - it works row by row on the same rows: an elementwise/copy op (an epilogue); a layernorm or
     softmax whose row fits in shared memory with the GEMM tile (ROW_TILE rows x the row in fp32
-    within the SM's shared memory); a GEMM reading the group's result as its A operand whose
-    K and N fit the same bound (a back-to-back GEMM: the row block of the first product stays in
-    SMEM while the second multiplies it, as Welder and Bolt fuse MLPs). A GEMM's epilogue may not
-    start a stream group's ops before it (no prologue fusion: a row op feeding a GEMM runs alone).
+    within the SM's shared memory); a GEMM reading the group's result as its A operand when
+    the intermediate row block (ROW_TILE x K, bf16) and the GEMM's whole weight (K x N) fit in
+    shared memory together (a back-to-back GEMM keeps its weights resident while row blocks of
+    the first product stream through, as Bolt's persistent MLP kernels and Welder do: on an
+    A100, 128-wide MLPs fuse, 256-wide ones do not). No prologue fusion: a stream op feeding a
+    GEMM ends its group.
 - An intermediate made and read only inside a group is never written to or read from DRAM; one
   also read outside the group is still written once.
 
@@ -32,6 +35,7 @@ Program rows with no kernels, so per-op flops still add up.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import replace
 
@@ -48,13 +52,16 @@ def _forward(op: Op) -> bool:
     return op.attrs.get("phase", "forward") == "forward"
 
 
-def _rows(t) -> int:
-    return t.numel // t.shape[-1] if t.shape and t.shape[-1] else 1
-
-
 def _row_fits(width: int, cfg) -> bool:
     """A ROW_TILE-row block of `width` fp32 accumulators fits in one SM's shared memory."""
     return ROW_TILE * width * 4 <= cfg.sm.shared_memory
+
+
+def _weights_fit(op: Op, cfg) -> bool:
+    """A back-to-back GEMM: a ROW_TILE-row block of its A operand and its whole B (weights) fit
+    in one SM's shared memory together."""
+    a, es = op.attrs, op.inputs[0].itemsize
+    return (ROW_TILE * a["K"] + a["K"] * a["N"]) * es <= cfg.sm.shared_memory
 
 
 def _gemm_plan(op: Op, cfg):
@@ -75,8 +82,9 @@ def _can_head(op: Op, cfg) -> bool:
     return op.kind in STREAM_KINDS
 
 
-def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
-    """Groups of >= 2 ops that run as one kernel, head first, members in topological order."""
+def fusion_groups(graph: Graph, cfg, gemm_chains: bool = True) -> list[tuple[str, ...]]:
+    """Groups of >= 2 ops that run as one kernel, head first, members in topological order.
+    gemm_chains=False: epilogue fusion only (TensorRT-style), no back-to-back GEMMs."""
     ops = graph.topo_ops()
     index = {op.name: i for i, op in enumerate(ops)}
     root: dict[str, str] = {}
@@ -102,7 +110,7 @@ def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
         for gid in sorted(made_in, reverse=True):          # the latest group first
             g = groups[gid]
             reads = {root.get(op.inputs[i].name, op.inputs[i].name) for i in made_in[gid]}
-            if len(reads) == 1 and _joins(op, made_in[gid][0], g, cfg) and \
+            if len(reads) == 1 and _joins(op, made_in[gid][0], g, cfg, gemm_chains) and \
                     _convex(op, g, index, producer, root):
                 g.append(op)
                 group_of[op.name] = gid
@@ -114,7 +122,7 @@ def fusion_groups(graph: Graph, cfg) -> list[tuple[str, ...]]:
     return [tuple(o.name for o in g) for g in groups if len(g) > 1]
 
 
-def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
+def _joins(op: Op, i: int, group: list[Op], cfg, gemm_chains: bool) -> bool:
     head = group[0]
     if not op.outputs or (op.kind == "copy" and op.attrs.get("autocast")):
         return False
@@ -124,8 +132,8 @@ def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
         return False
     if op.kind == "gemm":
         a = op.attrs
-        return (head.kind == "gemm" and i == 0 and a.get("batch", 1) == 1
-                and _row_fits(a["K"], cfg) and _row_fits(a["N"], cfg))
+        return (gemm_chains and head.kind == "gemm" and i == 0 and a.get("batch", 1) == 1
+                and _weights_fit(op, cfg))
     if op.kind in ("layernorm", "softmax"):
         return _row_fits(op.inputs[0].shape[-1], cfg)
     if op.kind == "reduction":
@@ -136,21 +144,31 @@ def _joins(op: Op, i: int, group: list[Op], cfg) -> bool:
 
 
 def _convex(op: Op, group: list[Op], index, producer, root) -> bool:
-    """Every input of `op` not made inside the group was made before the group's head."""
+    """No input of `op` made outside the group depends on the group (the group would have to
+    wait for an op that waits for it). Ops before the group's head cannot: only later ones are
+    searched (a weight cast placed between two fused GEMMs depends on nothing in the group)."""
     names = {o.name for o in group}
     start = index[group[0].name]
-    for t in op.inputs:
-        p = producer.get(root.get(t.name, t.name))
-        if p is not None and p.name not in names and index[p.name] > start:
+    stack = [p for t in op.inputs
+             if (p := producer.get(root.get(t.name, t.name))) is not None and p.name not in names]
+    seen: set[str] = set()
+    while stack:
+        p = stack.pop()
+        if p.name in seen or index[p.name] < start:
+            continue
+        if p.name in names:
             return False
+        seen.add(p.name)
+        stack.extend(q for t in p.inputs
+                     if (q := producer.get(root.get(t.name, t.name))) is not None)
     return True
 
 
 # ---- lowering -----------------------------------------------------------------------------------
 
-def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
+def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = True) -> Program:
     """The Program of mode "fused": bsp lowering with each fusion group as one kernel."""
-    groups = fusion_groups(graph, cfg)
+    groups = fusion_groups(graph, cfg, gemm_chains)
     head_of = {g[0]: g for g in groups}
     member = {n for g in groups for n in g[1:]}
     mem = bsp._Memory()
@@ -166,7 +184,7 @@ def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
         for t in op.inputs:
             readers.setdefault(root.get(t.name, t.name), set()).add(op.name)
     out: list[OpKernels] = []
-    for op in graph.topo_ops():
+    for op in _schedule(graph, groups):
         if op.kind == "view":
             src = mem.of(op.inputs[0])
             mem.alias[op.outputs[0].name] = src
@@ -185,6 +203,59 @@ def lower_fused(graph: Graph, cfg, tuner=None) -> Program:
                              tuple(fn(op, cfg, mem)) * max(1, op.repeat)))
     resident = tuple(mem.alias.get(t.name, t.name) for t in graph.graph_inputs())
     return Program(graph.name, cfg.name, "fused", tuple(out), dict(mem.buffers), resident)
+
+
+def _schedule(graph: Graph, groups: list[tuple[str, ...]]) -> list[Op]:
+    """The graph's ops in a topological order of the graph with each group contracted to one
+    node (a fused kernel runs when all its members' outside inputs are ready), members right
+    after their head; ties go to the op first in the graph's own order. Views are transparent:
+    each runs (launching nothing) with the node that made the data it aliases. Groups are
+    convex, so the contracted graph has no cycle."""
+    ops = graph.topo_ops()
+    index = {op.name: i for i, op in enumerate(ops)}
+    node = {n: g[0] for g in groups for n in g}          # op -> its node (the group's head)
+    members = {g[0]: g for g in groups}
+    root: dict[str, str] = {}
+    producer: dict[str, str] = {}
+    after: dict[str | None, list[Op]] = {}               # node -> views of its data
+    for op in ops:
+        if op.kind == "view":
+            src = op.inputs[0].name
+            root[op.outputs[0].name] = r = root.get(src, src)
+            p = producer.get(r)
+            after.setdefault(node.get(p, p) if p else None, []).append(op)
+        else:
+            for t in op.outputs:
+                producer[t.name] = op.name
+    succ: dict[str, set[str]] = {}
+    npred: dict[str, int] = {}
+    for op in ops:
+        if op.kind == "view":
+            continue
+        v = node.get(op.name, op.name)
+        npred.setdefault(v, 0)
+        for t in op.inputs:
+            p = producer.get(root.get(t.name, t.name))
+            if p is None:
+                continue
+            u = node.get(p, p)
+            if u != v and v not in succ.setdefault(u, set()):
+                succ[u].add(v)
+                npred[v] += 1
+    heap = [(index[v], v) for v, k in npred.items() if k == 0]
+    heapq.heapify(heap)
+    out: list[Op] = list(after.get(None, ()))
+    while heap:
+        _, v = heapq.heappop(heap)
+        # the node's ops and the views of its data, in the graph's order (a member may read a
+        # view of an earlier member's result)
+        chunk = [graph.op(n) for n in members.get(v, (v,))] + after.get(v, [])
+        out.extend(sorted(chunk, key=lambda o: index[o.name]))
+        for w in sorted(succ.get(v, ())):
+            npred[w] -= 1
+            if npred[w] == 0:
+                heapq.heappush(heap, (index[w], w))
+    return out
 
 
 def _group_kernel(group: list[Op], cfg, mem, readers, root) -> Kernel:
@@ -243,11 +314,10 @@ def _group_kernel(group: list[Op], cfg, mem, readers, root) -> Kernel:
         tile = t if needed(head_out) else replace(t, c_esize=0)   # C stays on chip
         per_step = 2 * t.tm * t.tn * t.tk
         extra_steps = math.ceil(extra_flops / max(base.units, 1) / per_step) if extra_flops else 0
-        head_accs = tuple(x for x in base.accesses)
         return replace(base, name=name, simt_ops=simt, steps=base.steps + extra_steps,
                        tensor_flops=base.tensor_flops + (extra_flops if base.pipe == "tensor"
                                                          else 0),
-                       accesses=head_accs + tuple(reads) + tuple(writes), tile=tile)
+                       accesses=base.accesses + tuple(reads) + tuple(writes), tile=tile)
     return replace(base, name=name, model=model, simt_ops=simt, dep_rounds=dep,
                    accesses=tuple(reads) + tuple(writes), approximate=False)
 

@@ -15,6 +15,7 @@ from archsim.lower.dataflow.traffic import plan_traffic
 
 REPO = Path(__file__).resolve().parents[2]
 A100 = load_config(REPO / "hwconfigs" / "a100.yaml")
+TINY = load_config(REPO / "hwconfigs" / "a100.yaml", overrides=["sm.count=4"])
 
 
 def _stage_of(plan: DataflowPlan, op: str):
@@ -84,6 +85,8 @@ def test_edge_gather_of_an_activation_joins_the_pipeline():
     assert "enc" in plan.bsp_ops
     pi, _ = _stage_of(plan, "gather_src")
     assert _stage_of(plan, "edge_fc1")[0] == pi
+    strict = plan_dataflow(b.build(), A100, edge_gathers=False)
+    assert "gather_src" in strict.bsp_ops and _stage_of(strict, "edge_fc1") is not None
 
 
 def test_multi_consumer_intermediate_gets_a_one_to_many_queue():
@@ -149,6 +152,19 @@ def test_training_graphs_plan_and_no_pipeline_spans_forward_and_backward(spec):
         assert len(phases) == 1
     opt = [o.name for o in g.ops if o.attrs.get("phase") == "optimizer"]
     assert set(opt) <= set(plan.bsp_ops)
+
+
+def test_a_pipeline_has_at_most_one_stage_per_sm_of_each_pipe_type():
+    b = GraphBuilder("deep")
+    x = b.input("x", (4096, 256))
+    for i in range(10):
+        x = b.linear(x, 256, name=f"fc{i}", bias=False)
+    g = b.build()
+    assert len(plan_dataflow(g, A100).pipelines) == 1
+    plan = plan_dataflow(g, TINY)
+    assert len(plan.pipelines) > 1 and plan.covered == 10
+    assert all(sum(s.kind == "tensor" for s in p.stages) <= 4 for p in plan.pipelines)
+    _check_invariants(g, plan)
 
 
 # ---- properties ---------------------------------------------------------------------------------
@@ -226,13 +242,15 @@ def _random_graph(layers):
 
 
 @settings(max_examples=40, deadline=None)
-@given(_LAYERS, st.booleans())
-def test_plan_invariants_on_random_graphs(layers, train):
+@given(_LAYERS, st.booleans(), st.sampled_from([A100, TINY]), st.booleans())
+def test_plan_invariants_on_random_graphs(layers, train, cfg, gathers):
     g = _random_graph(layers)
     if train:
         g = training_graph(g)
-    plan = plan_dataflow(g, A100)
+    plan = plan_dataflow(g, cfg, edge_gathers=gathers)
     _check_invariants(g, plan)
-    assert plan_dataflow(g, A100) == plan                             # deterministic
-    tr = plan_traffic(g, plan, A100)
+    assert plan_dataflow(g, cfg, edge_gathers=gathers) == plan          # deterministic
+    for p in plan.pipelines:
+        assert all(sum(s.kind == k for s in p.stages) <= cfg.sm.count for k in ("tensor", "simt"))
+    tr = plan_traffic(g, plan, cfg)
     assert 0 <= tr.kept <= tr.baseline and tr.with_groups <= tr.baseline

@@ -36,6 +36,10 @@ The rules (README.md explains why each is so):
    from the vendor plan, otherwise a block of whole rows of about 64 KiB — and tiles =
    ceil(bytes / tile_bytes) x repeat. Stage kind: "tensor" when it holds a bf16/fp16 GEMM,
    convolution or attention, else "simt".
+7. Size: a pipeline has at most sm.count stages of each kind (every stage needs a CTA; an SM
+   pairs one SIMT and one tensor CTA) and its queue rings fit 75 % of the L2 (the persisting
+   carve-out); a component that does not fit is cut in two halves in topological order until
+   each part fits.
 
 Deterministic: everything follows the graph's deterministic topological order.
 """
@@ -49,6 +53,7 @@ from archsim.lower import vendor
 from archsim.lower.dataflow.plan import DataflowPlan, Pipeline, Queue, Stage
 
 TILE_BYTES = 64 * 1024          # the paper's queue payload (about 64 KB tiles)
+L2_QUEUE_FRACTION = 0.75        # A100/H100: up to 75 % of the L2 may be set aside as persisting
 SPLIT_MAX = 8                   # partial tiles per output tile of a split reduction
 TENSOR_DTYPES = ("bf16", "fp16", "fp8", "int8")
 
@@ -62,14 +67,14 @@ TENSOR_KINDS = frozenset({"gemm", "conv2d", "conv3d", "conv2d_dgrad", "conv2d_wg
 
 # ---- classification -----------------------------------------------------------------------------
 
-def is_sf(op: Op) -> bool:
-    """May this op run inside a spatial pipeline? (rule 1)"""
+def is_sf(op: Op, edge_gathers: bool = True) -> bool:
+    """May this op run inside a spatial pipeline? (rule 1; edge_gathers=False: no gather may)"""
     if op.attrs.get("phase") == "optimizer" or op.kind not in SF_KINDS:
         return False
     if op.kind == "copy" and op.attrs.get("autocast"):
         return False        # a weight cast (param -> bf16): no activation flows through it
-    if op.kind == "gather":
-        return op.inputs[0].role not in ("param", "state")   # an embedding lookup is excluded
+    if op.kind == "gather":                # an embedding lookup is excluded
+        return edge_gathers and op.inputs[0].role not in ("param", "state")
     return True
 
 
@@ -89,10 +94,10 @@ def edge_kind(op: Op, i: int) -> str:
         return "dram"                                     # B re-read by every row tile; bias
     if k in ("conv2d_wgrad", "conv3d_wgrad"):
         return "split"
-    if k == "attention":
-        return ("queue", "split", "split")[i] if i < 3 else "order"
-    if k == "attention_bwd":
-        return "split"
+    if k == "attention":        # every query tile reads all of K and V: they must exist whole
+        return ("queue", "dram", "dram")[i] if i < 3 else "order"
+    if k == "attention_bwd":    # q, k, v, o, dY: K and V whole again; dK, dV reduce over queries
+        return "dram" if i in (1, 2) else "split"
     if k == "gather":
         return "dram" if i == 0 else "queue"
     if k == "reduction":
@@ -123,6 +128,11 @@ def op_splits(op: Op, cfg) -> bool:
         a = op.attrs
         plan = vendor.plan_gemm(a["M"], a["N"], a["K"], a.get("batch", 1), op.inputs[0].dtype, cfg)
         return plan.split_k > 1
+    if op.kind == "attention":  # too few query tiles to fill the SMs: split K/V (flash-decoding)
+        a = op.attrs
+        units, _, _, _ = vendor.plan_attention(a["B"], a["H"], a["S"], cfg.sm.count,
+                                               a.get("Hkv", a["H"]))
+        return units < cfg.sm.count
     return False
 
 
@@ -168,16 +178,22 @@ class _Views:
         return self.root.get(name, name)
 
 
-def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
-    """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules)."""
+def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
+    """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules).
+
+    edge_gathers=False keeps every gather out of pipelines, graph-edge gathers too (the
+    selection the paper's op coverage points to; Table 2 reports both)."""
     ops = graph.topo_ops()
-    index = {op.name: i for i, op in enumerate(ops)}
     root = _Views(graph)
     producer: dict[str, Op] = {}
     for op in ops:
         for t in op.outputs:
             producer[t.name] = op
     tensors = graph.tensors
+    readers: dict[str, set[str]] = {}     # tensor (through views) -> the ops that read it
+    for op in ops:
+        for t in op.inputs:
+            readers.setdefault(root(t.name), set()).add(op.name)
 
     def real_producer(tname: str) -> Op | None:
         return producer.get(root(tname)) if root(tname) in producer and \
@@ -208,7 +224,7 @@ def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
             continue
         preds = [(i, real_producer(t.name)) for i, t in enumerate(op.inputs)]
         dep_in_run = [(i, p) for i, p in preds if p is not None and p.name in in_run]
-        if not is_sf(op):
+        if not is_sf(op, edge_gathers):
             if dep_in_run:
                 close()
                 runs.append(([op], []))
@@ -229,18 +245,46 @@ def plan_dataflow(graph: Graph, cfg) -> DataflowPlan:
         for h in hoist:
             bsp_ops.append(h.name)
             order.append(("bsp", h.name))
-        for comp in _components(members, real_producer, root):
+        todo = list(reversed(_components(members, real_producer, root)))
+        while todo:
+            comp = todo.pop()
             real = [o for o in comp if o.kind != "view"]
             if len(real) < 2:
                 for o in comp:
                     bsp_ops.append(o.name)
                     order.append(("bsp", o.name))
                 continue
-            p = _pipeline(f"p{len(pipelines)}", comp, graph, cfg, real_producer, root, tensors)
+            p = _pipeline(f"p{len(pipelines)}", comp, graph, cfg, real_producer, root, tensors,
+                          readers)
+            if not _fits(p, cfg):
+                todo.extend(reversed(_halves(comp, real, real_producer)))
+                continue
             order.append(("pipeline", len(pipelines)))
             pipelines.append(p)
-    del index
     return DataflowPlan(graph.name, tuple(pipelines), tuple(bsp_ops), tuple(order))
+
+
+def _fits(p: Pipeline, cfg) -> bool:
+    """Rule 7: every stage gets at least one CTA, and an SM holds one CTA of each pipe type, so a
+    pipeline has at most sm.count stages of each kind; its queue rings fit the L2's persisting
+    carve-out."""
+    for kind in ("tensor", "simt"):
+        if sum(1 for st in p.stages if st.kind == kind) > cfg.sm.count:
+            return False
+    return sum(q.entries * q.tile_bytes for q in p.queues) <= L2_QUEUE_FRACTION * cfg.l2.size
+
+
+def _halves(comp: list[Op], real: list[Op], real_producer) -> list[list[Op]]:
+    """A component cut in two at the middle of its (topologically ordered) ops; a view goes
+    with the op that made its data. The first half cannot depend on the second."""
+    first = {o.name for o in real[:len(real) // 2]}
+
+    def in_first(o: Op) -> bool:
+        if o.kind != "view":
+            return o.name in first
+        p = real_producer(o.inputs[0].name)
+        return p is not None and p.name in first
+    return [[o for o in comp if in_first(o)], [o for o in comp if not in_first(o)]]
 
 
 def _components(members: list[Op], real_producer, root) -> list[list[Op]]:
@@ -275,7 +319,7 @@ def _components(members: list[Op], real_producer, root) -> list[list[Op]]:
 
 
 def _pipeline(name: str, comp: list[Op], graph: Graph, cfg, real_producer, root,
-              tensors: dict) -> Pipeline:
+              tensors: dict, readers: dict[str, set[str]]) -> Pipeline:
     inside = {o.name for o in comp}
     stage_ops: list[list[Op]] = []
     stage_of: dict[str, int] = {}        # op -> its (main) stage
@@ -357,12 +401,7 @@ def _pipeline(name: str, comp: list[Op], graph: Graph, cfg, real_producer, root,
     produced = {root(t.name) for o in comp for t in o.outputs}
     dram_in: list[str] = []
     dram_out: list[str] = []
-    outside_readers: set[str] = set()
-    for op in graph.topo_ops():
-        if op.name in inside:
-            continue
-        for t in op.inputs:
-            outside_readers.add(root(t.name))
+    outside_readers = {r for r, users in readers.items() if not users <= inside}
     for op in comp:
         if op.kind == "view":
             continue

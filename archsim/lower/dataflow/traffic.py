@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 from archsim.graph import Graph
 from archsim.lower.dataflow.plan import DataflowPlan
-
-L2_QUEUE_FRACTION = 0.75   # A100/H100: up to 75 % of the L2 may be set aside as persisting
+from archsim.lower.dataflow.select import L2_QUEUE_FRACTION, edge_kind
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,6 @@ def kept_bytes(graph: Graph, groups, onchip_edge) -> int:
 
 def plan_traffic(graph: Graph, plan: DataflowPlan, cfg) -> Traffic:
     """Compulsory traffic of `graph` op by op, and what `plan`'s pipelines keep on chip."""
-    from archsim.lower.dataflow.select import edge_kind
     groups = [set(p.ops) for p in plan.pipelines]
     kept = kept_bytes(graph, groups,
                       lambda op, i: edge_kind(op, i) not in ("dram", "order"))
