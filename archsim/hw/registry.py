@@ -56,7 +56,9 @@ def register_mode(kind: str, mode: str, run: Callable) -> None:
 
 def machine_kind(kind: str) -> MachineKind:
     global _loaded
-    if kind not in _KINDS and not _loaded:
+    # import every built-in package once, even when `kind` is already registered: a package
+    # that adds a mode to it (archsim.hw.dataflow) must not depend on import order
+    if not _loaded:
         _loaded = True
         for mod in _BUILTIN:
             importlib.import_module(mod)

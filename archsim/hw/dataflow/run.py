@@ -38,7 +38,7 @@ def _plan(graph, cfg):
 
 def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1, seed=0,
                  progress=None, monitors=None, plan=None, params=None, program=None,
-                 fallback=True):
+                 fallback=True, bsp_monitors=None, keep_bsp=False):
     from archsim.hw.gpu import _gemm_tuner
     from archsim.lower import lower
     if repeat != 1:
@@ -50,7 +50,7 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
         plan = _plan(graph, cfg)
     if params is None:
         params = params_for(cfg)
-    bsp, prof = bsp_profile(program, cfg, l2_start=l2_start, seed=seed)
+    bsp, prof = bsp_profile(program, cfg, l2_start=l2_start, seed=seed, monitors=bsp_monitors)
     pcs, allocs, where = pipeline_costs(graph, plan, prof, cfg, params)
     index = {o.op: oi for oi, o in enumerate(program.ops)}
     stream, fell = [], []
@@ -87,6 +87,7 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
         {"pipeline": pc.name, "predicted_s": pc.predicted_s, "bsp_s": pc.bsp_s} for pc in pcs]
     res.extra["dataflow"]["bsp_dram_bytes"] = bsp.dram_read_bytes + bsp.dram_write_bytes
     res.extra["mode"] = "dataflow"
+    res.extra["dataflow"]["bsp_result"] = bsp if keep_bsp else None
     return res
 
 
