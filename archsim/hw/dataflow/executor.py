@@ -56,6 +56,8 @@ class StageCost:
     tensor_flops: int = 0    # work of the whole stage (energy)
     simt_ops: int = 0
     ops: tuple = ()
+    dram_in: tuple = ()      # (tensor, bytes) it reads from memory over the run (via the L2)
+    dram_out: tuple = ()     # (tensor, bytes) it leaves in memory
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,10 @@ class PipelineRun:
             self.qspill[j] = spill_fraction(fps[j], cap)
             cap = max(0.0, cap - fps[j])
         self.spill = sum(f * fp for f, fp in zip(self.qspill, fps)) / foot if foot else 0.0
-        self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0}
+        self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0,
+                      "l2_mem": 0.0}
+        self.l2 = {"requested": 0, "hit": 0, "miss": 0, "writeback": 0}
+        self.dram_factor = 1.0
         self.busy = {"tensor": 0.0, "simt": 0.0}
 
 
@@ -224,6 +229,7 @@ class DataflowMachine(GpuMachine):
         self.pipes = list(pipelines)
         self.qparams = params
         self.runs: dict[int, PipelineRun] = {}
+        self.log: list | None = None      # set to [] to record every acquire and release
         self.reports: list[dict] = []
         self.sync_t = int(round(params.sync_s(cfg) * PS))
         self.qsig = {}
@@ -249,12 +255,37 @@ class DataflowMachine(GpuMachine):
         run.start = self.now
         self.runs[p] = run
         offset = {"tensor": 0, "simt": 0}
+        self._functional_l2(run)
         for i, sc in enumerate(pc.stages):
             sms = self._place_stage(sc, offset[sc.kind])
             offset[sc.kind] = (offset[sc.kind] + sms.size) % self.nsm
             run.sm.append(sms)
             run.free[i] = list(range(sms.size))
         self._try_all(run)
+
+    def _functional_l2(self, run: PipelineRun):
+        """The pipeline's memory tensors through the functional L2, once at launch (as a BSP
+        kernel's accesses are replayed at dispatch): reads first, then writes. Its DRAM
+        traffic is what misses and what the writes evict, as for every kernel; the steps book
+        it on HBM in proportion to each stage's share of the tensors' bytes. Queue payload
+        lives in the persisting-L2 region and does not go through this path."""
+        l2 = self.model.l2
+        bufs = self.program.buffers
+        c0 = l2.counters()
+        planned = 0.0
+        for write in (False, True):
+            for sc in run.pc.stages:
+                for name, nbytes in (sc.dram_out if write else sc.dram_in):
+                    planned += nbytes
+                    b = bufs.get(name)
+                    if b is None or b.nbytes <= 0:
+                        continue
+                    for _ in range(max(1, int(round(nbytes / b.nbytes)))):
+                        l2.access(b.addr, b.nbytes, write)
+        c1 = l2.counters()
+        run.l2 = {k: c1[k] - c0[k] for k in ("requested", "hit", "miss", "writeback")}
+        dram = run.l2["miss"] + run.l2["writeback"]
+        run.dram_factor = dram / planned if planned > 0 else 0.0
 
     def _place_stage(self, sc: StageCost, offset: int) -> np.ndarray:
         """a_i CTAs on SMs from `offset` on (one per SM per round), where they fit."""
@@ -316,9 +347,13 @@ class DataflowMachine(GpuMachine):
         qin = qout = sp_in = sp_out = 0.0
         fan = 1
         n_in = n_out = 0
+        log = self.log
         for j in run.ins[i]:
             q = run.queues[j]
             k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
+            if log is not None:
+                log.append((now, "rd_acquire", run.idx, q.name, i, m, need(m - 1, q.tiles, S),
+                            need(m, q.tiles, S), q.produced))
             qin += k * q.tile_bytes
             sp_in += run.qspill[j] * k * q.tile_bytes
             n_in = max(n_in, k)
@@ -328,6 +363,9 @@ class DataflowMachine(GpuMachine):
             q = run.queues[j]
             k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
             q.wr_acquire(k)
+            if log is not None:
+                log.append((now, "wr_acquire", run.idx, q.name, i, m, q.reserved - k,
+                            q.reserved, q.occupancy, q.capacity, k * q.tile_bytes))
             self._sig_queue(q, now)
             qout += k * q.tile_bytes
             sp_out += run.qspill[j] * k * q.tile_bytes
@@ -341,8 +379,9 @@ class DataflowMachine(GpuMachine):
         t0 = now + sync_in
         qbytes = qin + qout
         spilled = sp_in + sp_out
-        d_rd, d_wr = sc.dram_read * per, sc.dram_write * per
-        dram = d_rd + d_wr + spilled
+        d_rd, d_wr = sc.dram_read * per, sc.dram_write * per     # bytes through the L2
+        dm = (d_rd + d_wr) * run.dram_factor                      # of which DRAM
+        dram = dm + spilled
         l2 = qbytes / P.l2_share + d_rd + d_wr
         # links are FIFO reservation servers: book at the request's issue time (now), so a
         # handoff still spinning does not hold the link idle ahead of requests issued earlier
@@ -368,8 +407,9 @@ class DataflowMachine(GpuMachine):
                 sig.set(p0, 1)
                 sig.set(pe, 0)
         run.busy[sc.kind] += (pe - p0) / PS
-        run.bytes["dram_read"] += d_rd + sp_in
-        run.bytes["dram_write"] += d_wr + sp_out
+        run.bytes["dram_read"] += sp_in
+        run.bytes["dram_write"] += sp_out
+        run.bytes["l2_mem"] += d_rd + d_wr
         run.bytes["queue"] += qout
         run.bytes["spill"] += spilled
         end = max(pe, cta_end, mem_end) + sync_out
@@ -403,12 +443,21 @@ class DataflowMachine(GpuMachine):
             run.frontier[i] += 1
         upto = run.frontier[i] - 1
         S = run.steps[i]
+        log = self.log
+        if log is not None:
+            log.append((now, "step_done", p, None, i, m))
         for j in run.outs[i]:
             q = run.queues[j]
+            before = q.produced
             q.release_full(done_entries(upto, q.tiles, S))
+            if log is not None and q.produced > before:
+                log.append((now, "release_full", p, q.name, i, m, before, q.produced))
         for j in run.ins[i]:
             q = run.queues[j]
+            before = q.freed[i]
             q.release_empty(i, done_entries(upto, q.tiles, S))
+            if log is not None and q.freed[i] > before:
+                log.append((now, "release_empty", p, q.name, i, m, before, q.freed[i]))
             self._sig_queue(q, now)
         run.free[i].append(cta)
         run.free[i].sort()
@@ -446,9 +495,13 @@ class DataflowMachine(GpuMachine):
                         "tile_bytes": q.tile_bytes, "tiles": q.tiles, "capacity": q.capacity,
                         "max_occupancy": q.max_occupancy} for q in run.queues],
             "queue_footprint_bytes": run.footprint, "spill_fraction": run.spill,
-            "dram_read_bytes": run.bytes["dram_read"], "dram_write_bytes": run.bytes["dram_write"],
+            # DRAM: the functional L2's misses and write-backs, plus spilled queue entries
+            "dram_read_bytes": run.l2["miss"] + run.bytes["dram_read"],
+            "dram_write_bytes": run.l2["writeback"] + run.bytes["dram_write"],
+            "spill_bytes": run.bytes["spill"],
             "queue_bytes": run.bytes["queue"],
-            "l2_bytes": 2 * run.bytes["queue"] + run.bytes["dram_read"] + run.bytes["dram_write"],
+            "l2_mem_bytes": run.bytes["l2_mem"], "l2_mem_hit_bytes": run.l2["hit"],
+            "l2_bytes": 2 * run.bytes["queue"] + run.bytes["l2_mem"],
             "tensor_busy_s": run.busy["tensor"], "simt_busy_s": run.busy["simt"],
             "tensor_flops": sum(s.tensor_flops for s in pc.stages),
             "simt_ops": sum(s.simt_ops for s in pc.stages),

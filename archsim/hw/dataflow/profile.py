@@ -70,6 +70,17 @@ def bsp_profile(program, cfg, *, l2_start="cold", seed=0, monitors=()):
     return res, prof
 
 
+def _tensor_list(graph, ops, names, outputs=False) -> list:
+    names = set(names)
+    out = []
+    for o in ops:
+        op = graph.op(o)
+        for t in (op.outputs if outputs else op.inputs):
+            if t.name in names:
+                out.append((t.name, t.nbytes * op.repeat))
+    return out
+
+
 def _tensor_bytes(graph, ops, names) -> float:
     out = 0.0
     names = set(names)
@@ -142,6 +153,8 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
     q_out_run = {i: 0.0 for i in seg}
     cut_rd = {i: 0.0 for i in seg}        # queue traffic that crosses a segment boundary
     cut_wr = {i: 0.0 for i in seg}
+    cut_rd_t = {i: [] for i in seg}
+    cut_wr_t = {i: [] for i in seg}
     queues = []
     for q in p.queues:
         inside = [d for d in q.dst if seg_of[d] == k]
@@ -149,6 +162,7 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
         if q.src in local:
             if later:
                 cut_wr[q.src] += q.nbytes          # written once for the later segments
+                cut_wr_t[q.src].append((q.tensor, q.nbytes))
             if inside:
                 q_out_run[q.src] += q.nbytes
                 queues.append(QueueCost(q.name, local[q.src], tuple(local[d] for d in inside),
@@ -161,6 +175,7 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
         else:
             for d in inside:
                 cut_rd[d] += q.nbytes
+                cut_rd_t[d].append((q.tensor, q.nbytes))
     demands, base = [], []
     for si in seg:
         s = p.stages[si]
@@ -190,16 +205,18 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
         demands.append(StageDemand(s.kind, s.tiles, max(t_bsp, 1e-12), max(u, 1e-6),
                                    transfer_s=qb / params.cta_bw(cfg, main.block),
                                    sync_s=n_ent * params.sync_s(cfg), max_ctas=steps))
-        rd = _tensor_bytes(graph, s.ops, p.dram_in) + cut_rd[si]
-        wr = _out_bytes(graph, s.ops, p.dram_out) + cut_wr[si]
-        base.append((s, sm_s, main, ps, rd, wr))
+        rd_t = _tensor_list(graph, s.ops, p.dram_in) + cut_rd_t[si]
+        wr_t = _tensor_list(graph, s.ops, p.dram_out, outputs=True) + cut_wr_t[si]
+        rd = sum(b for _, b in rd_t)
+        wr = sum(b for _, b in wr_t)
+        base.append((s, sm_s, main, ps, rd, wr, rd_t, wr_t))
     dram_run = sum(b[4] + b[5] for b in base)
     l2_run = dram_run + 2 * sum(q.tiles * q.tile_bytes for q in queues)
     a = balance(name, demands, sms=N, dram_bytes=dram_run, dram_bw=cfg.hbm.bandwidth,
                 l2_bytes=l2_run, l2_bw=cfg.l2.bandwidth)
     stages = []
     both = len({b[0].kind for b in base}) > 1
-    for i, (s, sm_s, main, ps, rd, wr) in enumerate(base):
+    for i, (s, sm_s, main, ps, rd, wr, rd_t, wr_t) in enumerate(base):
         block, regs, smem = main.block, main.regs, main.smem
         if both:
             # a SIMT and a TENSOR stage CTA pair on an SM (the point of the two arbiters):
@@ -213,7 +230,8 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             dram_read=rd / s.tiles, dram_write=wr / s.tiles,
             block=block, regs=regs, smem=smem,
             tensor_flops=sum(x.tensor_flops for x in ps),
-            simt_ops=sum(x.simt_ops for x in ps), ops=tuple(s.ops)))
+            simt_ops=sum(x.simt_ops for x in ps), ops=tuple(s.ops),
+            dram_in=tuple(rd_t), dram_out=tuple(wr_t)))
     ops = tuple(dict.fromkeys(o for s in stages for o in s.ops))
     T = throughput(demands, a.ctas, sms=N,
                    mem_cap=min([np.inf] + ([cfg.hbm.bandwidth / dram_run] if dram_run else []) +

@@ -112,7 +112,7 @@ def _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params):
         e_pipe = sum(comp.values()) + cfg.power.idle * t
         res.dram_read_bytes += int(rep["dram_read_bytes"])
         res.dram_write_bytes += int(rep["dram_write_bytes"])
-        res.l2_hit_bytes += int(rep["l2_bytes"] - rep["dram_read_bytes"])
+        res.l2_hit_bytes += int(max(0.0, rep["l2_bytes"] - rep["dram_read_bytes"]))
         res.l2_miss_bytes += int(rep["dram_read_bytes"])
         tensor_busy += rep["tensor_busy_s"]
         simt_busy += rep["simt_busy_s"]
@@ -129,7 +129,7 @@ def _merge_pipelines(res, m, graph, cfg, model, plan, allocs, params):
                     name=o, kind=op.kind, start_s=(rep["start"] - t0) / PS, time_s=t * share,
                     flops=op.flops, dram_read_bytes=int(rep["dram_read_bytes"] * share),
                     dram_write_bytes=int(rep["dram_write_bytes"] * share),
-                    l2_hit_bytes=int((rep["l2_bytes"] - rep["dram_read_bytes"]) * share),
+                    l2_hit_bytes=int(max(0.0, rep["l2_bytes"] - rep["dram_read_bytes"]) * share),
                     l2_miss_bytes=int(rep["dram_read_bytes"] * share),
                     energy_j=e_pipe * share, bound="dataflow",
                     kernels=[{"name": f"{rep['name']}/{st['name']}", "pipeline": rep["name"],
