@@ -41,7 +41,7 @@ def compare_rows(reports: list[dict]) -> list[list[str]]:
     return rows
 
 
-MORE = ("cycles", "avg_power_w", "achieved_flops_per_s")
+MORE = ("cycles", "avg_power_w", "achieved_flops_per_s", "l2.hit_bytes", "l2.miss_bytes")
 
 
 def _get(rep: dict, key: str):
