@@ -239,6 +239,15 @@ class DataflowMachine(GpuMachine):
                 if name not in self.qsig:
                     self.qsig[name] = self.signals.declare(name, width=16)
 
+    # ---- checkpoint: running pipelines are plain data too ------------------------------------
+    def save_extra(self):
+        return {**super().save_extra(), "df_runs": self.runs, "df_reports": self.reports}
+
+    def load_extra(self, extra):
+        super().load_extra(extra)
+        self.runs = extra["df_runs"]
+        self.reports = extra["df_reports"]
+
     # ---- stream: a pipeline item takes the place of a kernel ---------------------------------
     def launch(self, s: int):
         st = self.gs.state

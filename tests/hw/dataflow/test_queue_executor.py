@@ -157,3 +157,24 @@ def test_multicast_and_reduction_topologies(cfg):
     assert all(e[8] <= e[9] for e in wr)
     r = m.runs[0]
     assert r.done == r.steps and r.steps[3] == 64
+
+
+def test_checkpoint_mid_pipeline_resumes_to_the_same_report(cfg):
+    pc = chain([("simt", 40, 3, 1e-6), ("tensor", 40, 5, 3e-6)], [65536])
+    whole = run(cfg, pc, log=False)
+    prog = Program("hand", cfg.name, "dataflow", (), {}, ())
+
+    def fresh():
+        model = GpuModel(cfg)
+        model.prepare(prog, "cold")
+        return build_dataflow(cfg, prog, model=model, pipelines=[pc], params=H200_FIT,
+                              stream=[("pipeline", 0)])
+    a = fresh()
+    a.start()
+    a.run(max_events=30)
+    assert a.pending
+    b = fresh()
+    b.restore(a.checkpoint())
+    b.watch()
+    b.run()
+    assert b.reports == whole.reports and b.now == whole.now
