@@ -96,6 +96,8 @@ def case(args) -> dict:
     out["pipelines"] = len(x["pipelines"])
     out["fallback"] = len(x["fallback_to_bsp"])
     out["dataflow_energy_j"] = df.energy_j
+    print(f"  {app} {phase} {' '.join(overrides) or 'base'}: dataflow {df.time_s * 1e3:.3f} ms, "
+          f"bsp {out['bsp_s'] * 1e3:.3f} ms", file=sys.stderr, flush=True)
     if full:
         bsp = simulate(g, cfg, exec_mode="bsp", monitors=[b_mon])
         assert abs(bsp.time_s - out["bsp_s"]) <= 1e-12 * max(1.0, bsp.time_s), "bsp differs"
