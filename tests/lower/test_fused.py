@@ -47,6 +47,8 @@ def test_narrow_mlp_fuses_into_one_kernel_that_skips_its_intermediates():
     assert [o.op for o in launched] == ["fc0"] and len(launched[0].kernels) == 1
     k = launched[0].kernels[0]
     assert k.tile.c_esize == 0                 # fc0's C tile never leaves the SM
+    alone = lower(g, A100, mode="bsp").ops[0].kernels[0]
+    assert k.steps > alone.steps and k.simt_ops > alone.simt_ops   # fc1, norm, add charged
     touched = {a.buffer for a in k.accesses} | {k.tile.a, k.tile.b}
     assert "residual:out" in touched and "x" in touched
     assert not touched & {"fc1:out", "norm:out"}
