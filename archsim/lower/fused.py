@@ -179,9 +179,10 @@ def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = True) -> Prog
     readers: dict[str, set[str]] = {}
     root: dict[str, str] = {}
     for op in graph.topo_ops():
-        if op.kind == "view":
+        if op.kind == "view":        # a view reads nothing: its readers read the data
             src = op.inputs[0].name
             root[op.outputs[0].name] = root.get(src, src)
+            continue
         for t in op.inputs:
             readers.setdefault(root.get(t.name, t.name), set()).add(op.name)
     out: list[OpKernels] = []

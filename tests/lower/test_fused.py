@@ -167,3 +167,14 @@ def test_cli_unknown_exec_mode_exits_2(capsys):
                  "--exec", "fuzed", "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "fused" in err and "Traceback" not in err
+
+
+def test_an_intermediate_read_only_through_a_view_inside_the_group_is_not_written():
+    b = GraphBuilder("viewed")
+    h = b.linear(b.input("x", (4096, 128)), 128, name="fc", bias=False)
+    v = b.view(h, (64, 64, 128), name="v")
+    b.gelu(v, name="act")
+    g = b.build()
+    assert fusion_groups(g, A100) == [("fc", "act")]
+    (k,) = [k for o in lower(g, A100, mode="fused").ops for k in o.kernels]
+    assert k.tile.c_esize == 0 and [a.buffer for a in k.accesses if a.write] == ["act:out"]
