@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import sys
 import time
 from pathlib import Path
@@ -232,11 +233,13 @@ def main(argv=None) -> int:
           "Kitsune: vs sim BSP % | paper Kitsune % | Kitsune, edge gathers in: acct % | "
           "Kitsune: sim % | BSP ms | fused ms | sim s |")
     print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    speedups: dict[str, list[float]] = {}
     for phase in phases:
         for app in apps:
             if (app, phase) not in PAPER:
                 continue
             r = row(app, phase, cfg, args.graphs, not args.epilogues_only)
+            speedups.setdefault(phase, []).append(r["t_bsp"] / r["t_fused"])
             p_ops, p_cv, p_ck, p_v, p_k = PAPER[(app, phase)]
             sim_k = f"{100 * r['sim_k']:.1f}" if "sim_k" in r else "—"
             name = APPS[app][2] if not (app == "llama-prefill" and phase == "train") else "Llama"
@@ -247,6 +250,11 @@ def main(argv=None) -> int:
                   f"{100 * r['acct_k']:.1f} | {100 * r['est_k']:.1f} | {p_k:.2f} | "
                   f"{100 * r['acct_kg']:.1f} | {sim_k} | {r['t_bsp'] * 1e3:.3f} | "
                   f"{r['t_fused'] * 1e3:.3f} | {r['sim_s']:.1f} |", flush=True)
+    print()
+    for phase, xs in speedups.items():
+        geo = math.exp(sum(math.log(x) for x in xs) / len(xs))
+        print(f"vertical fusion speedup (BSP ms / fused ms), {phase}: geomean {geo:.2f}x, "
+              f"range {min(xs):.2f}-{max(xs):.2f}x over {len(xs)} apps")
     return 0
 
 

@@ -27,8 +27,9 @@ Rules (`fusion_groups`), visiting ops in the graph's topological order:
 
 Lowering (`lower_fused`): ops outside groups lower exactly as in bsp. A group becomes one kernel
 at its first op: a GEMM group keeps the head GEMM's tiles and geometry (its C tile stays on chip,
-`c_esize = 0`, when nothing outside needs it), adds the members' flops as extra K-steps
-(GEMMs) and SIMT work (epilogues, norms), reads the members' other inputs (weights, residuals,
+`c_esize = 0`, when nothing outside needs it), adds the members' flops (GEMMs) and SIMT work
+(epilogues, norms: the lane-instructions bsp would issue for them, serialised after the main
+loop) as extra K-steps, reads the members' other inputs (weights, residuals,
 norm parameters) as streams and writes the results the rest of the graph reads as streams. A
 stream group is one stream (or row) kernel with the same reads and writes. The members keep their
 Program rows with no kernels, so per-op flops still add up.
@@ -178,9 +179,10 @@ def lower_fused(graph: Graph, cfg, tuner=None, gemm_chains: bool = True) -> Prog
     readers: dict[str, set[str]] = {}
     root: dict[str, str] = {}
     for op in graph.topo_ops():
-        if op.kind == "view":
+        if op.kind == "view":        # a view reads nothing: its readers read the data
             src = op.inputs[0].name
             root[op.outputs[0].name] = root.get(src, src)
+            continue
         for t in op.inputs:
             readers.setdefault(root.get(t.name, t.name), set()).add(op.name)
     out: list[OpKernels] = []
@@ -313,7 +315,17 @@ def _group_kernel(group: list[Op], cfg, mem, readers, root) -> Kernel:
         t = base.tile
         tile = t if needed(head_out) else replace(t, c_esize=0)   # C stays on chip
         per_step = 2 * t.tm * t.tn * t.tk
-        extra_steps = math.ceil(extra_flops / max(base.units, 1) / per_step) if extra_flops else 0
+        units = max(base.units, 1)
+        extra_steps = math.ceil(extra_flops / units / per_step) if extra_flops else 0
+        # the GEMM model times a kernel by its K-steps; the members' SIMT work (epilogues, norms)
+        # runs after the main loop on the SM's lanes: charged as the K-steps it lasts
+        if base.pipe == "tensor":
+            step_cycles = per_step / cfg.sm.tensor_flops_per_cycle.get(base.dtype, 4096)
+        else:
+            step_cycles = per_step / 2 / cfg.sm.simt_lanes
+        extra_simt = simt - base.simt_ops
+        if extra_simt > 0:
+            extra_steps += math.ceil(extra_simt / units / (cfg.sm.simt_lanes * step_cycles))
         return replace(base, name=name, simt_ops=simt, steps=base.steps + extra_steps,
                        tensor_flops=base.tensor_flops + (extra_flops if base.pipe == "tensor"
                                                          else 0),

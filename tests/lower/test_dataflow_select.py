@@ -63,6 +63,19 @@ def test_plan_accounting_keeps_the_intermediate_off_dram():
     assert tr.with_groups == 2 * x + 2 * w
 
 
+def test_queues_beyond_the_l2_carve_out_spill_in_the_accounting():
+    g = _mlp()
+    plan = plan_dataflow(g, A100)
+    (p,) = plan.pipelines
+    (q,) = p.queues
+    huge = type(q)(q.name, q.tensor, q.src, q.dst, q.topology, tile_bytes=40 << 20, tiles=1)
+    fat = type(plan)(plan.graph, (type(p)(p.name, p.stages, (huge,), p.dram_in, p.dram_out),),
+                     plan.bsp_ops, plan.order)
+    tr, spilled = plan_traffic(g, plan, A100), plan_traffic(g, fat, A100)
+    assert tr.spilled == 0 and spilled.spilled == 2 * (40 << 20)   # written, read back once
+    assert spilled.with_groups == tr.with_groups + spilled.spilled
+
+
 def test_embedding_lookup_is_excluded():
     b = GraphBuilder("emb")
     e = b.gather(b.param("table", (100000, 256)), b.index("ids", (4096,)), name="lookup")

@@ -47,6 +47,8 @@ def test_narrow_mlp_fuses_into_one_kernel_that_skips_its_intermediates():
     assert [o.op for o in launched] == ["fc0"] and len(launched[0].kernels) == 1
     k = launched[0].kernels[0]
     assert k.tile.c_esize == 0                 # fc0's C tile never leaves the SM
+    alone = lower(g, A100, mode="bsp").ops[0].kernels[0]
+    assert k.steps > alone.steps and k.simt_ops > alone.simt_ops   # fc1, norm, add charged
     touched = {a.buffer for a in k.accesses} | {k.tile.a, k.tile.b}
     assert "residual:out" in touched and "x" in touched
     assert not touched & {"fc1:out", "norm:out"}
@@ -165,3 +167,14 @@ def test_cli_unknown_exec_mode_exits_2(capsys):
                  "--exec", "fuzed", "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "fused" in err and "Traceback" not in err
+
+
+def test_an_intermediate_read_only_through_a_view_inside_the_group_is_not_written():
+    b = GraphBuilder("viewed")
+    h = b.linear(b.input("x", (4096, 128)), 128, name="fc", bias=False)
+    v = b.view(h, (64, 64, 128), name="v")
+    b.gelu(v, name="act")
+    g = b.build()
+    assert fusion_groups(g, A100) == [("fc", "act")]
+    (k,) = [k for o in lower(g, A100, mode="fused").ops for k in o.kernels]
+    assert k.tile.c_esize == 0 and [a.buffer for a in k.accesses if a.write] == ["act:out"]
