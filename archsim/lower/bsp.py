@@ -86,7 +86,8 @@ def lower(graph: Graph, cfg, mode: str = "bsp", tuner=None) -> Program:
 def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int, a: str, b: str,
                   out: str, dtype: str, extra_reads: tuple[str, ...] = (), name_tag: str = "",
                   a_ld: int | None = None, b_trans: bool = False,
-                  plan: vendor.GemmPlan | None = None, xmma: bool = False) -> list[Kernel]:
+                  plan: vendor.GemmPlan | None = None, xmma: bool = False,
+                  conv_kind: str = "fprop") -> list[Kernel]:
     plan = plan or vendor.plan_gemm(M, N, K, batch, dtype, cfg)
     esize = dtype_bytes(dtype)
     sms = cfg.sm.count
@@ -105,7 +106,7 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
                 group_m=vendor.RASTER_GROUP_M)
     accesses = [Access("gemm", a)] + [Access("stream", e, nbytes=mem.buffers[e].nbytes)
                                       for e in extra_reads]
-    kname = vendor.conv_name(plan) if xmma else \
+    kname = vendor.conv_name(plan, conv_kind) if xmma else \
         plan.name(dtype) + (f"_{epi}" if epi and epi not in ("identity",) else "") + name_tag
     kernels.append(Kernel(
         kname, op.name, op.kind, "gemm", vendor.gemm_grid(plan, sms), plan.threads, plan.regs,
@@ -170,6 +171,46 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
     return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
                          plan=plan, xmma=True)
+
+
+@lowers("conv2d_dgrad")
+def _conv2d_dgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """dX = dY (*) W^T: cuDNN's sm90 xmma dgrad implicit GEMM, C[N*H*W, C] = A[N*H*W, K*R*S/s^2]
+    B[K*R*S/s^2, C]. A is dY gathered like the forward's im2col (rows of K channels re-read by
+    the taps: a_ld = K); B the weights [K*R*S, C]. A stride-s convolution's dgrad touches only
+    1/s^2 of the taps per input pixel (the 'indexed' kernels), so its flops equal the forward's."""
+    at = op.attrs
+    dy, w = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    dx = mem.of(op.outputs[0])
+    if at.get("groups", 1) > 1:
+        return _roofline(op, cfg, mem)
+    M = at["N"] * at["H"] * at["W"]
+    Kg = max(1, math.ceil(at["K"] * at["R"] * at["S"] / at.get("stride", 1) ** 2))
+    plan = vendor.plan_conv_grad(M, at["C"], Kg, op.inputs[0].dtype, cfg)
+    return _gemm_kernels(op, cfg, mem, M, at["C"], Kg, 1, dy, w, dx, op.inputs[0].dtype,
+                         a_ld=at["K"], plan=plan, xmma=True, conv_kind="dgrad")
+
+
+@lowers("conv2d_wgrad")
+def _conv2d_wgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """dW = dY^T (*) X: C[K, C*R*S] = A[K, N*P*Q] B[N*P*Q, C*R*S], reducing over the output
+    pixels. 1x1 (stride 1): cuDNN hands it to cuBLAS (nvjet with split-K, as measured); larger
+    filters: the xmma wgrad kernel, split over the pixels to fill the SMs, then a reduction.
+    Replay approximation: B is X's im2col read row-major (C*R*S per pixel), so for R*S > 1 the
+    L2 sees R*S/s^2 times X's bytes as distinct lines (the real kernel re-reads X's rows from L2)."""
+    at = op.attrs
+    x, dy = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    dw = mem.of(op.outputs[0])
+    if at.get("groups", 1) > 1:
+        return _roofline(op, cfg, mem)
+    dtype = op.inputs[0].dtype
+    M, N, K = at["K"], at["C"] * at["R"] * at["S"], at["N"] * at["P"] * at["Q"]
+    extra = tuple(mem.of(t) for t in op.outputs[1:])   # bias gradient: same kernel's epilogue
+    if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
+        return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K)
+    plan = vendor.plan_conv_grad(M, N, K, dtype, cfg, split_k=True)
+    return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K, plan=plan,
+                         xmma=True, conv_kind="wgrad")
 
 
 @lowers("attention")

@@ -172,9 +172,54 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
                     min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
 
-def conv_name(plan: GemmPlan) -> str:
-    return (f"sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
+def conv_name(plan: GemmPlan, kind: str = "fprop") -> str:
+    return (f"sm90_xmma_{kind}_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
             f"{plan.tile_m}x{plan.tile_n}x{plan.k_step}_warpgroupsize1x1x1")
+
+
+# cuDNN sm90 xmma dgrad / wgrad implicit GEMMs (h200-fidelity2-cal.json kernel names, tile
+# M x N along the GEMM's M and N): 128x64, 128x128, 256x64, 256x128 (two consumer warpgroups),
+# and 64x64 / 64x128 for wgrad's few output-channel rows; K-step 64; persistent grids of at
+# most one CTA per SM; wgrad splits its long reduction (the pixels) to fill the SMs.
+XMMA_TILES: tuple[tuple[int, int], ...] = (
+    (64, 64), (64, 128), (128, 64), (256, 64), (128, 128), (256, 128))
+XMMA_SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+def plan_conv_grad(M: int, N: int, K: int, dtype: str, cfg, split_k: bool = False) -> GemmPlan:
+    """The xmma dgrad (split_k False) or wgrad (split_k True) implicit GEMM for C[M,N] = A[M,K]
+    B[K,N]: the (tile, split) with the fewest busiest-SM cycles by the GEMM cost model
+    (`gemm_step_cycles` with the one-warpgroup step overhead), larger tiles preferred on ties.
+    Seen in the calibration: dgrad 14x14x256 -> 128x128 (98 CTAs), 7x7x512 -> 128x64 (104),
+    1x1 56x56 -> 128x128 (132, persistent); wgrad 64 output channels -> 64x64 split 13."""
+    sms = cfg.sm.count
+    esize = 4 if dtype == "fp32" else 2
+    rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
+    overhead = cfg.sm.single_warpgroup_step_overhead
+    load_bpc = cfg.sm.tma_bytes_per_cycle
+    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
+    kst = math.ceil(K / K_STEP)
+    best = None
+    for idx, (tm, tn) in enumerate(XMMA_TILES):
+        tiles = math.ceil(M / tm) * math.ceil(N / tn)
+        for split in (XMMA_SPLITS if split_k else (1,)):
+            if split > 1 and (kst < 8 * split or tiles * split > sms):
+                continue
+            units = tiles * split
+            step = gemm_step_cycles(tm, tn, K_STEP, esize, rate, overhead, load_bpc)
+            cyc = math.ceil(units / sms) * (math.ceil(kst / split) + 2) * step
+            if split > 1:
+                cyc += (split + 1) * M * N * 4 / dram_bpc
+            key = cyc * (1.0 - 0.002 * idx)
+            if best is None or key < best[0]:
+                best = (key, tm, tn, split, tiles)
+    _, tm, tn, split, tiles = best
+    units = tiles * split
+    ctas = min(units, sms)
+    limit = _smem_limit(cfg)
+    stages = _stages(tn, tm, esize, limit)
+    return GemmPlan(tn, tm, K_STEP, stages, split, tiles, ctas, units > ctas, "tensor", 384,
+                    min(limit, stages * (tm + tn) * K_STEP * esize), 168)
 
 
 def gemm_grid(plan: GemmPlan, sms: int) -> tuple[int, int, int]:
