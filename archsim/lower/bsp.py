@@ -87,7 +87,8 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
                   out: str, dtype: str, extra_reads: tuple[str, ...] = (), name_tag: str = "",
                   a_ld: int | None = None, b_trans: bool = False,
                   plan: vendor.GemmPlan | None = None, xmma: bool = False,
-                  conv_kind: str = "fprop") -> list[Kernel]:
+                  conv_kind: str = "fprop", step_extra: float = 0.0,
+                  kname: str = "") -> list[Kernel]:
     plan = plan or vendor.plan_gemm(M, N, K, batch, dtype, cfg)
     esize = dtype_bytes(dtype)
     sms = cfg.sm.count
@@ -103,10 +104,10 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     tile = GemmTile(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
                 stages=plan.stages, split=split, esize=esize, c_esize=c_es, a=a, b=b, c=c_buf,
                 persistent=plan.persistent, a_ld=a_ld or K, b_trans=b_trans,
-                group_m=vendor.RASTER_GROUP_M)
+                group_m=vendor.RASTER_GROUP_M, step_extra=step_extra)
     accesses = [Access("gemm", a)] + [Access("stream", e, nbytes=mem.buffers[e].nbytes)
                                       for e in extra_reads]
-    kname = vendor.conv_name(plan, conv_kind) if xmma else \
+    kname = kname or vendor.conv_name(plan, conv_kind) if xmma else kname or \
         plan.name(dtype) + (f"_{epi}" if epi and epi not in ("identity",) else "") + name_tag
     kernels.append(Kernel(
         kname, op.name, op.kind, "gemm", vendor.gemm_grid(plan, sms), plan.threads, plan.regs,
@@ -153,7 +154,10 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     Cg = at["C"] // groups
     Kg = Cg * at["R"] * at["S"]
     dtype = op.inputs[0].dtype
-    if Kg < 32 or groups > 1:
+    stem = groups == 1 and at["C"] < vendor.STEM_PAD_C and at["R"] * at["S"] > 1
+    if stem and M >= vendor.STEM_TILE[0] * cfg.sm.count:
+        return _conv_stem(op, cfg, mem, x, w, out, M, dtype)
+    if Kg < 32 or groups > 1 or stem:
         # cuDNN's direct SIMT convolution for tiny reductions (C x R x S) and grouped convs
         macs = M * at["K"] * Kg
         ctas = max(1, math.ceil(M * at["K"] / 2048))
@@ -171,6 +175,30 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
     return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
                          plan=plan, xmma=True)
+
+
+def _conv_stem(op: Op, cfg, mem: _Memory, x: str, w: str, out: str, M: int, dtype: str):
+    """C < 8: pad the input and the filter to 8 channels, then the cutlass sm80 implicit GEMM."""
+    at = op.attrs
+    pc = vendor.STEM_PAD_C
+    es = dtype_bytes(dtype)
+    kernels = []
+    for src, n_px in ((x, at["N"] * at["H"] * at["W"]), (w, at["K"] * at["R"] * at["S"])):
+        pad = mem.place(f"{op.name}:{src}:pad8", n_px * pc * es, "workspace")
+        ctas = max(1, min(2 * cfg.sm.count, math.ceil(n_px * pc / 1024)))
+        kernels.append(Kernel(
+            "nhwcAddPaddingKernel", op.name, op.kind, "stream", (ctas, 1, 1), 1024, 32, 0, ctas,
+            1, "simt", dtype, simt_ops=n_px * pc * vendor.PAD_OPS_PER_ELEM,
+            accesses=(Access("stream", src, nbytes=mem.buffers[src].nbytes),
+                      Access("stream", pad.name, write=True, nbytes=pad.nbytes))))
+    xp, wp = f"{op.name}:{x}:pad8", f"{op.name}:{w}:pad8"
+    Kg = pc * at["R"] * at["S"]
+    plan = vendor.plan_stem(M, at["K"], Kg, cfg)
+    tm, tn, tk = vendor.STEM_TILE
+    return kernels + _gemm_kernels(
+        op, cfg, mem, M, at["K"], Kg, 1, xp, wp, out, dtype, a_ld=pc, b_trans=True, plan=plan,
+        step_extra=vendor.STEM_STEP_EXTRA,
+        kname=f"cutlass_tensorop_{dtype}_s16816fprop_optimized_{dtype}_{tm}x{tn}_{tk}x4_nhwc_align8")
 
 
 @lowers("conv2d_dgrad")
@@ -291,6 +319,24 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
     a, b = vendor.LAYERNORM_OPS
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
+
+
+@lowers("pool")
+def _pool(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Max pooling: PyTorch's max_pool_forward_nhwc, one 1024-thread CTA per image and pair of
+    output rows, SIMT-bound (vendor.POOL_OPS_PER_TAP per window tap). Other pools: roofline."""
+    at = op.attrs
+    if at.get("fn", "max") != "max" or len(op.outputs[0].shape) != 4:
+        return _roofline(op, cfg, mem)
+    x, y = op.inputs[0], op.outputs[0]
+    N, P = y.shape[0], y.shape[1]
+    ctas = max(1, N * math.ceil(P / 2))
+    return [Kernel("max_pool_forward_nhwc", op.name, op.kind, "row", (ctas, 1, 1), 1024, 32, 0,
+                   ctas, 1, "simt", y.dtype,
+                   simt_ops=int(y.numel * at.get("R", 1) * at.get("S", 1) * vendor.POOL_OPS_PER_TAP),
+                   dep_rounds=2,
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(y), write=True, nbytes=y.nbytes)))]
 
 
 @lowers("reduction")

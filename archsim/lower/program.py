@@ -66,6 +66,8 @@ class GemmTile:
     b_trans: bool                 # B stored [N, K]
     group_m: int                  # raster band height in M-tiles
     single_warpgroup: bool = False  # cuDNN xmma: one consumer warpgroup per CTA
+    step_extra: float = 0.0       # cycles per K-step beyond the MMA and its barrier (a kernel
+                                  # family's operand gather, e.g. cutlass sm80 stem convolutions)
 
     def summary(self) -> dict:
         return {"tm": self.tm, "tn": self.tn, "tk": self.tk, "stages": self.stages,

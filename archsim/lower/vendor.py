@@ -172,6 +172,27 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
                     min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
 
+# Stem convolutions (C < 8 input channels, e.g. RGB): cuDNN pads C to 8 (nhwcAddPaddingKernel
+# on the input and on the filter), then runs a cutlass sm80 mma.sync implicit GEMM with 256x64
+# tiles and 32-deep K-steps (`cutlass_tensorop_bf16_s16816fprop_optimized_bf16_256x64_32x4_nhwc
+# _align8`, 128 threads, 2 CTAs per SM), or, when its 256-row tiles cannot fill the SMs (batch 1),
+# the direct SIMT convolution (`convolve_common_engine_float_NHWC`).
+STEM_PAD_C = 8
+STEM_TILE = (256, 64, 32)     # (tile M, tile N, K-step)
+STEM_STEP_EXTRA = 1900        # [cal] cycles per K-step beyond the MMA: the 7x7 taps of 8 channels
+                              # gathered 16 B at a time (h200-fidelity2-cal.json F2-K01..K03:
+                              # ~2,300 cycles per step at 2 CTAs per SM)
+PAD_OPS_PER_ELEM = 40         # [cal] nhwcAddPaddingKernel lane-instructions per padded element
+                              # (index math per channel; F2-K01..K03: 21-84 us for 13-51 M elems)
+
+
+def plan_stem(M: int, N: int, K: int, cfg) -> GemmPlan:
+    tm, tn, tk = STEM_TILE
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    return GemmPlan(tn, tm, tk, 4, 1, tiles, tiles, False, "tensor", 128,
+                    4 * (tm + tn) * tk * 2, 232)
+
+
 def conv_name(plan: GemmPlan, kind: str = "fprop") -> str:
     return (f"sm90_xmma_{kind}_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
             f"{plan.tile_m}x{plan.tile_n}x{plan.k_step}_warpgroupsize1x1x1")
@@ -268,7 +289,15 @@ ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 
                       # channel index = i % C (~20 integer ops), four
                       # per-channel parameter loads, fp32 (x - mean) * invstd * w + b,
                       # conversions and index math (~35 beyond the base 6)
-                      "batchnorm": 35}
+                      "batchnorm": 35,
+                      # PyTorch's max_pool_backward_nhwc (each input element scans the outputs
+                      # whose window holds it and compares their saved argmax; fitted on
+                      # h200-fidelity2-cal.json F2-K100: 237 us for 25.7 M elements, plus a fill)
+                      "maxpool_bwd": 300}
+# PyTorch's max_pool_forward_nhwc: a CTA of 1024 threads per (image, 2 output rows); lane-
+# instructions per window tap (bounds checks, index math, NaN-aware max, 2-byte loads), fitted on
+# h200-fidelity2-cal.json F2-K12..K14 (3x3 / stride 2 on 112x112x64: 113-822 us)
+POOL_OPS_PER_TAP = 56
 # Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the

@@ -121,7 +121,7 @@ class GemmModel(_TileModel):
     def _tensor_step(self, sm, k) -> float:
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        return 2.0 * t.tm * t.tn * t.tk / rate + (
+        return 2.0 * t.tm * t.tn * t.tk / rate + t.step_extra + (
             sm.single_warpgroup_step_overhead if t.single_warpgroup else sm.mma_step_overhead)
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
