@@ -264,6 +264,55 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                              Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
 
 
+@lowers("attention_bwd")
+def _attention_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """cuDNN's flash backward, three kernels: D = rowsum(dO * O) (compute_dot_do_o), the bprop
+    kernel (K/V-stationary units, dQ accumulated in fp32), dQ converted to 16 bits."""
+    at = op.attrs
+    B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
+    Hkv = at.get("Hkv", H)
+    q, k, v, o, do = (op.inputs[i] for i in range(5))
+    outs = op.outputs
+    dt = q.dtype
+    es = q.itemsize
+    causal = bool(at.get("causal"))
+    dsum = mem.place(f"{op.name}:dot_do_o", B * H * S * 4, "workspace")
+    dq_acc = mem.place(f"{op.name}:dq_accum", B * H * S * D * 4, "workspace")
+    n_qo = B * H * S * D
+    c1 = B * H * math.ceil(S / 16)
+    kernels = [Kernel("compute_dot_do_o_specialized", op.name, op.kind, "stream", (c1, 1, 1), 128,
+                      32, 0, c1, 1, "simt", dt, simt_ops=n_qo * vendor.ELEMENTWISE_BASE_OPS,
+                      accesses=(Access("stream", mem.of(do), nbytes=do.nbytes),
+                                Access("stream", mem.of(o), nbytes=o.nbytes),
+                                Access("stream", dsum.name, write=True, nbytes=dsum.nbytes)))]
+    units = B * Hkv * math.ceil(Skv / vendor.ATTN_BWD_KV_TILE) * (H // Hkv)
+    ctas = min(units, cfg.sm.count)
+    steps = math.ceil(S / vendor.ATTN_BWD_Q_STEP)
+    scores = B * H * S * Skv // (2 if causal else 1)
+    dk = outs[1] if len(outs) > 1 else outs[0]
+    # replay: the unit's K/V block plays the query tile, the queries and dO stream past it
+    tile = AttentionTile(B=B, H=Hkv, Hkv=Hkv, S=Skv, Skv=S, D=D, q=mem.of(k), k=mem.of(q),
+                         v=mem.of(do), o=mem.of(dk), bq=vendor.ATTN_BWD_KV_TILE, pack=1,
+                         bkv=vendor.ATTN_BWD_Q_STEP, causal=causal, esize=es, mma_factor=2.5,
+                         unit_extra=vendor.ATTENTION_BWD_UNIT_CYCLES)
+    kernels.append(Kernel(
+        "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_64x64x64", op.name, op.kind,
+        "attention", (ctas, 1, 1), 384, 168, 200 * 1024, units, steps, "tensor", dt,
+        tensor_flops=op.flops, simt_ops=scores * vendor.ATTENTION_BWD_OPS_PER_SCORE, tile=tile,
+        accesses=(Access("stream", mem.of(q), nbytes=q.nbytes),
+                  Access("stream", mem.of(k), nbytes=k.nbytes),
+                  Access("stream", mem.of(v), nbytes=v.nbytes),
+                  Access("stream", mem.of(do), nbytes=do.nbytes),
+                  Access("stream", dq_acc.name, write=True, nbytes=dq_acc.nbytes))))
+    c3 = B * H * math.ceil(S / 32)
+    kernels.append(Kernel("convert_dq_to_16bits", op.name, op.kind, "stream", (c3, 1, 1), 128, 32,
+                          0, c3, 1, "simt", dt, simt_ops=n_qo * vendor.ELEMENTWISE_BASE_OPS,
+                          accesses=(Access("stream", dq_acc.name, nbytes=dq_acc.nbytes),
+                                    Access("stream", mem.of(outs[0]), write=True,
+                                           nbytes=outs[0].nbytes))))
+    return kernels
+
+
 # ---- SIMT / memory kernels --------------------------------------------------------------------
 
 @lowers("elementwise")

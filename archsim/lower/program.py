@@ -92,6 +92,10 @@ class AttentionTile:
     bkv: int                      # K/V rows per step
     causal: bool
     esize: int
+    mma_factor: float = 1.0       # matrix products per step relative to the forward's two
+                                  # (flash backward: 2.5 — QK^T recomputed, dV, dP, dQ, dK)
+    unit_extra: float = 0.0       # cycles per unit outside the step loop (flash backward: the
+                                  # K/V block's load, dK/dV epilogue and dQ flush)
 
     def summary(self) -> dict:
         return {}

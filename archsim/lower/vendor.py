@@ -342,5 +342,13 @@ def occupancy(threads: int, regs: int, smem: int, cfg) -> int:
     by_regs = sm.registers // max(threads * regs, 1)
     by_smem = sm.shared_memory // smem if smem > 0 else sm.max_ctas
     return max(1, min(sm.max_ctas, by_threads, by_regs, by_smem))
+# cuDNN flash backward (sm90 bprop wgmma 64x64x64): a unit is one (batch, head, 128-row K/V
+# block) looping over the queries 64 rows a step; per score it recomputes P = exp(S - lse) and
+# dS = P (dP - D) with conversions: lane-instructions per score fitted on
+# h200-fidelity2-cal.json F2-K77..K79 (BERT-base attention backward at 128 and 512 tokens)
+ATTN_BWD_KV_TILE = 128
+ATTN_BWD_Q_STEP = 64
+ATTENTION_BWD_OPS_PER_SCORE = 18
+ATTENTION_BWD_UNIT_CYCLES = 9000   # [cal] per unit outside the query loop (same fit: ~4.9 us a wave)
 ATTENTION_OPS_PER_SCORE = 6    # scale, running max, exp, running sum, conversions per score
 RASTER_GROUP_M = 8             # tiles are visited in bands of this many M-tiles (L2-friendly raster)

@@ -181,18 +181,18 @@ class AttentionModel(_TileModel):
     def _per_step(self, sm, k) -> float:
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
+        mma = 4.0 * t.mma_factor * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
         smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
         return mma + smx
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         sm, k = gm.cfg.sm, run.kernel
-        return {"tensor": ch.steps * u_sm * self._per_step(sm, k) / f,
+        return {"tensor": u_sm * (ch.steps * self._per_step(sm, k) + k.tile.unit_extra) / f,
                 "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
 
     def coeffs(self, gm, run, ch):
         sm, k = gm.cfg.sm, run.kernel
-        return ("tensor", ch.steps * self._per_step(sm, k),
+        return ("tensor", ch.steps * self._per_step(sm, k) + k.tile.unit_extra,
                 ch.req / max(ch.units, 1) / sm.tma_bytes_per_cycle, 0.0)
 
 
