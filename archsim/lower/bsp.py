@@ -337,6 +337,13 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                        1, "memory", out.dtype,
                        accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
                                  Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+    if out.itemsize > x.itemsize:   # widening: the unrolled (non-vectorized) copy kernel
+        ctas = max(1, math.ceil(out.numel / 512))
+        return [Kernel("unrolled_elementwise_kernel<direct_copy>", op.name, op.kind, "stream",
+                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                       simt_ops=out.numel * vendor.CAST_WIDEN_OPS,
+                       accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                                 Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
     return [Kernel("copy_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0, ctas,
                    1, "memory", out.dtype, simt_ops=out.numel * vendor.ELEMENTWISE_BASE_OPS,
                    accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),

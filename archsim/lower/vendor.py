@@ -298,6 +298,10 @@ ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 
 # instructions per window tap (bounds checks, index math, NaN-aware max, 2-byte loads), fitted on
 # h200-fidelity2-cal.json F2-K12..K14 (3x3 / stride 2 on 112x112x64: 113-822 us)
 POOL_OPS_PER_TAP = 56
+# A widening cast (bf16 -> fp32) runs PyTorch's non-vectorized unrolled_elementwise_kernel
+# (direct_copy, 4 scalar elements per thread, 512 per CTA): lane-instructions per element fitted
+# on h200-fidelity2-cal.json F2-K87/K88 (2.4 M and 67 M elements: 9.7 and 187 us)
+CAST_WIDEN_OPS = 85
 # Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the
