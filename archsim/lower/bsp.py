@@ -351,20 +351,20 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 
 def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes: int,
-                ops: int, dep_rounds: int) -> list[Kernel]:
+                ops: int, dep_rounds: int, dep_chain: float = 0.0) -> list[Kernel]:
     x, out = op.inputs[0], op.outputs[0]
     acc = [Access("stream", mem.of(x), nbytes=x.nbytes, passes=passes)]
     acc += [Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[1:]]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     return [Kernel(name, op.name, op.kind, "row", (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt",
-                   out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds,
+                   out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds, dep_chain=dep_chain,
                    accesses=tuple(acc))]
 
 
 @lowers("softmax")
 def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
-    name, ctas, threads, passes = vendor.softmax_plan(rows, cols)
+    name, ctas, threads, passes = vendor.softmax_plan(rows, cols, op.inputs[0].itemsize)
     a, b = vendor.SOFTMAX_WARP_OPS if passes == 1 else vendor.SOFTMAX_BLOCK_OPS
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), passes + 1)
 
@@ -374,7 +374,10 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
     a, b = vendor.LAYERNORM_OPS
-    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
+    c0, c1 = vendor.LAYERNORM_CHAIN
+    per_cta = rows / ctas
+    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2,
+                       dep_chain=per_cta * (c0 + c1 * cols / threads))
 
 
 @lowers("pool")

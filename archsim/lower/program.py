@@ -121,6 +121,9 @@ class Kernel:
     accesses: tuple[Access, ...] = ()
     tile: GemmTile | AttentionTile | None = None
     approximate: bool = False      # roofline fallback: no kernel-specific model
+    dep_chain: float = 0.0         # dependent instructions per thread per unit (a sequential
+                                   # per-thread chain, e.g. Welford updates); 0: the unit's
+                                   # lane-instructions per lane
 
     @property
     def ctas(self) -> int:

@@ -306,9 +306,18 @@ CAST_WIDEN_OPS = 85
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the
 # calibration has one column count per kernel, so fixed and per-element parts need both).
-SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 1024)
-SOFTMAX_BLOCK_OPS = (1_400_000, 32)  # cunn_SoftMaxForward (3 passes, block reductions)
+SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 2048 and <= 8 KiB a row)
+# cunn_SoftMaxForward (3 passes, block reductions): ~70 lane-instructions per element, a small
+# fixed part per row (issue 15: refitted on h200-calibration.json 4096x32000, h200-kernels.json
+# 1024x50257 and h200-fidelity2-cal.json 256x4096; was (1_400_000, 32), whose per-row constant
+# made short block rows 2-3x too slow)
+SOFTMAX_BLOCK_OPS = (20_000, 70)
 LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
+# its per-thread dependent chain (Welford's sequential mean/M2 updates with a division, then the
+# normalize pass): fixed + per element a thread holds (cols / 128), in dependent-issue slots;
+# fitted on h200-fidelity2-cal.json's ~1 M-element layernorms (F2-K16..K30: 5.5-11 us, rising
+# with the row length at the same element count)
+LAYERNORM_CHAIN = (490, 75)
 REDUCTION_OPS_PER_ELEM = 6
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
 
@@ -322,9 +331,11 @@ def elementwise_grid(n: int) -> tuple[int, int]:
     return max(1, math.ceil(n / 1024)), 128
 
 
-def softmax_plan(rows: int, cols: int) -> tuple[str, int, int, int]:
-    """(kernel, CTAs, threads, passes over each row)."""
-    if cols <= 1024:  # softmax_warp_forward: a warp per row (two when cols <= 128), row in registers
+def softmax_plan(rows: int, cols: int, esize: int = 2) -> tuple[str, int, int, int]:
+    """(kernel, CTAs, threads, passes over each row). PyTorch's host_softmax: the persistent
+    warp kernel when a row has at most 2048 elements and 8 KiB (h200-fidelity2-cal.json: 512x2048
+    and 768x1536 bf16 run softmax_warp_forward), else the block kernel."""
+    if cols <= 2048 and cols * esize <= 8192:  # softmax_warp_forward: a warp per row (two when cols <= 128), row in registers
         rows_per_cta = 8 if cols <= 128 else 4
         return "softmax_warp_forward", math.ceil(rows / rows_per_cta), 128, 1
     return "cunn_SoftMaxForward", rows, 1024, 3   # max pass, sum pass, write pass

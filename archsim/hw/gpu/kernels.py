@@ -19,6 +19,8 @@ A new kernel kind (a dataflow queue kernel, say) is one more class here or in it
 """
 from __future__ import annotations
 
+import math
+
 from archsim.errors import UserError
 from archsim.lower.vendor import simt_gemm_efficiency
 
@@ -43,13 +45,28 @@ def kernel_model(k) -> "KernelModel":
 
 
 class KernelModel:
-    """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too)."""
+    """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too).
+
+    SIMT cycles of u units (CTAs) on one SM: the larger of issue throughput (lane-instructions /
+    lanes) and the dependent-issue chain of one warp (`sm.dependent_issue_cycles` per warp
+    instruction) times the rounds of co-resident CTAs: few long rows per SM are latency-bound."""
 
     uses_sms = True
 
     def nonlinear(self, k) -> bool:
         """Whether an SM's pipe time is not units x per-unit cycles (see pipe_cycles)."""
         return False
+
+    def chain_cycles(self, sm, run) -> float:
+        """Cycles of one CTA's dependent warp chain (its lane-instructions per warp x
+        `sm.dependent_issue_cycles`): u CTAs on an SM take at least ceil(u / occupancy) x this."""
+        k = run.kernel
+        if not sm.dependent_issue_cycles:
+            return 0.0
+        if k.dep_chain:
+            return k.dep_chain * sm.dependent_issue_cycles
+        warps = max(1, k.block // 32)
+        return k.simt_ops / max(k.units, 1) / warps / 32 * sm.dependent_issue_cycles
 
     def replay(self, gm, k, run, bufs) -> None:
         gm._replay_stream(k, run, bufs)
@@ -59,7 +76,7 @@ class KernelModel:
         sm = cfg.sm
         ops = k.simt_ops / max(k.units, 1)
         streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-        return {"simt": u_sm * ops / (sm.simt_lanes * f),
+        return {"simt": self.pipe_cycles(sm, run, ch, u_sm, ops / sm.simt_lanes) / f,
                 "sm_load": ch.req * share / (sm.lsu_bytes_per_cycle * f),
                 # loads that miss to DRAM: limited by the requests an SM keeps in flight
                 "sm_miss": ch.miss * share / (sm.miss_bytes_per_cycle * streams * f),
@@ -76,7 +93,10 @@ class KernelModel:
         return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
 
     def pipe_cycles(self, sm, run, ch, u, per) -> float:
-        return u * per
+        chain = self.chain_cycles(sm, run)
+        if chain <= 0.0 or u <= 0:
+            return u * per
+        return max(u * per, math.ceil(u / max(run.occ, 1)) * chain)
 
     def l2_bytes(self, gm, run, ch) -> float:
         return ch.req
@@ -101,6 +121,9 @@ register_kernel_model("stream", "row", "gather", "roofline")(KernelModel)
 
 class _TileModel(KernelModel):
     """Tiled tensor-core kernels: TMA loads, one L2+HBM round trip at a wave's start."""
+
+    def chain_cycles(self, sm, run) -> float:
+        return 0.0
 
     def latency(self, gm, run, ch):
         cfg = gm.cfg
@@ -201,6 +224,9 @@ class DmaModel(KernelModel):
     """cudaMemcpy device to device: the copy engine, no SMs."""
 
     uses_sms = False
+
+    def chain_cycles(self, sm, run) -> float:
+        return 0.0
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         return {}
