@@ -154,7 +154,7 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     Cg = at["C"] // groups
     Kg = Cg * at["R"] * at["S"]
     dtype = op.inputs[0].dtype
-    stem = groups == 1 and at["C"] < vendor.STEM_PAD_C and at["R"] * at["S"] > 1
+    stem = groups == 1 and at["C"] < vendor.STEM_PAD_C and Kg >= 32
     if stem and M >= vendor.STEM_TILE[0] * cfg.sm.count:
         return _conv_stem(op, cfg, mem, x, w, out, M, dtype)
     if Kg < 32 or groups > 1 or stem:

@@ -162,12 +162,24 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     """
     sms = cfg.sm.count
     mt128 = math.ceil(M / 128)
-    tn = 128 if N % 128 == 0 and mt128 >= sms else 64
+    # issue 15 (h200-fidelity2-cal.json): 256 or more output channels take 128-wide N tiles
+    # with a 64-deep K-step even when 128-row tiles do not fill the SMs (14x14x256 -> 128x128x64)
+    # with 128-wide tiles still filling half the SMs (14x14x256 -> 128x128x64, 7x7x512 at batch
+    # 32 -> 128x64x64); very long M (>= 2 x SMs of 128-row tiles: 64x28x28x128 and 256x14x14x256)
+    # -> 256-row tiles on a grid of one CTA per SM
+    esize = 4 if dtype == "fp32" else 2
+    if mt128 >= 2 * sms and N >= 128:
+        tm, tn, tk = 256, (64 if N <= 128 else 128), 64
+        tiles = math.ceil(M / tm) * math.ceil(N / tn)
+        ctas = min(tiles, sms)
+        return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
+                        min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
+    wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
+    tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
-    tk = 32 if tn == 128 and tm == 128 else 64
+    tk = 32 if tn == 128 and tm == 128 and N < 256 else 64
     tiles = math.ceil(M / tm) * math.ceil(N / tn)
     ctas = min(tiles, CONV_PERSISTENT_CTAS)
-    esize = 4 if dtype == "fp32" else 2
     return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
                     min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 

@@ -59,9 +59,10 @@ class KernelModel:
 
     def chain_cycles(self, sm, run) -> float:
         """Cycles of one CTA's dependent warp chain (its lane-instructions per warp x
-        `sm.dependent_issue_cycles`): u CTAs on an SM take at least ceil(u / occupancy) x this."""
+        `sm.dependent_issue_cycles`): u CTAs on an SM take at least ceil(u / occupancy) x this.
+        Only row kernels have one (RowModel); streaming kernels' threads are independent."""
         k = run.kernel
-        if not sm.dependent_issue_cycles:
+        if type(self) is KernelModel or not sm.dependent_issue_cycles:
             return 0.0
         if k.dep_chain:
             return k.dep_chain * sm.dependent_issue_cycles
@@ -116,7 +117,16 @@ class KernelModel:
         return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
 
 
-register_kernel_model("stream", "row", "gather", "roofline")(KernelModel)
+register_kernel_model("stream", "gather", "roofline")(KernelModel)
+
+
+@register_kernel_model("row")
+class RowModel(KernelModel):
+    """Row kernels (softmax, layernorm, reductions, pooling windows): a CTA's warps reduce
+    along their rows, so one warp's dependent chain bounds a round of resident CTAs."""
+
+    def chain_cycles(self, sm, run) -> float:
+        return KernelModel.chain_cycles(self, sm, run)
 
 
 class _TileModel(KernelModel):
