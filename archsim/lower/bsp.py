@@ -398,9 +398,59 @@ def _pool(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                              Access("stream", mem.of(y), write=True, nbytes=y.nbytes)))]
 
 
+@lowers("layernorm_bwd")
+def _layernorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """PyTorch's two kernels: layer_norm_grad_input (a CTA per row, like the forward) and, when
+    the affine parameters need gradients, GammaBetaBackward (column reduction, dependent chain)."""
+    rows, cols = op.attrs["rows"], op.attrs["cols"]
+    dy, x = op.inputs[0], op.inputs[1]
+    dx = [t for t in op.outputs if t.shape == x.shape]
+    dparams = [t for t in op.outputs if t.shape != x.shape]
+    a, b = vendor.LAYERNORM_OPS
+    c0, c1 = vendor.LAYERNORM_CHAIN
+    kernels = []
+    if dx:
+        acc = (Access("stream", mem.of(dy), nbytes=dy.nbytes),
+               Access("stream", mem.of(x), nbytes=x.nbytes),
+               *(Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[2:]),
+               Access("stream", mem.of(dx[0]), write=True, nbytes=dx[0].nbytes))
+        kernels.append(Kernel("layer_norm_grad_input_kernel_vectorized", op.name, op.kind, "row",
+                              (rows, 1, 1), 128, 32, 0, rows, 1, "simt", dy.dtype,
+                              simt_ops=rows * (a + b * cols), dep_rounds=2,
+                              dep_chain=c0 + c1 * cols / 128, accesses=acc))
+    if dparams:
+        g0, g1 = vendor.GAMMA_BETA_CHAIN
+        ctas = max(1, math.ceil(cols / 32))
+        acc = (Access("stream", mem.of(dy), nbytes=dy.nbytes),
+               Access("stream", mem.of(x), nbytes=x.nbytes),
+               *(Access("stream", mem.of(t), write=True, nbytes=t.nbytes) for t in dparams))
+        kernels.append(Kernel("GammaBetaBackwardCUDAKernelTemplate", op.name, op.kind, "row",
+                              (ctas, 1, 1), 1024, 32, 0, ctas, 1, "simt", dy.dtype,
+                              simt_ops=rows * cols * 10, dep_rounds=2,
+                              dep_chain=g0 + g1 * rows / 32, accesses=acc))
+    return kernels or _roofline(op, cfg, mem)
+
+
 @lowers("reduction")
 def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x = op.inputs[0]
+    y = op.outputs[0]
+    nd = len(x.shape)
+    axes = op.attrs.get("axes")
+    if isinstance(axes, int):
+        axes = (axes,)
+    if axes is not None and nd >= 2 and (nd - 1) not in {a % nd for a in axes} and y.numel > 1:
+        # a column reduction (bias gradient): column blocks x row slices, then the partials
+        cols = y.numel
+        rows = max(1, x.numel // cols)
+        cx = math.ceil(cols / 128)
+        cy = max(1, min(math.ceil(rows / vendor.COLUMN_REDUCE_ROWS), 16 * cfg.sm.count // cx))
+        # accumulate (16 rows a round per thread), fence + semaphore + partials write and
+        # read (6 rounds), then a tree over the slices' partials
+        rounds = math.ceil(rows / (cy * 16)) + 6 + math.ceil(math.log2(cy)) if cy > 1 else \
+            math.ceil(rows / 16)
+        return _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds)
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
     return _row_kernel(op, mem, "reduce_kernel", ctas, 512, 1,
                        x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)

@@ -330,6 +330,16 @@ LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
 # fitted on h200-fidelity2-cal.json's ~1 M-element layernorms (F2-K16..K30: 5.5-11 us, rising
 # with the row length at the same element count)
 LAYERNORM_CHAIN = (490, 75)
+# layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
+# walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
+# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)
+GAMMA_BETA_CHAIN = (300, 42)
+# PyTorch reduce_kernel over leading axes (bias gradients): CTAs of 128 threads cover 128 columns
+# and rows / 64-row slices (at most 16 CTAs a SM in all); each thread accumulates its rows
+# (4 loads in flight), then the column's last CTA reduces the slices' partials through global
+# memory after a fence and semaphore: dependent memory rounds (h200-fidelity2-cal.json
+# F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
+COLUMN_REDUCE_ROWS = 64
 REDUCTION_OPS_PER_ELEM = 6
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
 
