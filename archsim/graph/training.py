@@ -49,7 +49,7 @@ for _fn, _f in {"relu_bwd": 1, "gelu_bwd": 10, "silu_bwd": 6, "sigmoid_bwd": 3, 
                 "swiglu_bwd": 8, "rope_bwd": 3, "mul_bwd": 1, "div_bwd": 3, "exp_bwd": 1,
                 "sum_bwd": 0, "mean_bwd": 1, "max_bwd": 2, "maxpool_bwd": 2, "avgpool_bwd": 1,
                 "lstm_cell_bwd": 10, "volume_render_bwd": 12, "dropout_bwd": 1,
-                "scale_bwd": 1, "bgrad": 1}.items():
+                "scale_bwd": 1, "bgrad": 1, "fill": 0, "slice_copy": 0}.items():
     ELEMENTWISE_FLOPS.setdefault(_fn, _f)
 
 
@@ -337,6 +337,18 @@ class _Backward:
     def bwd_view(self, op: Op, dy: TensorSpec) -> None:
         x = op.inputs[0]
         g = self.grad_spec(x)
+        if x.numel > dy.numel:
+            # a slice of its source (q, k, v of a fused QKV projection): eager autograd's
+            # SliceBackward fills a zero tensor of the source's shape and copies the gradient
+            # into its slice with a strided copy kernel (issue 15: BERT's AMP step launches
+            # 3 FillFunctor + 3 strided direct_copy kernels per layer for them)
+            z = TensorSpec(self.name(f"{x.name}.grad_zeros@{op.name}"), x.shape, dy.dtype, "grad")
+            self.emit("elementwise", "slice_fill", (), (z,), fn="fill")
+            g = self.grad_spec(x, dtype=dy.dtype)
+            self.emit("elementwise", "slice_bwd", (z, dy), (g,), {g.name: x.name},
+                      fn="slice_copy", inplace={g.name: z.name})
+            self.add_contrib(x, g)
+            return
         self.emit("view", "bwd", (dy,), (g,), {g.name: x.name})
         self.add_contrib(x, g)
 

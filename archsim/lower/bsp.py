@@ -320,6 +320,14 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     out = op.outputs[0]
     n = out.numel
     ctas, threads = vendor.elementwise_grid(n)
+    if op.attrs.get("fn") == "slice_copy":   # dY copied into a slice of the zero-filled source
+        src = op.inputs[-1]
+        ctas = max(1, math.ceil(src.numel / 512))
+        return [Kernel("elementwise_kernel<128,4,direct_copy>", op.name, op.kind, "stream",
+                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                       simt_ops=src.numel * vendor.STRIDED_COPY_OPS,
+                       accesses=(Access("stream", mem.of(src), nbytes=src.nbytes),
+                                 Access("stream", mem.of(out), write=True, nbytes=src.nbytes)))]
     acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs)]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     fn = op.attrs.get("fn", "add")

@@ -314,6 +314,11 @@ POOL_OPS_PER_TAP = 56
 # (direct_copy, 4 scalar elements per thread, 512 per CTA): lane-instructions per element fitted
 # on h200-fidelity2-cal.json F2-K87/K88 (2.4 M and 67 M elements: 9.7 and 187 us)
 CAST_WIDEN_OPS = 85
+# A slice's backward copies the gradient into the zero-filled source with PyTorch's
+# non-vectorized elementwise_kernel<128, 4> (direct_copy through a 4-d offset calculator):
+# lane-instructions per element copied, from h200-fidelity2-cal.json's BERT training steps
+# (36 such copies of [tokens, 768] per step: ~10 us each at 4096 tokens)
+STRIDED_COPY_OPS = 80
 # Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the
