@@ -459,9 +459,36 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
             math.ceil(rows / 16)
         return _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
                            x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds)
+    if y.numel > 1 and nd >= 1 and x.numel > y.numel:
+        # rows reduced along the last axis: reduce_kernel<512, 1>, 32 x 16 threads, a warp per
+        # row and 16 rows a CTA; rows longer than vendor.REDUCE_ROW_SPLIT get a CTA each
+        # (h200-fidelity2-cal.json F3-K00..K07)
+        rows = y.numel
+        cols = x.numel // rows
+        ctas = rows if cols > vendor.REDUCE_ROW_SPLIT else math.ceil(rows / 16)
+        return _row_kernel(op, mem, "reduce_kernel<512,1>", max(1, ctas), 512, 1,
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
     return _row_kernel(op, mem, "reduce_kernel", ctas, 512, 1,
                        x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
+
+
+@lowers("transpose")
+def _transpose(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """x.t().contiguous(): PyTorch's elementwise_kernel<128, 4> copy, reads coalesced and every
+    element's store a separate 32-B sector that the L2 read-modify-writes (vendor.
+    TRANSPOSE_SECTOR_BYTES of L2 traffic per element stored; h200-fidelity2-cal.json F3-K08..K12:
+    ~150 G elements/s whatever the dtype)."""
+    x, out = op.inputs[0], op.outputs[0]
+    n = out.numel
+    ctas = max(1, math.ceil(n / 512))
+    req = x.nbytes + out.nbytes
+    scale = (x.nbytes + n * vendor.TRANSPOSE_SECTOR_BYTES) / max(req, 1)
+    return [Kernel("elementwise_kernel<128,4,direct_copy>(transpose)", op.name, op.kind, "stream",
+                   (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                   simt_ops=n * vendor.STRIDED_COPY_OPS, l2_scale=scale,
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
 
 
 @lowers("gather")

@@ -121,6 +121,8 @@ class Kernel:
     accesses: tuple[Access, ...] = ()
     tile: GemmTile | AttentionTile | None = None
     approximate: bool = False      # roofline fallback: no kernel-specific model
+    l2_scale: float = 1.0          # L2 transaction bytes per byte requested (> 1: partial-
+                                   # sector stores the L2 read-modify-writes, e.g. a transpose)
     dep_chain: float = 0.0         # dependent instructions per thread per unit (a sequential
                                    # per-thread chain, e.g. Welford updates); 0: the unit's
                                    # lane-instructions per lane

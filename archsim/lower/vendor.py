@@ -319,6 +319,9 @@ CAST_WIDEN_OPS = 85
 # lane-instructions per element copied, from h200-fidelity2-cal.json's BERT training steps
 # (36 such copies of [tokens, 768] per step: ~10 us each at 4096 tokens)
 STRIDED_COPY_OPS = 80
+REDUCE_ROW_SPLIT = 4096         # reduce_kernel: rows longer than this get one CTA each (F3-K02/K07)
+TRANSPOSE_SECTOR_BYTES = 64     # L2 bytes per element a transpose stores: a 32-B sector read and
+                                # written back (partial-sector write), F3-K08..K12
 # Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the

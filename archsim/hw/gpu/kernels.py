@@ -100,7 +100,7 @@ class KernelModel:
         return max(u * per, math.ceil(u / max(run.occ, 1)) * chain)
 
     def l2_bytes(self, gm, run, ch) -> float:
-        return ch.req
+        return ch.req * run.kernel.l2_scale
 
     def ce_bytes(self, gm, run, ch) -> float:
         return 0.0
