@@ -120,9 +120,10 @@ def case_workload(c: dict):
     if op == "cast":
         g = _params_graph("cast", dt, lambda b: b.copy(b.input("x", (c["n"],)), dtype=c["to"], name="cast"))
         return g, None, f"copy {dt}->{c['to']} (cast kernel)", []
-    if op == "copy_kernel":
-        g = _params_graph("copy_kernel", dt, lambda b: b.elementwise("copy", b.input("x", (c["n"],)), name="copy"))
-        return g, None, "elementwise 'copy' kernel (the strided read is not modelled)", []
+    if op == "copy_kernel":   # a strided slice -> PyTorch's non-vectorized direct_copy kernel
+        g = _params_graph("copy_kernel", dt, lambda b: b.elementwise("slice_copy", b.input("x", (c["n"],)),
+                                                                     name="copy"))
+        return g, None, "elementwise 'slice_copy' (non-vectorized strided copy kernel)", []
     if op == "bias_grad":
         g = _params_graph("bias_grad", dt, lambda b: b.reduce(b.input("dy", (c["rows"], c["cols"])), axes=0,
                                                               name="bias_grad"))
