@@ -19,7 +19,7 @@ How a case maps (correlate.py's and correlate_models.py's helpers are imported, 
 - pool: GraphBuilder.pool with the measured padding (the pool workload has no pad keyword);
 - embedding -> gather; cast -> GraphBuilder.copy to the other dtype (a cast kernel);
   copy_kernel (a strided slice copied by PyTorch's elementwise copy kernel) -> an elementwise
-  'copy' op; bias_grad (torch.sum(dy, 0)) -> GraphBuilder.reduce over axis 0;
+  'slice_copy' op (the non-vectorized strided copy kernel; a vectorized 'copy' before issue 15's tuning); bias_grad (torch.sum(dy, 0)) -> GraphBuilder.reduce over axis 0;
 - layernorm/gelu/softmax/attention/embedding/pool_backward -> archsim.graph.training.training_graph
   of the forward op with its inputs as parameters, timing only the ops of phase "backward";
   conv2d_dgrad / conv2d_wgrad -> the conv2d_dgrad / conv2d_wgrad op of training_graph(conv2d);
