@@ -156,7 +156,9 @@ def case_workload(c: dict):
                          name="embedding")
             else:
                 raise Unmapped(f"no forward op for {op}")
-        g = training_graph(_params_graph(fwd, dt, build), sparse_embeddings=False)
+        # precision "pure": the measured backward ran on bf16 tensors without autocast (the
+        # inputs are parameters here only so that they get gradients)
+        g = training_graph(_params_graph(fwd, dt, build), sparse_embeddings=False, precision="pure")
         return g, "backward", f"backward ops of training_graph({fwd})", []
     if op == "adam_fused":
         if c.get("model") == "bert-base":

@@ -384,7 +384,8 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     a, b = vendor.LAYERNORM_OPS
     c0, c1 = vendor.LAYERNORM_CHAIN
     per_cta = rows / ctas
-    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2,
+    rounds = 2 + math.ceil(cols * op.inputs[0].itemsize / vendor.LAYERNORM_ROUND_BYTES)
+    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), rounds,
                        dep_chain=per_cta * (c0 + c1 * cols / threads))
 
 
@@ -422,9 +423,10 @@ def _layernorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                Access("stream", mem.of(x), nbytes=x.nbytes),
                *(Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[2:]),
                Access("stream", mem.of(dx[0]), write=True, nbytes=dx[0].nbytes))
+        rounds = 2 + math.ceil(cols * dy.itemsize / vendor.LAYERNORM_ROUND_BYTES)
         kernels.append(Kernel("layer_norm_grad_input_kernel_vectorized", op.name, op.kind, "row",
                               (rows, 1, 1), 128, 32, 0, rows, 1, "simt", dy.dtype,
-                              simt_ops=rows * (a + b * cols), dep_rounds=2,
+                              simt_ops=rows * (a + b * cols), dep_rounds=rounds,
                               dep_chain=c0 + c1 * cols / 128, accesses=acc))
     if dparams:
         g0, g1 = vendor.GAMMA_BETA_CHAIN

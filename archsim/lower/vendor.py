@@ -334,10 +334,13 @@ SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 2048 and <= 
 SOFTMAX_BLOCK_OPS = (20_000, 70)
 LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
 # its per-thread dependent chain (Welford's sequential mean/M2 updates with a division, then the
-# normalize pass): fixed + per element a thread holds (cols / 128), in dependent-issue slots;
-# fitted on h200-fidelity2-cal.json's ~1 M-element layernorms (F2-K16..K30: 5.5-11 us, rising
-# with the row length at the same element count)
-LAYERNORM_CHAIN = (490, 75)
+# normalize pass): fixed + per element a thread holds (cols / 128), in dependent-issue slots; the
+# loop's 16-B vector loads are dependent memory rounds (2 + one per 2 KiB of row), added to it.
+# Fitted on h200-fidelity2-cal.json's ~1 M-element layernorms (F2-K16..K30, cold L2: 5.5-11 us,
+# rising with the row length at the same element count) and h200-models.json's warm Llama
+# decode rms-norm (1 x 4096: 6.4 us)
+LAYERNORM_CHAIN = (0, 33)
+LAYERNORM_ROUND_BYTES = 2048
 # layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
 # walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
 # fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)

@@ -128,6 +128,14 @@ class RowModel(KernelModel):
     def chain_cycles(self, sm, run) -> float:
         return KernelModel.chain_cycles(self, sm, run)
 
+    def latency(self, gm, run, ch):
+        """A kernel with an explicit per-thread chain (`Kernel.dep_chain`: Welford loops) issues
+        its row's loads inside the chain: its dependent memory rounds add to the chain's time."""
+        add, floor = KernelModel.latency(self, gm, run, ch)
+        if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles:
+            return add + floor, 0.0
+        return add, floor
+
 
 class _TileModel(KernelModel):
     """Tiled tensor-core kernels: TMA loads, one L2+HBM round trip at a wave's start."""
