@@ -132,8 +132,10 @@ class RowModel(KernelModel):
         """A kernel with an explicit per-thread chain (`Kernel.dep_chain`: Welford loops) issues
         its row's loads inside the chain: its dependent memory rounds add to the chain's time."""
         add, floor = KernelModel.latency(self, gm, run, ch)
-        if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles:
-            return add + floor, 0.0
+        if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles and run.chunks and \
+                ch is run.chunks[0]:
+            # the first wave's rounds come before its chain; later waves' overlap earlier work
+            return add + floor / max(1, math.ceil(ch.waves - 1e-9)), floor
         return add, floor
 
 
