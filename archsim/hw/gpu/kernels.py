@@ -135,7 +135,8 @@ class RowModel(KernelModel):
         if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles and run.chunks and \
                 ch is run.chunks[0]:
             # the first wave's rounds come before its chain; later waves' overlap earlier work
-            return add + floor / max(1, math.ceil(ch.waves - 1e-9)), floor
+            # (returned as added time only: a chunk has either kind, as the machine expects)
+            return add + floor / max(1, math.ceil(ch.waves - 1e-9)), 0.0
         return add, floor
 
 
