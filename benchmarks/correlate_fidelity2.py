@@ -19,7 +19,7 @@ How a case maps (correlate.py's and correlate_models.py's helpers are imported, 
 - pool: GraphBuilder.pool with the measured padding (the pool workload has no pad keyword);
 - embedding -> gather; cast -> GraphBuilder.copy to the other dtype (a cast kernel);
   copy_kernel (a strided slice copied by PyTorch's elementwise copy kernel) -> an elementwise
-  'copy' op; bias_grad (torch.sum(dy, 0)) -> GraphBuilder.reduce over axis 0;
+  'slice_copy' op (the non-vectorized strided copy kernel; a vectorized 'copy' before issue 15's tuning); bias_grad (torch.sum(dy, 0)) -> GraphBuilder.reduce over axis 0;
 - layernorm/gelu/softmax/attention/embedding/pool_backward -> archsim.graph.training.training_graph
   of the forward op with its inputs as parameters, timing only the ops of phase "backward";
   conv2d_dgrad / conv2d_wgrad -> the conv2d_dgrad / conv2d_wgrad op of training_graph(conv2d);
@@ -120,9 +120,10 @@ def case_workload(c: dict):
     if op == "cast":
         g = _params_graph("cast", dt, lambda b: b.copy(b.input("x", (c["n"],)), dtype=c["to"], name="cast"))
         return g, None, f"copy {dt}->{c['to']} (cast kernel)", []
-    if op == "copy_kernel":
-        g = _params_graph("copy_kernel", dt, lambda b: b.elementwise("copy", b.input("x", (c["n"],)), name="copy"))
-        return g, None, "elementwise 'copy' kernel (the strided read is not modelled)", []
+    if op == "copy_kernel":   # a strided slice -> PyTorch's non-vectorized direct_copy kernel
+        g = _params_graph("copy_kernel", dt, lambda b: b.elementwise("slice_copy", b.input("x", (c["n"],)),
+                                                                     name="copy"))
+        return g, None, "elementwise 'slice_copy' (non-vectorized strided copy kernel)", []
     if op == "bias_grad":
         g = _params_graph("bias_grad", dt, lambda b: b.reduce(b.input("dy", (c["rows"], c["cols"])), axes=0,
                                                               name="bias_grad"))
@@ -155,7 +156,9 @@ def case_workload(c: dict):
                          name="embedding")
             else:
                 raise Unmapped(f"no forward op for {op}")
-        g = training_graph(_params_graph(fwd, dt, build), sparse_embeddings=False)
+        # precision "pure": the measured backward ran on bf16 tensors without autocast (the
+        # inputs are parameters here only so that they get gradients)
+        g = training_graph(_params_graph(fwd, dt, build), sparse_embeddings=False, precision="pure")
         return g, "backward", f"backward ops of training_graph({fwd})", []
     if op == "adam_fused":
         if c.get("model") == "bert-base":

@@ -84,6 +84,11 @@ class SmConfig:
         "cycles per K-step of a GEMM main loop not overlapped with MMA issue (barriers, "
         "pipeline waits); what makes small tiles inefficient", None, default=0.0, ge=0,
         le=MAX_CYCLES)
+    dependent_issue_cycles: float = param(
+        "cycles between one warp's consecutive instructions when no other warp hides the "
+        "latency (dependent ALU/shuffle chains): a streaming or row kernel's warp issues at most "
+        "one instruction per this many cycles, so few long rows per SM are latency-bound; 0: "
+        "off", None, default=0.0, ge=0, le=MAX_CYCLES)
 
 
 @dataclass(frozen=True, kw_only=True)

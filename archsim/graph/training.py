@@ -49,7 +49,7 @@ for _fn, _f in {"relu_bwd": 1, "gelu_bwd": 10, "silu_bwd": 6, "sigmoid_bwd": 3, 
                 "swiglu_bwd": 8, "rope_bwd": 3, "mul_bwd": 1, "div_bwd": 3, "exp_bwd": 1,
                 "sum_bwd": 0, "mean_bwd": 1, "max_bwd": 2, "maxpool_bwd": 2, "avgpool_bwd": 1,
                 "lstm_cell_bwd": 10, "volume_render_bwd": 12, "dropout_bwd": 1,
-                "scale_bwd": 1, "bgrad": 1}.items():
+                "scale_bwd": 1, "bgrad": 1, "fill": 0, "slice_copy": 0}.items():
     ELEMENTWISE_FLOPS.setdefault(_fn, _f)
 
 
@@ -232,6 +232,11 @@ class _Backward:
                 if fn == "sub" and i == 1:
                     g = self.grad_spec(t)
                     self.emit("elementwise", "neg", (dy,), (g,), {g.name: t.name}, fn="neg")
+                elif t.shape == dy.shape and t.dtype != dy.dtype:
+                    # autograd hands each input its gradient in the input's dtype (an AMP
+                    # fp32 residual add -> its bf16 operand's gradient is cast down)
+                    g = self.grad_spec(t)
+                    self.emit("copy", f"cast_grad{i}", (dy,), (g,), {g.name: t.name})
                 elif t.shape == dy.shape:
                     g = dy  # the gradient passes through unchanged
                 else:
@@ -332,6 +337,18 @@ class _Backward:
     def bwd_view(self, op: Op, dy: TensorSpec) -> None:
         x = op.inputs[0]
         g = self.grad_spec(x)
+        if x.numel > dy.numel:
+            # a slice of its source (q, k, v of a fused QKV projection): eager autograd's
+            # SliceBackward fills a zero tensor of the source's shape and copies the gradient
+            # into its slice with a strided copy kernel (issue 15: BERT's AMP step launches
+            # 3 FillFunctor + 3 strided direct_copy kernels per layer for them)
+            z = TensorSpec(self.name(f"{x.name}.grad_zeros@{op.name}"), x.shape, dy.dtype, "grad")
+            self.emit("elementwise", "slice_fill", (), (z,), fn="fill")
+            g = self.grad_spec(x, dtype=dy.dtype)
+            self.emit("elementwise", "slice_bwd", (z, dy), (g,), {g.name: x.name},
+                      fn="slice_copy", inplace={g.name: z.name})
+            self.add_contrib(x, g)
+            return
         self.emit("view", "bwd", (dy,), (g,), {g.name: x.name})
         self.add_contrib(x, g)
 
@@ -425,6 +442,10 @@ def _sparse_tables(graph: Graph) -> set[str]:
 
 LOW_PRECISION = ("bf16", "fp16")
 _MATMUL_KINDS = ("gemm", "conv2d", "conv3d")
+# torch.autocast's lists (issue 15, from the kernels a BERT AMP step launches: layer norms run
+# <float> kernels, residual adds CUDAFunctor_add<float>, and every Linear casts its fp32 input):
+_AUTOCAST_FP32_KINDS = ("layernorm", "softmax")           # run in fp32
+_AUTOCAST_LOW_KINDS = ("gemm", "conv2d", "conv3d", "attention")  # cast fp32 inputs down per call
 
 
 def mixed_precision(graph: Graph) -> Graph:
@@ -439,20 +460,48 @@ def mixed_precision(graph: Graph) -> Graph:
     out = Graph(graph.name, {**graph.attrs, "precision": "amp"})
     masters = {n: t.with_(dtype="fp32") for n, t in graph.tensors.items() if n in low}
     casts: dict[str, TensorSpec] = {}
+    wide: dict[str, TensorSpec] = {}   # low-precision activations autocast made fp32
     for op in graph.topo_ops():
         inputs = []
-        for t in op.inputs:
-            if t.name not in low:
-                inputs.append(t)
-            elif op.kind in _MATMUL_KINDS:
-                if t.name not in casts:
-                    casts[t.name] = TensorSpec(f"{t.name}:{t.dtype}", t.shape, t.dtype)
-                    out.add_op(Op(f"{t.name}.autocast", "copy", (masters[t.name],),
-                                  (casts[t.name],), {"autocast": True}))
-                inputs.append(casts[t.name])
+        for i, t in enumerate(op.inputs):
+            if t.name in low:
+                if op.kind in _MATMUL_KINDS:
+                    if t.name not in casts:
+                        casts[t.name] = TensorSpec(f"{t.name}:{t.dtype}", t.shape, t.dtype)
+                        out.add_op(Op(f"{t.name}.autocast", "copy", (masters[t.name],),
+                                      (casts[t.name],), {"autocast": True}))
+                    inputs.append(casts[t.name])
+                else:
+                    inputs.append(masters[t.name])
+            elif t.name in wide and op.kind in _AUTOCAST_LOW_KINDS:
+                # an fp32 activation into a matrix product: cast down on every call
+                c = TensorSpec(f"{t.name}:{t.dtype}@{op.name}", t.shape, t.dtype)
+                out.add_op(Op(f"{op.name}.autocast_in{i}", "copy", (wide[t.name],), (c,),
+                              {"autocast_activation": True}))
+                inputs.append(c)
+            elif t.name in wide:
+                inputs.append(wide[t.name])
+            elif op.kind in _AUTOCAST_FP32_KINDS and i == 0 and t.dtype in LOW_PRECISION:
+                # autocast's float32 list (layer_norm, softmax): the activation cast up
+                c = TensorSpec(f"{t.name}:fp32@{op.name}", t.shape, "fp32")
+                out.add_op(Op(f"{op.name}.autocast_in", "copy", (t,), (c,),
+                              {"autocast_activation": True}))
+                inputs.append(c)
             else:
-                inputs.append(masters[t.name])
-        out.add_op(Op(op.name, op.kind, tuple(inputs), op.outputs, dict(op.attrs)))
+                inputs.append(t)
+        outputs = op.outputs
+        promoted = op.kind in _AUTOCAST_FP32_KINDS or (
+            op.kind not in _AUTOCAST_LOW_KINDS and
+            any(x.dtype == "fp32" and (x.name in masters or x.name in wide or
+                                      x.name.endswith(f"@{op.name}"))
+                for x in (masters.get(t.name, wide.get(t.name, t)) for t in op.inputs)))
+        if promoted:   # fp32 math (type promotion): low-precision outputs become fp32
+            outputs = tuple(o.with_(dtype="fp32") if o.dtype in LOW_PRECISION else o
+                            for o in op.outputs)
+            for o_old, o_new in zip(op.outputs, outputs):
+                if o_new is not o_old:
+                    wide[o_old.name] = o_new
+        out.add_op(Op(op.name, op.kind, tuple(inputs), outputs, dict(op.attrs)))
     return out
 
 

@@ -95,7 +95,9 @@ def lower(graph: Graph, cfg, mode: str = "bsp", tuner=None) -> Program:
 def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int, a: str, b: str,
                   out: str, dtype: str, extra_reads: tuple[str, ...] = (), name_tag: str = "",
                   a_ld: int | None = None, b_trans: bool = False,
-                  plan: vendor.GemmPlan | None = None, xmma: bool = False) -> list[Kernel]:
+                  plan: vendor.GemmPlan | None = None, xmma: bool = False,
+                  conv_kind: str = "fprop", step_extra: float = 0.0,
+                  kname: str = "") -> list[Kernel]:
     plan = plan or vendor.plan_gemm(M, N, K, batch, dtype, cfg)
     esize = dtype_bytes(dtype)
     sms = cfg.sm.count
@@ -111,10 +113,10 @@ def _gemm_kernels(op: Op, cfg, mem: _Memory, M: int, N: int, K: int, batch: int,
     tile = GemmTile(single_warpgroup=xmma, M=M, N=N, K=K, batch=batch, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step,
                 stages=plan.stages, split=split, esize=esize, c_esize=c_es, a=a, b=b, c=c_buf,
                 persistent=plan.persistent, a_ld=a_ld or K, b_trans=b_trans,
-                group_m=vendor.RASTER_GROUP_M)
+                group_m=vendor.RASTER_GROUP_M, step_extra=step_extra)
     accesses = [Access("gemm", a)] + [Access("stream", e, nbytes=mem.buffers[e].nbytes)
                                       for e in extra_reads]
-    kname = vendor.conv_name(plan) if xmma else \
+    kname = kname or vendor.conv_name(plan, conv_kind) if xmma else kname or \
         plan.name(dtype) + (f"_{epi}" if epi and epi not in ("identity",) else "") + name_tag
     kernels.append(Kernel(
         kname, op.name, op.kind, "gemm", vendor.gemm_grid(plan, sms), plan.threads, plan.regs,
@@ -161,7 +163,10 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     Cg = at["C"] // groups
     Kg = Cg * at["R"] * at["S"]
     dtype = op.inputs[0].dtype
-    if Kg < 32 or groups > 1:
+    stem = groups == 1 and at["C"] < vendor.STEM_PAD_C and Kg >= 32
+    if stem and M >= vendor.STEM_TILE[0] * cfg.sm.count:
+        return _conv_stem(op, cfg, mem, x, w, out, M, dtype)
+    if Kg < 32 or groups > 1 or stem:
         # cuDNN's direct SIMT convolution for tiny reductions (C x R x S) and grouped convs
         macs = M * at["K"] * Kg
         ctas = max(1, math.ceil(M * at["K"] / 2048))
@@ -179,6 +184,70 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
     return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
                          plan=plan, xmma=True)
+
+
+def _conv_stem(op: Op, cfg, mem: _Memory, x: str, w: str, out: str, M: int, dtype: str):
+    """C < 8: pad the input and the filter to 8 channels, then the cutlass sm80 implicit GEMM."""
+    at = op.attrs
+    pc = vendor.STEM_PAD_C
+    es = dtype_bytes(dtype)
+    kernels = []
+    for src, n_px in ((x, at["N"] * at["H"] * at["W"]), (w, at["K"] * at["R"] * at["S"])):
+        pad = mem.place(f"{op.name}:{src}:pad8", n_px * pc * es, "workspace")
+        ctas = max(1, min(2 * cfg.sm.count, math.ceil(n_px * pc / 1024)))
+        kernels.append(Kernel(
+            "nhwcAddPaddingKernel", op.name, op.kind, "stream", (ctas, 1, 1), 1024, 32, 0, ctas,
+            1, "simt", dtype, simt_ops=n_px * pc * vendor.PAD_OPS_PER_ELEM,
+            accesses=(Access("stream", src, nbytes=mem.buffers[src].nbytes),
+                      Access("stream", pad.name, write=True, nbytes=pad.nbytes))))
+    xp, wp = f"{op.name}:{x}:pad8", f"{op.name}:{w}:pad8"
+    Kg = pc * at["R"] * at["S"]
+    plan = vendor.plan_stem(M, at["K"], Kg, cfg)
+    tm, tn, tk = vendor.STEM_TILE
+    return kernels + _gemm_kernels(
+        op, cfg, mem, M, at["K"], Kg, 1, xp, wp, out, dtype, a_ld=pc, b_trans=True, plan=plan,
+        step_extra=vendor.STEM_STEP_EXTRA,
+        kname=f"cutlass_tensorop_{dtype}_s16816fprop_optimized_{dtype}_{tm}x{tn}_{tk}x4_nhwc_align8")
+
+
+@lowers("conv2d_dgrad")
+def _conv2d_dgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """dX = dY (*) W^T: cuDNN's sm90 xmma dgrad implicit GEMM, C[N*H*W, C] = A[N*H*W, K*R*S/s^2]
+    B[K*R*S/s^2, C]. A is dY gathered like the forward's im2col (rows of K channels re-read by
+    the taps: a_ld = K); B the weights [K*R*S, C]. A stride-s convolution's dgrad touches only
+    1/s^2 of the taps per input pixel (the 'indexed' kernels), so its flops equal the forward's."""
+    at = op.attrs
+    dy, w = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    dx = mem.of(op.outputs[0])
+    if at.get("groups", 1) > 1:
+        return _roofline(op, cfg, mem)
+    M = at["N"] * at["H"] * at["W"]
+    Kg = max(1, math.ceil(at["K"] * at["R"] * at["S"] / at.get("stride", 1) ** 2))
+    plan = vendor.plan_conv_grad(M, at["C"], Kg, op.inputs[0].dtype, cfg)
+    return _gemm_kernels(op, cfg, mem, M, at["C"], Kg, 1, dy, w, dx, op.inputs[0].dtype,
+                         a_ld=at["K"], plan=plan, xmma=True, conv_kind="dgrad")
+
+
+@lowers("conv2d_wgrad")
+def _conv2d_wgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """dW = dY^T (*) X: C[K, C*R*S] = A[K, N*P*Q] B[N*P*Q, C*R*S], reducing over the output
+    pixels. 1x1 (stride 1): cuDNN hands it to cuBLAS (nvjet with split-K, as measured); larger
+    filters: the xmma wgrad kernel, split over the pixels to fill the SMs, then a reduction.
+    Replay approximation: B is X's im2col read row-major (C*R*S per pixel), so for R*S > 1 the
+    L2 sees R*S/s^2 times X's bytes as distinct lines (the real kernel re-reads X's rows from L2)."""
+    at = op.attrs
+    x, dy = mem.of(op.inputs[0]), mem.of(op.inputs[1])
+    dw = mem.of(op.outputs[0])
+    if at.get("groups", 1) > 1:
+        return _roofline(op, cfg, mem)
+    dtype = op.inputs[0].dtype
+    M, N, K = at["K"], at["C"] * at["R"] * at["S"], at["N"] * at["P"] * at["Q"]
+    extra = tuple(mem.of(t) for t in op.outputs[1:])   # bias gradient: same kernel's epilogue
+    if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
+        return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K)
+    plan = vendor.plan_conv_grad(M, N, K, dtype, cfg, split_k=True)
+    return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K, plan=plan,
+                         xmma=True, conv_kind="wgrad")
 
 
 @lowers("attention")
@@ -204,6 +273,55 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                              Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
 
 
+@lowers("attention_bwd")
+def _attention_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """cuDNN's flash backward, three kernels: D = rowsum(dO * O) (compute_dot_do_o), the bprop
+    kernel (K/V-stationary units, dQ accumulated in fp32), dQ converted to 16 bits."""
+    at = op.attrs
+    B, H, S, Skv, D = at["B"], at["H"], at["S"], at.get("Skv", at["S"]), at["D"]
+    Hkv = at.get("Hkv", H)
+    q, k, v, o, do = (op.inputs[i] for i in range(5))
+    outs = op.outputs
+    dt = q.dtype
+    es = q.itemsize
+    causal = bool(at.get("causal"))
+    dsum = mem.place(f"{op.name}:dot_do_o", B * H * S * 4, "workspace")
+    dq_acc = mem.place(f"{op.name}:dq_accum", B * H * S * D * 4, "workspace")
+    n_qo = B * H * S * D
+    c1 = B * H * math.ceil(S / 16)
+    kernels = [Kernel("compute_dot_do_o_specialized", op.name, op.kind, "stream", (c1, 1, 1), 128,
+                      32, 0, c1, 1, "simt", dt, simt_ops=n_qo * vendor.ELEMENTWISE_BASE_OPS,
+                      accesses=(Access("stream", mem.of(do), nbytes=do.nbytes),
+                                Access("stream", mem.of(o), nbytes=o.nbytes),
+                                Access("stream", dsum.name, write=True, nbytes=dsum.nbytes)))]
+    units = B * Hkv * math.ceil(Skv / vendor.ATTN_BWD_KV_TILE) * (H // Hkv)
+    ctas = min(units, cfg.sm.count)
+    steps = math.ceil(S / vendor.ATTN_BWD_Q_STEP)
+    scores = B * H * S * Skv // (2 if causal else 1)
+    dk = outs[1] if len(outs) > 1 else outs[0]
+    # replay: the unit's K/V block plays the query tile, the queries and dO stream past it
+    tile = AttentionTile(B=B, H=Hkv, Hkv=Hkv, S=Skv, Skv=S, D=D, q=mem.of(k), k=mem.of(q),
+                         v=mem.of(do), o=mem.of(dk), bq=vendor.ATTN_BWD_KV_TILE, pack=1,
+                         bkv=vendor.ATTN_BWD_Q_STEP, causal=causal, esize=es, mma_factor=2.5,
+                         unit_extra=vendor.ATTENTION_BWD_UNIT_CYCLES)
+    kernels.append(Kernel(
+        "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_64x64x64", op.name, op.kind,
+        "attention", (ctas, 1, 1), 384, 168, 200 * 1024, units, steps, "tensor", dt,
+        tensor_flops=op.flops, simt_ops=scores * vendor.ATTENTION_BWD_OPS_PER_SCORE, tile=tile,
+        accesses=(Access("stream", mem.of(q), nbytes=q.nbytes),
+                  Access("stream", mem.of(k), nbytes=k.nbytes),
+                  Access("stream", mem.of(v), nbytes=v.nbytes),
+                  Access("stream", mem.of(do), nbytes=do.nbytes),
+                  Access("stream", dq_acc.name, write=True, nbytes=dq_acc.nbytes))))
+    c3 = B * H * math.ceil(S / 32)
+    kernels.append(Kernel("convert_dq_to_16bits", op.name, op.kind, "stream", (c3, 1, 1), 128, 32,
+                          0, c3, 1, "simt", dt, simt_ops=n_qo * vendor.ELEMENTWISE_BASE_OPS,
+                          accesses=(Access("stream", dq_acc.name, nbytes=dq_acc.nbytes),
+                                    Access("stream", mem.of(outs[0]), write=True,
+                                           nbytes=outs[0].nbytes))))
+    return kernels
+
+
 # ---- SIMT / memory kernels --------------------------------------------------------------------
 
 @lowers("elementwise")
@@ -211,6 +329,14 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     out = op.outputs[0]
     n = out.numel
     ctas, threads = vendor.elementwise_grid(n)
+    if op.attrs.get("fn") == "slice_copy":   # dY copied into a slice of the zero-filled source
+        src = op.inputs[-1]
+        ctas = max(1, math.ceil(src.numel / 512))
+        return [Kernel("elementwise_kernel<128,4,direct_copy>", op.name, op.kind, "stream",
+                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                       simt_ops=src.numel * vendor.STRIDED_COPY_OPS,
+                       accesses=(Access("stream", mem.of(src), nbytes=src.nbytes),
+                                 Access("stream", mem.of(out), write=True, nbytes=src.nbytes)))]
     acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs)]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     fn = op.attrs.get("fn", "add")
@@ -228,6 +354,13 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                        1, "memory", out.dtype,
                        accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
                                  Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+    if out.itemsize > x.itemsize:   # widening: the unrolled (non-vectorized) copy kernel
+        ctas = max(1, math.ceil(out.numel / 512))
+        return [Kernel("unrolled_elementwise_kernel<direct_copy>", op.name, op.kind, "stream",
+                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                       simt_ops=out.numel * vendor.CAST_WIDEN_OPS,
+                       accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                                 Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
     return [Kernel("copy_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0, ctas,
                    1, "memory", out.dtype, simt_ops=out.numel * vendor.ELEMENTWISE_BASE_OPS,
                    accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
@@ -235,20 +368,20 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 
 def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes: int,
-                ops: int, dep_rounds: int) -> list[Kernel]:
+                ops: int, dep_rounds: int, dep_chain: float = 0.0) -> list[Kernel]:
     x, out = op.inputs[0], op.outputs[0]
     acc = [Access("stream", mem.of(x), nbytes=x.nbytes, passes=passes)]
     acc += [Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[1:]]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     return [Kernel(name, op.name, op.kind, "row", (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt",
-                   out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds,
+                   out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds, dep_chain=dep_chain,
                    accesses=tuple(acc))]
 
 
 @lowers("softmax")
 def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
-    name, ctas, threads, passes = vendor.softmax_plan(rows, cols)
+    name, ctas, threads, passes = vendor.softmax_plan(rows, cols, op.inputs[0].itemsize)
     a, b = vendor.SOFTMAX_WARP_OPS if passes == 1 else vendor.SOFTMAX_BLOCK_OPS
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), passes + 1)
 
@@ -258,15 +391,115 @@ def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
     a, b = vendor.LAYERNORM_OPS
-    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), 2)
+    c0, c1 = vendor.LAYERNORM_CHAIN
+    per_cta = rows / ctas
+    rounds = 2 + math.ceil(cols * op.inputs[0].itemsize / vendor.LAYERNORM_ROUND_BYTES)
+    return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), rounds,
+                       dep_chain=per_cta * (c0 + c1 * cols / threads))
+
+
+@lowers("pool")
+def _pool(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Max pooling: PyTorch's max_pool_forward_nhwc, one 1024-thread CTA per image and pair of
+    output rows, SIMT-bound (vendor.POOL_OPS_PER_TAP per window tap). Other pools: roofline."""
+    at = op.attrs
+    if at.get("fn", "max") != "max" or len(op.outputs[0].shape) != 4:
+        return _roofline(op, cfg, mem)
+    x, y = op.inputs[0], op.outputs[0]
+    N, P = y.shape[0], y.shape[1]
+    ctas = max(1, N * math.ceil(P / 2))
+    return [Kernel("max_pool_forward_nhwc", op.name, op.kind, "row", (ctas, 1, 1), 1024, 32, 0,
+                   ctas, 1, "simt", y.dtype,
+                   simt_ops=int(y.numel * at.get("R", 1) * at.get("S", 1) * vendor.POOL_OPS_PER_TAP),
+                   dep_rounds=2,
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(y), write=True, nbytes=y.nbytes)))]
+
+
+@lowers("layernorm_bwd")
+def _layernorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """PyTorch's two kernels: layer_norm_grad_input (a CTA per row, like the forward) and, when
+    the affine parameters need gradients, GammaBetaBackward (column reduction, dependent chain)."""
+    rows, cols = op.attrs["rows"], op.attrs["cols"]
+    dy, x = op.inputs[0], op.inputs[1]
+    dx = [t for t in op.outputs if t.shape == x.shape]
+    dparams = [t for t in op.outputs if t.shape != x.shape]
+    a, b = vendor.LAYERNORM_OPS
+    c0, c1 = vendor.LAYERNORM_CHAIN
+    kernels = []
+    if dx:
+        acc = (Access("stream", mem.of(dy), nbytes=dy.nbytes),
+               Access("stream", mem.of(x), nbytes=x.nbytes),
+               *(Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[2:]),
+               Access("stream", mem.of(dx[0]), write=True, nbytes=dx[0].nbytes))
+        rounds = 2 + math.ceil(cols * dy.itemsize / vendor.LAYERNORM_ROUND_BYTES)
+        kernels.append(Kernel("layer_norm_grad_input_kernel_vectorized", op.name, op.kind, "row",
+                              (rows, 1, 1), 128, 32, 0, rows, 1, "simt", dy.dtype,
+                              simt_ops=rows * (a + b * cols), dep_rounds=rounds,
+                              dep_chain=c0 + c1 * cols / 128, accesses=acc))
+    if dparams:
+        g0, g1 = vendor.GAMMA_BETA_CHAIN
+        ctas = max(1, math.ceil(cols / 32))
+        acc = (Access("stream", mem.of(dy), nbytes=dy.nbytes),
+               Access("stream", mem.of(x), nbytes=x.nbytes),
+               *(Access("stream", mem.of(t), write=True, nbytes=t.nbytes) for t in dparams))
+        kernels.append(Kernel("GammaBetaBackwardCUDAKernelTemplate", op.name, op.kind, "row",
+                              (ctas, 1, 1), 1024, 32, 0, ctas, 1, "simt", dy.dtype,
+                              simt_ops=rows * cols * 10, dep_rounds=2,
+                              dep_chain=g0 + g1 * rows / 32, accesses=acc))
+    return kernels or _roofline(op, cfg, mem)
 
 
 @lowers("reduction")
 def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x = op.inputs[0]
+    y = op.outputs[0]
+    nd = len(x.shape)
+    axes = op.attrs.get("axes")
+    if isinstance(axes, int):
+        axes = (axes,)
+    if axes is not None and nd >= 2 and (nd - 1) not in {a % nd for a in axes} and y.numel > 1:
+        # a column reduction (bias gradient): column blocks x row slices, then the partials
+        cols = y.numel
+        rows = max(1, x.numel // cols)
+        cx = math.ceil(cols / 128)
+        cy = max(1, min(math.ceil(rows / vendor.COLUMN_REDUCE_ROWS), 16 * cfg.sm.count // cx))
+        # accumulate (16 rows a round per thread), fence + semaphore + partials write and
+        # read (6 rounds), then a tree over the slices' partials
+        rounds = math.ceil(rows / (cy * 16)) + 6 + math.ceil(math.log2(cy)) if cy > 1 else \
+            math.ceil(rows / 16)
+        return _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds)
+    if y.numel > 1 and nd >= 1 and x.numel > y.numel:
+        # rows reduced along the last axis: reduce_kernel<512, 1>, 32 x 16 threads, a warp per
+        # row and 16 rows a CTA; rows longer than vendor.REDUCE_ROW_SPLIT get a CTA each
+        # (h200-fidelity2-cal.json F3-K00..K07)
+        rows = y.numel
+        cols = x.numel // rows
+        ctas = rows if cols > vendor.REDUCE_ROW_SPLIT else math.ceil(rows / 16)
+        return _row_kernel(op, mem, "reduce_kernel<512,1>", max(1, ctas), 512, 1,
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
     return _row_kernel(op, mem, "reduce_kernel", ctas, 512, 1,
                        x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
+
+
+@lowers("transpose")
+def _transpose(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """x.t().contiguous(): PyTorch's elementwise_kernel<128, 4> copy, reads coalesced and every
+    element's store a separate 32-B sector that the L2 read-modify-writes (vendor.
+    TRANSPOSE_SECTOR_BYTES of L2 traffic per element stored; h200-fidelity2-cal.json F3-K08..K12:
+    ~150 G elements/s whatever the dtype)."""
+    x, out = op.inputs[0], op.outputs[0]
+    n = out.numel
+    ctas = max(1, math.ceil(n / 512))
+    req = x.nbytes + out.nbytes
+    scale = (x.nbytes + n * vendor.TRANSPOSE_SECTOR_BYTES) / max(req, 1)
+    return [Kernel("elementwise_kernel<128,4,direct_copy>(transpose)", op.name, op.kind, "stream",
+                   (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
+                   simt_ops=n * vendor.STRIDED_COPY_OPS, l2_scale=scale,
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
 
 
 @lowers("gather")

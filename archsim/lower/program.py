@@ -66,6 +66,8 @@ class GemmTile:
     b_trans: bool                 # B stored [N, K]
     group_m: int                  # raster band height in M-tiles
     single_warpgroup: bool = False  # cuDNN xmma: one consumer warpgroup per CTA
+    step_extra: float = 0.0       # cycles per K-step beyond the MMA and its barrier (a kernel
+                                  # family's operand gather, e.g. cutlass sm80 stem convolutions)
 
     def summary(self) -> dict:
         return {"tm": self.tm, "tn": self.tn, "tk": self.tk, "stages": self.stages,
@@ -90,6 +92,10 @@ class AttentionTile:
     bkv: int                      # K/V rows per step
     causal: bool
     esize: int
+    mma_factor: float = 1.0       # matrix products per step relative to the forward's two
+                                  # (flash backward: 2.5 — QK^T recomputed, dV, dP, dQ, dK)
+    unit_extra: float = 0.0       # cycles per unit outside the step loop (flash backward: the
+                                  # K/V block's load, dK/dV epilogue and dQ flush)
 
     def summary(self) -> dict:
         return {}
@@ -115,6 +121,11 @@ class Kernel:
     accesses: tuple[Access, ...] = ()
     tile: GemmTile | AttentionTile | None = None
     approximate: bool = False      # roofline fallback: no kernel-specific model
+    l2_scale: float = 1.0          # L2 transaction bytes per byte requested (> 1: partial-
+                                   # sector stores the L2 read-modify-writes, e.g. a transpose)
+    dep_chain: float = 0.0         # dependent instructions per thread per unit (a sequential
+                                   # per-thread chain, e.g. Welford updates); 0: the unit's
+                                   # lane-instructions per lane
 
     @property
     def ctas(self) -> int:

@@ -162,19 +162,97 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     """
     sms = cfg.sm.count
     mt128 = math.ceil(M / 128)
-    tn = 128 if N % 128 == 0 and mt128 >= sms else 64
+    # issue 15 (h200-fidelity2-cal.json): 256 or more output channels take 128-wide N tiles
+    # with a 64-deep K-step even when 128-row tiles do not fill the SMs (14x14x256 -> 128x128x64)
+    # with 128-wide tiles still filling half the SMs (14x14x256 -> 128x128x64, 7x7x512 at batch
+    # 32 -> 128x64x64); very long M (>= 2 x SMs of 128-row tiles: 64x28x28x128 and 256x14x14x256)
+    # -> 256-row tiles on a grid of one CTA per SM
+    esize = 4 if dtype == "fp32" else 2
+    if mt128 >= 2 * sms and N >= 128:
+        tm, tn, tk = 256, (64 if N <= 128 else 128), 64
+        tiles = math.ceil(M / tm) * math.ceil(N / tn)
+        ctas = min(tiles, sms)
+        return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
+                        min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
+    wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
+    tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
-    tk = 32 if tn == 128 and tm == 128 else 64
+    tk = 32 if tn == 128 and tm == 128 and N < 256 else 64
     tiles = math.ceil(M / tm) * math.ceil(N / tn)
     ctas = min(tiles, CONV_PERSISTENT_CTAS)
-    esize = 4 if dtype == "fp32" else 2
     return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
                     min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
 
-def conv_name(plan: GemmPlan) -> str:
-    return (f"sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
+# Stem convolutions (C < 8 input channels, e.g. RGB): cuDNN pads C to 8 (nhwcAddPaddingKernel
+# on the input and on the filter), then runs a cutlass sm80 mma.sync implicit GEMM with 256x64
+# tiles and 32-deep K-steps (`cutlass_tensorop_bf16_s16816fprop_optimized_bf16_256x64_32x4_nhwc
+# _align8`, 128 threads, 2 CTAs per SM), or, when its 256-row tiles cannot fill the SMs (batch 1),
+# the direct SIMT convolution (`convolve_common_engine_float_NHWC`).
+STEM_PAD_C = 8
+STEM_TILE = (256, 64, 32)     # (tile M, tile N, K-step)
+STEM_STEP_EXTRA = 1900        # [cal] cycles per K-step beyond the MMA: the 7x7 taps of 8 channels
+                              # gathered 16 B at a time (h200-fidelity2-cal.json F2-K01..K03:
+                              # ~2,300 cycles per step at 2 CTAs per SM)
+PAD_OPS_PER_ELEM = 40         # [cal] nhwcAddPaddingKernel lane-instructions per padded element
+                              # (index math per channel; F2-K01..K03: 21-84 us for 13-51 M elems)
+
+
+def plan_stem(M: int, N: int, K: int, cfg) -> GemmPlan:
+    tm, tn, tk = STEM_TILE
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    return GemmPlan(tn, tm, tk, 4, 1, tiles, tiles, False, "tensor", 128,
+                    4 * (tm + tn) * tk * 2, 232)
+
+
+def conv_name(plan: GemmPlan, kind: str = "fprop") -> str:
+    return (f"sm90_xmma_{kind}_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
             f"{plan.tile_m}x{plan.tile_n}x{plan.k_step}_warpgroupsize1x1x1")
+
+
+# cuDNN sm90 xmma dgrad / wgrad implicit GEMMs (h200-fidelity2-cal.json kernel names, tile
+# M x N along the GEMM's M and N): 128x64, 128x128, 256x64, 256x128 (two consumer warpgroups),
+# and 64x64 / 64x128 for wgrad's few output-channel rows; K-step 64; persistent grids of at
+# most one CTA per SM; wgrad splits its long reduction (the pixels) to fill the SMs.
+XMMA_TILES: tuple[tuple[int, int], ...] = (
+    (64, 64), (64, 128), (128, 64), (256, 64), (128, 128), (256, 128))
+XMMA_SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+def plan_conv_grad(M: int, N: int, K: int, dtype: str, cfg, split_k: bool = False) -> GemmPlan:
+    """The xmma dgrad (split_k False) or wgrad (split_k True) implicit GEMM for C[M,N] = A[M,K]
+    B[K,N]: the (tile, split) with the fewest busiest-SM cycles by the GEMM cost model
+    (`gemm_step_cycles` with the one-warpgroup step overhead), larger tiles preferred on ties.
+    Seen in the calibration: dgrad 14x14x256 -> 128x128 (98 CTAs), 7x7x512 -> 128x64 (104),
+    1x1 56x56 -> 128x128 (132, persistent); wgrad 64 output channels -> 64x64 split 13."""
+    sms = cfg.sm.count
+    esize = 4 if dtype == "fp32" else 2
+    rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
+    overhead = cfg.sm.single_warpgroup_step_overhead
+    load_bpc = cfg.sm.tma_bytes_per_cycle
+    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
+    kst = math.ceil(K / K_STEP)
+    best = None
+    for idx, (tm, tn) in enumerate(XMMA_TILES):
+        tiles = math.ceil(M / tm) * math.ceil(N / tn)
+        for split in (XMMA_SPLITS if split_k else (1,)):
+            if split > 1 and (kst < 8 * split or tiles * split > sms):
+                continue
+            units = tiles * split
+            step = gemm_step_cycles(tm, tn, K_STEP, esize, rate, overhead, load_bpc)
+            cyc = math.ceil(units / sms) * (math.ceil(kst / split) + 2) * step
+            if split > 1:
+                cyc += (split + 1) * M * N * 4 / dram_bpc
+            key = cyc * (1.0 - 0.002 * idx)
+            if best is None or key < best[0]:
+                best = (key, tm, tn, split, tiles)
+    _, tm, tn, split, tiles = best
+    units = tiles * split
+    ctas = min(units, sms)
+    limit = _smem_limit(cfg)
+    stages = _stages(tn, tm, esize, limit)
+    return GemmPlan(tn, tm, K_STEP, stages, split, tiles, ctas, units > ctas, "tensor", 384,
+                    min(limit, stages * (tm + tn) * K_STEP * esize), 168)
 
 
 def gemm_grid(plan: GemmPlan, sms: int) -> tuple[int, int, int]:
@@ -223,14 +301,56 @@ ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 
                       # channel index = i % C (~20 integer ops), four
                       # per-channel parameter loads, fp32 (x - mean) * invstd * w + b,
                       # conversions and index math (~35 beyond the base 6)
-                      "batchnorm": 35}
+                      "batchnorm": 35,
+                      # PyTorch's max_pool_backward_nhwc (each input element scans the outputs
+                      # whose window holds it and compares their saved argmax; fitted on
+                      # h200-fidelity2-cal.json F2-K100: 237 us for 25.7 M elements, plus a fill)
+                      "maxpool_bwd": 300}
+# PyTorch's max_pool_forward_nhwc: a CTA of 1024 threads per (image, 2 output rows); lane-
+# instructions per window tap (bounds checks, index math, NaN-aware max, 2-byte loads), fitted on
+# h200-fidelity2-cal.json F2-K12..K14 (3x3 / stride 2 on 112x112x64: 113-822 us)
+POOL_OPS_PER_TAP = 56
+# A widening cast (bf16 -> fp32) runs PyTorch's non-vectorized unrolled_elementwise_kernel
+# (direct_copy, 4 scalar elements per thread, 512 per CTA): lane-instructions per element fitted
+# on h200-fidelity2-cal.json F2-K87/K88 (2.4 M and 67 M elements: 9.7 and 187 us)
+CAST_WIDEN_OPS = 85
+# A slice's backward copies the gradient into the zero-filled source with PyTorch's
+# non-vectorized elementwise_kernel<128, 4> (direct_copy through a 4-d offset calculator):
+# lane-instructions per element copied, from h200-fidelity2-cal.json's BERT training steps
+# (36 such copies of [tokens, 768] per step: ~10 us each at 4096 tokens)
+STRIDED_COPY_OPS = 80
+REDUCE_ROW_SPLIT = 4096         # reduce_kernel: rows longer than this get one CTA each (F3-K02/K07)
+TRANSPOSE_SECTOR_BYTES = 64     # L2 bytes per element a transpose stores: a 32-B sector read and
+                                # written back (partial-sector write), F3-K08..K12
 # Row kernels: lane-instructions per row = fixed (block reductions, barriers, index math) +
 # per element (max, sub, exp, sum, div / Welford, normalize, affine, conversions). Fitted on the
 # calibration's softmax/layernorm cases together with benchmarks/data/h200-kernels.json (the
 # calibration has one column count per kernel, so fixed and per-element parts need both).
-SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 1024)
-SOFTMAX_BLOCK_OPS = (1_400_000, 32)  # cunn_SoftMaxForward (3 passes, block reductions)
+SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 2048 and <= 8 KiB a row)
+# cunn_SoftMaxForward (3 passes, block reductions): ~70 lane-instructions per element, a small
+# fixed part per row (issue 15: refitted on h200-calibration.json 4096x32000, h200-kernels.json
+# 1024x50257 and h200-fidelity2-cal.json 256x4096; was (1_400_000, 32), whose per-row constant
+# made short block rows 2-3x too slow)
+SOFTMAX_BLOCK_OPS = (20_000, 70)
 LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
+# its per-thread dependent chain (Welford's sequential mean/M2 updates with a division, then the
+# normalize pass): fixed + per element a thread holds (cols / 128), in dependent-issue slots; the
+# loop's 16-B vector loads are dependent memory rounds (2 + one per 2 KiB of row), added to it.
+# Fitted on h200-fidelity2-cal.json's ~1 M-element layernorms (F2-K16..K30, cold L2: 5.5-11 us,
+# rising with the row length at the same element count) and h200-models.json's warm Llama
+# decode rms-norm (1 x 4096: 6.4 us)
+LAYERNORM_CHAIN = (0, 33)
+LAYERNORM_ROUND_BYTES = 2048
+# layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
+# walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
+# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)
+GAMMA_BETA_CHAIN = (300, 42)
+# PyTorch reduce_kernel over leading axes (bias gradients): CTAs of 128 threads cover 128 columns
+# and rows / 64-row slices (at most 16 CTAs a SM in all); each thread accumulates its rows
+# (4 loads in flight), then the column's last CTA reduces the slices' partials through global
+# memory after a fence and semaphore: dependent memory rounds (h200-fidelity2-cal.json
+# F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
+COLUMN_REDUCE_ROWS = 64
 REDUCTION_OPS_PER_ELEM = 6
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
 
@@ -244,9 +364,11 @@ def elementwise_grid(n: int) -> tuple[int, int]:
     return max(1, math.ceil(n / 1024)), 128
 
 
-def softmax_plan(rows: int, cols: int) -> tuple[str, int, int, int]:
-    """(kernel, CTAs, threads, passes over each row)."""
-    if cols <= 1024:  # softmax_warp_forward: a warp per row (two when cols <= 128), row in registers
+def softmax_plan(rows: int, cols: int, esize: int = 2) -> tuple[str, int, int, int]:
+    """(kernel, CTAs, threads, passes over each row). PyTorch's host_softmax: the persistent
+    warp kernel when a row has at most 2048 elements and 8 KiB (h200-fidelity2-cal.json: 512x2048
+    and 768x1536 bf16 run softmax_warp_forward), else the block kernel."""
+    if cols <= 2048 and cols * esize <= 8192:  # softmax_warp_forward: a warp per row (two when cols <= 128), row in registers
         rows_per_cta = 8 if cols <= 128 else 4
         return "softmax_warp_forward", math.ceil(rows / rows_per_cta), 128, 1
     return "cunn_SoftMaxForward", rows, 1024, 3   # max pass, sum pass, write pass
@@ -268,5 +390,13 @@ def occupancy(threads: int, regs: int, smem: int, cfg) -> int:
     by_regs = sm.registers // max(threads * regs, 1)
     by_smem = sm.shared_memory // smem if smem > 0 else sm.max_ctas
     return max(1, min(sm.max_ctas, by_threads, by_regs, by_smem))
+# cuDNN flash backward (sm90 bprop wgmma 64x64x64): a unit is one (batch, head, 128-row K/V
+# block) looping over the queries 64 rows a step; per score it recomputes P = exp(S - lse) and
+# dS = P (dP - D) with conversions: lane-instructions per score fitted on
+# h200-fidelity2-cal.json F2-K77..K79 (BERT-base attention backward at 128 and 512 tokens)
+ATTN_BWD_KV_TILE = 128
+ATTN_BWD_Q_STEP = 64
+ATTENTION_BWD_OPS_PER_SCORE = 18
+ATTENTION_BWD_UNIT_CYCLES = 9000   # [cal] per unit outside the query loop (same fit: ~4.9 us a wave)
 ATTENTION_OPS_PER_SCORE = 6    # scale, running max, exp, running sum, conversions per score
 RASTER_GROUP_M = 8             # tiles are visited in bands of this many M-tiles (L2-friendly raster)

@@ -161,6 +161,22 @@ def cal_kernels() -> list[dict]:
     return L
 
 
+def cal3_kernels() -> list[dict]:
+    """Issue 15, tuning pass: calibration cases for the classes the first calibration set had no
+    shape of (row / whole-tensor sums, materialised transposes). New shapes only: --check fails if
+    one equals a held-out case. Appended to h200-fidelity2-cal.json (ids F3-Kxx, set "cal")."""
+    L = []
+    for r, c, dt in [(4096, 4096, "bf16"), (16384, 1024, "fp32"), (1024, 16384, "bf16"), (32768, 256, "bf16"),
+                     (2048, 2048, "fp32"), (1, 2 ** 24, "bf16"), (1, 2 ** 22, "fp32"), (256, 65536, "fp32")]:
+        L.append(dict(op="reduce", rows=r, cols=c, dtype=dt))
+    for r, c, dt in [(2048, 2048, "bf16"), (8192, 2048, "bf16"), (2048, 8192, "fp32"), (1024, 1024, "fp32"),
+                     (16384, 4096, "bf16")]:
+        L.append(dict(op="transpose", rows=r, cols=c, dtype=dt))
+    for i, c in enumerate(L):
+        c["id"] = f"F3-K{i:02d}"
+    return L
+
+
 def heldout_models() -> list[dict]:
     L = []
     for B, S in [(4, 256), (16, 384)]:
@@ -219,7 +235,8 @@ def cal_energy() -> list[dict]:
 
 
 def all_kernel_cases():
-    return [dict(c, set="heldout2") for c in heldout_kernels()] + [dict(c, set="cal") for c in cal_kernels()]
+    return [dict(c, set="heldout2") for c in heldout_kernels()] + [dict(c, set="cal") for c in cal_kernels()] + \
+        [dict(c, set="cal3") for c in cal3_kernels()]
 
 
 def all_model_cases():
@@ -259,7 +276,7 @@ def check(root: str) -> list[str]:
             older += json.load(f)["cases"]
     old_k = {shape_key(c) for c in older if "op" in c}
     old_m = {model_key(c) for c in older if "workload" in c}
-    cal_k = {shape_key(c) for c in cal_kernels()}
+    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels()}
     cal_m = {model_key(c) for c in cal_models()}
     for c in heldout_kernels():
         if shape_key(c) in old_k or shape_key(c) in cal_k:

@@ -68,8 +68,8 @@ def test_pytorch_grids_match_calibration():
     ("conv2d(N=2, C=1, K=8, H=16, W=16, R=5)", ["stream"]),    # direct SIMT convolution
     ("gather(table_rows=1000, dim=64, n=100)", ["gather"]),
     ("copy(n=4096)", ["dma"]),                                  # copy engine
-    ("transpose(rows=256, cols=128)", ["stream"]),
-    ("pool(N=2, C=8, H=16, W=16)", ["stream"]),
+    ("transpose(rows=256, cols=128)", ["stream"]),             # strided-store copy
+    ("pool(N=2, C=8, H=16, W=16)", ["row"]),                   # max_pool_forward_nhwc
 ])
 def test_every_kind_lowers(cfg, spec, kinds):
     prog = lower(build_workload(spec), cfg)
@@ -82,8 +82,13 @@ def test_every_kind_lowers(cfg, spec, kinds):
 
 
 def test_roofline_kinds_are_marked_approximate(cfg):
-    prog = lower(build_workload("transpose(rows=256, cols=128)"), cfg)
+    from archsim.graph import GraphBuilder
+    b = GraphBuilder("p", "bf16")
+    b.pool(b.input("x", (2, 16, 16, 8)), 2, 2, fn="avg", name="avgpool")   # no avg-pool model
+    prog = lower(b.build(), cfg)
     assert all(k.approximate for k in prog.kernels)
+    prog = lower(build_workload("transpose(rows=256, cols=128)"), cfg)     # modelled (issue 15)
+    assert not any(k.approximate for k in prog.kernels) and prog.kernels[0].l2_scale > 1
     prog = lower(build_workload("add(n=1024)"), cfg)
     assert not any(k.approximate for k in prog.kernels)
 
@@ -145,3 +150,55 @@ def test_decode_attention_is_bound_by_streaming_the_kv_cache():
     res = simulate(g, cfg)
     assert res.time_s >= kv / cfg.hbm.peak_bandwidth
     assert res.time_s <= 1.5 * kv / cfg.hbm.bandwidth + 10e-6   # not MMA-bound on padded tiles
+
+
+def test_softmax_warp_kernel_up_to_2048_columns():
+    # h200-fidelity2-cal.json: 512x2048 and 768x1536 bf16 run softmax_warp_forward, 256x4096 the
+    # block kernel; PyTorch also caps the warp kernel's row at 8 KiB
+    assert vendor.softmax_plan(512, 2048)[0] == "softmax_warp_forward"
+    assert vendor.softmax_plan(256, 4096)[0] == "cunn_SoftMaxForward"
+    assert vendor.softmax_plan(512, 2048, esize=8)[0] == "cunn_SoftMaxForward"
+
+
+def test_conv_grad_plans_match_the_measured_kernels(cfg):
+    # sm90_xmma_dgrad/wgrad_implicit_gemm tiles (h200-fidelity2-cal.json F2-K91, K95, K90)
+    p = vendor.plan_conv_grad(32 * 14 * 14, 256, 256 * 9, "bf16", cfg)
+    assert (p.tile_m, p.tile_n, p.ctas, p.split_k) == (128, 128, 98, 1)
+    p = vendor.plan_conv_grad(32 * 7 * 7, 512, 512 * 9, "bf16", cfg)
+    assert (p.tile_m, p.tile_n, p.ctas) == (128, 64, 104)
+    p = vendor.plan_conv_grad(64, 64 * 9, 32 * 56 * 56, "bf16", cfg, split_k=True)
+    assert (p.tile_m, p.tile_n) == (64, 64) and p.split_k > 8 and p.ctas <= cfg.sm.count
+
+
+def test_training_convs_lower_to_tensor_core_kernels(cfg):
+    from archsim.graph.training import training_graph
+    from archsim.graph import GraphBuilder
+    b = GraphBuilder("c", "bf16")
+    b.conv2d(b.param("x", (8, 28, 28, 64)), 64, 3, stride=1, pad=1, name="conv")
+    prog = lower(training_graph(b.build()), cfg)
+    names = {k.op_kind: k.name for k in prog.kernels}
+    assert names["conv2d_dgrad"].startswith("sm90_xmma_dgrad_implicit_gemm")
+    assert names["conv2d_wgrad"].startswith("sm90_xmma_wgrad_implicit_gemm") or \
+        names["conv2d_wgrad"].startswith("cublasLt::splitKreduce")
+    assert all(not k.approximate for k in prog.kernels if k.op_kind.startswith("conv2d"))
+
+
+def test_stem_conv_pads_channels_then_runs_cutlass(cfg):
+    prog = lower(build_workload("conv2d(N=32, C=3, K=64, H=224, W=224, R=7, stride=2)"), cfg)
+    assert [k.name for k in prog.kernels][:2] == ["nhwcAddPaddingKernel"] * 2
+    assert prog.kernels[2].name.startswith("cutlass_tensorop_bf16_s16816fprop")
+    assert prog.kernels[2].tile.K == 8 * 49            # C padded to 8, 7x7 taps
+    prog = lower(build_workload("conv2d(N=1, C=3, K=64, H=224, W=224, R=7, stride=2)"), cfg)
+    assert prog.kernels[0].name == "convolve_common_engine_float_NHWC"   # batch 1: direct
+
+
+def test_attention_backward_is_three_cudnn_kernels(cfg):
+    from archsim.graph.training import training_graph
+    from archsim.graph import GraphBuilder
+    b = GraphBuilder("a", "bf16")
+    q, k, v = (b.param(n, (2, 4, 256, 64)) for n in "qkv")
+    b.attention(q, k, v, name="attn")
+    prog = lower(training_graph(b.build()), cfg)
+    bwd = [k for k in prog.kernels if k.op_kind == "attention_bwd"]
+    assert [k.model for k in bwd] == ["stream", "attention", "stream"]
+    assert bwd[1].tile.mma_factor == 2.5 and bwd[1].tensor_flops > 0

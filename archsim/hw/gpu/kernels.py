@@ -19,6 +19,8 @@ A new kernel kind (a dataflow queue kernel, say) is one more class here or in it
 """
 from __future__ import annotations
 
+import math
+
 from archsim.errors import UserError
 from archsim.lower.vendor import simt_gemm_efficiency
 
@@ -43,13 +45,29 @@ def kernel_model(k) -> "KernelModel":
 
 
 class KernelModel:
-    """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too)."""
+    """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too).
+
+    SIMT cycles of u units (CTAs) on one SM: the larger of issue throughput (lane-instructions /
+    lanes) and the dependent-issue chain of one warp (`sm.dependent_issue_cycles` per warp
+    instruction) times the rounds of co-resident CTAs: few long rows per SM are latency-bound."""
 
     uses_sms = True
 
     def nonlinear(self, k) -> bool:
         """Whether an SM's pipe time is not units x per-unit cycles (see pipe_cycles)."""
         return False
+
+    def chain_cycles(self, sm, run) -> float:
+        """Cycles of one CTA's dependent warp chain (its lane-instructions per warp x
+        `sm.dependent_issue_cycles`): u CTAs on an SM take at least ceil(u / occupancy) x this.
+        Only row kernels have one (RowModel); streaming kernels' threads are independent."""
+        k = run.kernel
+        if type(self) is KernelModel or not sm.dependent_issue_cycles:
+            return 0.0
+        if k.dep_chain:
+            return k.dep_chain * sm.dependent_issue_cycles
+        warps = max(1, k.block // 32)
+        return k.simt_ops / max(k.units, 1) / warps / 32 * sm.dependent_issue_cycles
 
     def replay(self, gm, k, run, bufs) -> None:
         gm._replay_stream(k, run, bufs)
@@ -59,7 +77,7 @@ class KernelModel:
         sm = cfg.sm
         ops = k.simt_ops / max(k.units, 1)
         streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
-        return {"simt": u_sm * ops / (sm.simt_lanes * f),
+        return {"simt": self.pipe_cycles(sm, run, ch, u_sm, ops / sm.simt_lanes) / f,
                 "sm_load": ch.req * share / (sm.lsu_bytes_per_cycle * f),
                 # loads that miss to DRAM: limited by the requests an SM keeps in flight
                 "sm_miss": ch.miss * share / (sm.miss_bytes_per_cycle * streams * f),
@@ -76,10 +94,13 @@ class KernelModel:
         return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
 
     def pipe_cycles(self, sm, run, ch, u, per) -> float:
-        return u * per
+        chain = self.chain_cycles(sm, run)
+        if chain <= 0.0 or u <= 0:
+            return u * per
+        return max(u * per, math.ceil(u / max(run.occ, 1)) * chain)
 
     def l2_bytes(self, gm, run, ch) -> float:
-        return ch.req
+        return ch.req * run.kernel.l2_scale
 
     def ce_bytes(self, gm, run, ch) -> float:
         return 0.0
@@ -96,11 +117,34 @@ class KernelModel:
         return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
 
 
-register_kernel_model("stream", "row", "gather", "roofline")(KernelModel)
+register_kernel_model("stream", "gather", "roofline")(KernelModel)
+
+
+@register_kernel_model("row")
+class RowModel(KernelModel):
+    """Row kernels (softmax, layernorm, reductions, pooling windows): a CTA's warps reduce
+    along their rows, so one warp's dependent chain bounds a round of resident CTAs."""
+
+    def chain_cycles(self, sm, run) -> float:
+        return KernelModel.chain_cycles(self, sm, run)
+
+    def latency(self, gm, run, ch):
+        """A kernel with an explicit per-thread chain (`Kernel.dep_chain`: Welford loops) issues
+        its row's loads inside the chain: its dependent memory rounds add to the chain's time."""
+        add, floor = KernelModel.latency(self, gm, run, ch)
+        if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles and run.chunks and \
+                ch is run.chunks[0]:
+            # the first wave's rounds come before its chain; later waves' overlap earlier work
+            # (returned as added time only: a chunk has either kind, as the machine expects)
+            return add + floor / max(1, math.ceil(ch.waves - 1e-9)), 0.0
+        return add, floor
 
 
 class _TileModel(KernelModel):
     """Tiled tensor-core kernels: TMA loads, one L2+HBM round trip at a wave's start."""
+
+    def chain_cycles(self, sm, run) -> float:
+        return 0.0
 
     def latency(self, gm, run, ch):
         cfg = gm.cfg
@@ -121,7 +165,7 @@ class GemmModel(_TileModel):
     def _tensor_step(self, sm, k) -> float:
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        return 2.0 * t.tm * t.tn * t.tk / rate + (
+        return 2.0 * t.tm * t.tn * t.tk / rate + t.step_extra + (
             sm.single_warpgroup_step_overhead if t.single_warpgroup else sm.mma_step_overhead)
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
@@ -181,18 +225,18 @@ class AttentionModel(_TileModel):
     def _per_step(self, sm, k) -> float:
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
-        mma = 4.0 * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
+        mma = 4.0 * t.mma_factor * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
         smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
         return mma + smx
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         sm, k = gm.cfg.sm, run.kernel
-        return {"tensor": ch.steps * u_sm * self._per_step(sm, k) / f,
+        return {"tensor": u_sm * (ch.steps * self._per_step(sm, k) + k.tile.unit_extra) / f,
                 "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
 
     def coeffs(self, gm, run, ch):
         sm, k = gm.cfg.sm, run.kernel
-        return ("tensor", ch.steps * self._per_step(sm, k),
+        return ("tensor", ch.steps * self._per_step(sm, k) + k.tile.unit_extra,
                 ch.req / max(ch.units, 1) / sm.tma_bytes_per_cycle, 0.0)
 
 
@@ -201,6 +245,9 @@ class DmaModel(KernelModel):
     """cudaMemcpy device to device: the copy engine, no SMs."""
 
     uses_sms = False
+
+    def chain_cycles(self, sm, run) -> float:
+        return 0.0
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         return {}

@@ -571,6 +571,8 @@ class ChunkCosts:
         self.uses_sms = km.uses_sms
         self.model_name = k.model
         self.nonlinear = km.nonlinear(k)
+        self.chain = km.chain_cycles(model.cfg.sm, run) if not self.nonlinear else 0.0
+        self.occ = max(1, run.occ)
         self._sm, self._run = model.cfg.sm, run
         # the first chunk of the last wave: from then on every CTA of the kernel is dispatched
         cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
@@ -592,6 +594,8 @@ class ChunkCosts:
                            for x in u])
         else:
             pc = u * self.per[j]
+            if self.chain > 0.0:   # the dependent warp chain of each round of resident CTAs
+                pc = np.maximum(pc, np.ceil(u / self.occ) * self.chain)
         pipe = np.ceil(pc / f * ps).astype(np.int64)
         lsu = np.ceil(np.maximum(u * self.lsu[j] / f, u * self.lsu_s[j]) * ps).astype(np.int64)
         return pipe, lsu
