@@ -124,28 +124,33 @@ def main(argv=None) -> int:
                       f"{fmt_levels(r) if r['levels'] else '-'} |")
             out[f"{mname}:{title}"] = res
 
-    print(f"\nTable-size sweep, gather-add alone, {args.sweep_tokens} tokens, {cpu.name} "
-          f"(L2 {cpu.l2.size // 2**20} MiB/core, L3 {cpu.l3.size // 2**20} MiB), fp32:")
-    print("'hit' = hit rate per level (L1/L2/LLC of all accesses to that level) where the model "
-          "reports it, else the last-level cache's")
-    print("| tables | rows | table set MiB | one table KiB | rows drawn | "
-          "token-major ms | hit | DRAM MiB | tiled ms | hit | DRAM MiB | tiled speedup |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sweep = []
-    for h in (() if args.no_sweep else (64, 128, 256)):
-        for bits in range(6, 11):
-            r = {o: run(f"lookupffn(tokens={args.sweep_tokens}, tables={h}, table_bits={bits}, "
-                        f"part='gather', order='{o}', dtype='fp32')", cpu) for o in ("token", "table")}
-            g = build_workload(r["token"]["spec"])
-            op = [o for o in g.ops if o.kind == "gather_add"][0]
-            tb = h * (1 << bits) * 512 * 4
-            print(f"| {h} | {1 << bits} | {fmt_mib(tb)} | {(1 << bits) * 2:,} | "
-                  f"{op.attrs['rows_drawn']:,} | "
-                  f"{r['token']['time_s'] * 1e3:.2f} | {fmt_levels(r['token'])} | "
-                  f"{fmt_mib(r['token']['dram_read'])} | {r['table']['time_s'] * 1e3:.2f} | "
-                  f"{fmt_levels(r['table'])} | {fmt_mib(r['table']['dram_read'])} | "
-                  f"{r['token']['time_s'] / r['table']['time_s']:.2f}x |")
-            sweep.append({"tables": h, "bits": bits, "table_bytes": tb, **r})
+    for mname, (cfg, _) in machines.items():
+        caches = (f"L2 {cfg.l2.size // 2**20} MiB/core, L3 {cfg.l3.size // 2**20} MiB"
+                  if mname == "cpu" else f"L2 {cfg.l2.size // 2**20} MiB")
+        print(f"\nTable-size sweep, gather-add alone, {args.sweep_tokens} tokens, {cfg.name} "
+              f"({caches}), fp32:")
+        print("'hit' = hit rate per level (L1/L2/LLC of all accesses to that level) where the "
+              "model reports it, else the last-level cache's (the GPU's L2)")
+        print("| tables | rows | table set MiB | one table KiB | rows drawn | "
+              "token-major ms | hit | DRAM MiB | tiled ms | hit | DRAM MiB | tiled speedup |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for h in (() if args.no_sweep else (64, 128, 256)):
+            for bits in range(6, 11):
+                r = {o: run(f"lookupffn(tokens={args.sweep_tokens}, tables={h}, "
+                            f"table_bits={bits}, part='gather', order='{o}', dtype='fp32')", cfg)
+                     for o in ("token", "table")}
+                g = build_workload(r["token"]["spec"])
+                op = [o for o in g.ops if o.kind == "gather_add"][0]
+                tb = h * (1 << bits) * 512 * 4
+                print(f"| {h} | {1 << bits} | {fmt_mib(tb)} | {(1 << bits) * 2:,} | "
+                      f"{op.attrs['rows_drawn']:,} | "
+                      f"{r['token']['time_s'] * 1e3:.2f} | {fmt_levels(r['token'])} | "
+                      f"{fmt_mib(r['token']['dram_read'])} | {r['table']['time_s'] * 1e3:.2f} | "
+                      f"{fmt_levels(r['table'])} | {fmt_mib(r['table']['dram_read'])} | "
+                      f"{r['token']['time_s'] / r['table']['time_s']:.2f}x |", flush=True)
+                sweep.append({"machine": cfg.name, "tables": h, "bits": bits,
+                              "table_bytes": tb, **r})
     out["sweep"] = sweep
     p = Path(args.out)
     p.parent.mkdir(parents=True, exist_ok=True)
