@@ -2,7 +2,7 @@
 table-size sweep, and the token-major vs table-major tiled gather-add.
 
     python benchmarks/lookupffn_sim.py [--tokens 32768] [--sweep-tokens 32768] [--cpu xeon-host]
-        [--gpu h200] [--no-gpu] [--out benchmarks/data/lookupffn_sim.json]
+        [--gpu h200] [--no-gpu] [--no-cpu] [--no-sweep] [--out benchmarks/data/lookupffn_sim.json]
 
 Everything runs on whatever CPU and GPU models the checkout has (it says which CPU model it
 found: the docstring's first line of archsim.hw.cpu.model). fp32 throughout on the CPU (as the
@@ -74,11 +74,15 @@ def main(argv=None) -> int:
     ap.add_argument("--gpu-dtype", default="fp32")
     ap.add_argument("--no-gpu", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--no-cpu", action="store_true", help="the GPU model only")
+    ap.add_argument("--sweep-tables", type=int, nargs="+", default=[64, 128, 256])
+    ap.add_argument("--no-blocks", action="store_true",
+                    help="skip the FFN-block and layer tables (the sweep alone)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "data" / "lookupffn_sim.json"))
     args = ap.parse_args(argv)
     import archsim.hw.cpu.model as cpu_model
     cpu = load_config(REPO / "hwconfigs" / f"{args.cpu}.yaml")
-    machines = {"cpu": (cpu, "fp32")}
+    machines = {} if args.no_cpu else {"cpu": (cpu, "fp32")}
     if not args.no_gpu:
         machines["gpu"] = (load_config(REPO / "hwconfigs" / f"{args.gpu}.yaml"), args.gpu_dtype)
     print(f"CPU model: {cpu_model.__doc__.strip().splitlines()[0]}  [{cpu.name}]")
@@ -107,7 +111,7 @@ def main(argv=None) -> int:
                                      f"ffn='lookup', dtype='{{dt}}')",
              "t128-bh4 tiled (64 tok)": f"roberta-small(batch={layer_b}, seq={layer_s}, layers=1, "
                                         f"ffn='lookup', order='table', dtype='{{dt}}')"}
-    for mname, (cfg, dt) in machines.items():
+    for mname, (cfg, dt) in ({} if args.no_blocks else machines).items():
         for title, cases in (("FFN block", blocks), ("RoBERTa-small layer", layer)):
             print(f"\n{title}, {n} tokens, {cfg.name} ({dt}):")
             print("| variant | time ms | µs/token | speedup vs dense | DRAM read MiB | "
@@ -123,37 +127,50 @@ def main(argv=None) -> int:
                       f"{fmt_mib(r['gather_dram'])} | {100 * r['gather_hit_rate']:.0f}% | "
                       f"{fmt_levels(r) if r['levels'] else '-'} |")
             out[f"{mname}:{title}"] = res
+            save(out, args.out)
 
-    print(f"\nTable-size sweep, gather-add alone, {args.sweep_tokens} tokens, {cpu.name} "
-          f"(L2 {cpu.l2.size // 2**20} MiB/core, L3 {cpu.l3.size // 2**20} MiB), fp32:")
-    print("'hit' = hit rate per level (L1/L2/LLC of all accesses to that level) where the model "
-          "reports it, else the last-level cache's")
-    print("| tables | rows | table set MiB | one table KiB | rows drawn | "
-          "token-major ms | hit | DRAM MiB | tiled ms | hit | DRAM MiB | tiled speedup |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     sweep = []
-    for h in (() if args.no_sweep else (64, 128, 256)):
-        for bits in range(6, 11):
-            r = {o: run(f"lookupffn(tokens={args.sweep_tokens}, tables={h}, table_bits={bits}, "
-                        f"part='gather', order='{o}', dtype='fp32')", cpu) for o in ("token", "table")}
-            g = build_workload(r["token"]["spec"])
-            op = [o for o in g.ops if o.kind == "gather_add"][0]
-            tb = h * (1 << bits) * 512 * 4
-            print(f"| {h} | {1 << bits} | {fmt_mib(tb)} | {(1 << bits) * 2:,} | "
-                  f"{op.attrs['rows_drawn']:,} | "
-                  f"{r['token']['time_s'] * 1e3:.2f} | {fmt_levels(r['token'])} | "
-                  f"{fmt_mib(r['token']['dram_read'])} | {r['table']['time_s'] * 1e3:.2f} | "
-                  f"{fmt_levels(r['table'])} | {fmt_mib(r['table']['dram_read'])} | "
-                  f"{r['token']['time_s'] / r['table']['time_s']:.2f}x |")
-            sweep.append({"tables": h, "bits": bits, "table_bytes": tb, **r})
+    for mname, (cfg, _) in machines.items():
+        caches = (f"L2 {cfg.l2.size // 2**20} MiB/core, L3 {cfg.l3.size // 2**20} MiB"
+                  if mname == "cpu" else f"L2 {cfg.l2.size // 2**20} MiB")
+        print(f"\nTable-size sweep, gather-add alone, {args.sweep_tokens} tokens, {cfg.name} "
+              f"({caches}), fp32:")
+        print("'hit' = hit rate per level (L1/L2/LLC of all accesses to that level) where the "
+              "model reports it, else the last-level cache's (the GPU's L2)")
+        print("| tables | rows | table set MiB | one table KiB | rows drawn | "
+              "token-major ms | hit | DRAM MiB | tiled ms | hit | DRAM MiB | tiled speedup |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for h in (() if args.no_sweep else args.sweep_tables):
+            for bits in range(6, 11):
+                r = {o: run(f"lookupffn(tokens={args.sweep_tokens}, tables={h}, "
+                            f"table_bits={bits}, part='gather', order='{o}', dtype='fp32')", cfg)
+                     for o in ("token", "table")}
+                g = build_workload(r["token"]["spec"])
+                op = [o for o in g.ops if o.kind == "gather_add"][0]
+                tb = h * (1 << bits) * 512 * 4
+                print(f"| {h} | {1 << bits} | {fmt_mib(tb)} | {(1 << bits) * 2:,} | "
+                      f"{op.attrs['rows_drawn']:,} | "
+                      f"{r['token']['time_s'] * 1e3:.2f} | {fmt_levels(r['token'])} | "
+                      f"{fmt_mib(r['token']['dram_read'])} | {r['table']['time_s'] * 1e3:.2f} | "
+                      f"{fmt_levels(r['table'])} | {fmt_mib(r['table']['dram_read'])} | "
+                      f"{r['token']['time_s'] / r['table']['time_s']:.2f}x |", flush=True)
+                sweep.append({"machine": cfg.name, "tables": h, "bits": bits,
+                              "table_bytes": tb, **r})
+                out["sweep"] = sweep
+                save(out, args.out)
     out["sweep"] = sweep
-    p = Path(args.out)
+    save(out, args.out)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def save(out: dict, path: str) -> None:
+    """Write what has run so far (after every table: a long run stopped early keeps it)."""
+    p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1, default=str))
     tmp.replace(p)
-    print(f"\nwrote {p}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from solvers.lookupffn.dense import DenseFFN  # noqa: E402
+from solvers.lookupffn.gradcheck import grad_check  # noqa: E402
 from solvers.lookupffn.layer import LookupFFN  # noqa: E402
 from solvers.lookupffn.train import Teacher, linear_baseline, make_model, train  # noqa: E402
 
@@ -39,27 +40,9 @@ MODELS = {"dense FFN 64-256-64": ("dense", {"hidden": 256}),
           "LookupFFN h16 τ6 dense-proj": ("lookup-dense", {"tables": 16, "bits": 6})}
 
 
-def grad_check(model, rng, n_probe=10, eps=1e-6) -> float:
-    """Max relative error of backward() against central finite differences, float64."""
-    x = rng.standard_normal((6, model.dim))
-    g_y = rng.standard_normal(model(x).shape)
-    cache: dict = {}
-    model.forward(x, cache)
-    g_x, grads = model.backward(g_y, cache)
-    worst = 0.0
-    for name, g in list(grads.items()) + [("x", g_x)]:
-        arr = x if name == "x" else model.params[name]
-        for _ in range(n_probe):
-            i = tuple(int(rng.integers(0, s)) for s in arr.shape)
-            old = arr[i]
-            arr[i] = old + eps
-            lp = float((model(x) * g_y).sum())
-            arr[i] = old - eps
-            lm = float((model(x) * g_y).sum())
-            arr[i] = old
-            fd, an = (lp - lm) / (2 * eps), g[i]
-            worst = max(worst, abs(fd - an) / max(abs(fd), abs(an), 1e-8))
-    return worst
+def model_grad_check(model, rng) -> float:
+    """solvers.lookupffn.gradcheck.grad_check on a batch of 6 random tokens."""
+    return grad_check(model, rng.standard_normal((6, model.dim)), rng)
 
 
 def main(argv=None) -> int:
@@ -74,10 +57,10 @@ def main(argv=None) -> int:
 
     rng = np.random.default_rng(12345)
     checks = {"LookupFFN BH4 (d=100, h=24, τ=6: D=128, 2 repeats)":
-              grad_check(LookupFFN.init(100, 24, 6, "bh4", rng), rng),
+              model_grad_check(LookupFFN.init(100, 24, 6, "bh4", rng), rng),
               "LookupFFN dense projection (d=100, h=24, τ=6)":
-              grad_check(LookupFFN.init(100, 24, 6, "dense", rng), rng),
-              "dense FFN (d=16, 32 hidden)": grad_check(DenseFFN.init(16, 32, rng), rng)}
+              model_grad_check(LookupFFN.init(100, 24, 6, "dense", rng), rng),
+              "dense FFN (d=16, 32 hidden)": model_grad_check(DenseFFN.init(16, 32, rng), rng)}
     print("gradient check (float64, central differences, eps 1e-6, 10 entries per tensor):")
     for k, v in checks.items():
         print(f"  {k}: max relative error {v:.2e}")

@@ -174,3 +174,98 @@ def lookup_block_factory(ffn: str, tables: int, table_bits: int, projection: str
     _check(ffn, projection, order, tables, table_bits, tile)
     return lambda i: (lambda b, h: lookup_ffn_block(b, h, tables, table_bits, projection,
                                                      order, tile, seed=i))
+
+
+# ------------------------------------------------------------- the programs numpy runs
+# benchmarks/lookupffn_measure.py times numpy kernels on this machine; to predict them, the
+# simulator must be given the program numpy executes — one op per numpy call, numpy's staging
+# buffers and passes, the rows the codes actually draw — not the compiled kernel the
+# `lookupffn(...)` graphs describe. Run these with cores.call_overhead set to numpy's per-call
+# dispatch (measured by that script). Not registered as workloads: they take the codes.
+
+def numpy_dense_program(tokens: int, hidden: int = 512, ffn_hidden: int = 2048,
+                        dtype: str = "fp32") -> Graph:
+    """solvers.lookupffn.dense.dense_ffn_inplace: x@W1, +=b1, gelu_inplace (one temporary,
+    nine passes), @W2, +=b2. numpy's in-place passes appear as out-of-place ops (a graph has
+    no aliasing); the caching allocator gives them recycled buffers."""
+    b = GraphBuilder("numpy-dense-ffn", dtype, {"family": "ffn", "tokens": tokens})
+    x = b.input("x", (tokens, hidden))
+    w1, w2 = b.param("w1", (hidden, ffn_hidden)), b.param("w2", (ffn_hidden, hidden))
+    b1, b2 = b.param("b1", (ffn_hidden,)), b.param("b2", (hidden,))
+    u = b.elementwise("add", b.matmul(x, w1, name="up"), b1, name="bias1")
+    t = b.mul(u, u, name="u2")
+    t = b.mul(t, u, name="u3")
+    t = b.elementwise("scale", t, name="c3")
+    t = b.add(t, u, name="inner")
+    t = b.elementwise("scale", t, name="cscale")
+    t = b.elementwise("tanh", t, name="tanh")
+    t = b.elementwise("scale", t, name="plus1")
+    u = b.elementwise("scale", b.mul(u, t, name="ut"), name="half")
+    b.elementwise("add", b.matmul(u, w2, name="down"), b2, name="bias2")
+    return b.build()
+
+
+def _gather_call(b: GraphBuilder, table: TensorSpec, rows: np.ndarray, name: str) -> TensorSpec:
+    """np.take of `rows` (flat row indices of `table`) into a buffer: a gather op that replays
+    exactly those rows."""
+    idx = b.index(f"{name}_idx", (len(rows),))
+    out = b.gather(table, idx, name=name)
+    b.graph.ops[-1].attrs["indices"] = np.asarray(rows, dtype=np.int64)
+    return out
+
+
+def numpy_gather_program(order: str, codes: np.ndarray, rows: int, hidden: int = 512,
+                         chunk: int = 64, tiles: int | None = None,
+                         dtype: str = "fp32") -> Graph:
+    """solvers.lookupffn.kernels' numpy gather-adds over tables [h, rows, hidden] for the given
+    codes [tokens, h].
+    - order='token' (gather_add_token_major, `chunk` tokens a call): per chunk the flat row
+      indices (one int op), np.take of chunk·h rows into a staging buffer [chunk·h, hidden]
+      (reused), the scores' astype copy, and one batched matmul [chunk, 1, h] @ [chunk, h,
+      hidden] into the output rows.
+    - order='table' (gather_add_table_major, tiles of `chunk` tokens): per tile, acc[:] = 0;
+      per table, np.take of the tile's rows of that table into a [tile, hidden] buffer, the
+      score multiply, and acc += rows. `tiles` (default all) simulates the first tiles only:
+      three calls per (tile, table) are 196,608 ops at 32768 tokens x 128 tables."""
+    if order not in ORDERS:
+        raise WorkloadError(f"parameter order must be one of {ORDERS}, got {order!r}")
+    n, h = codes.shape
+    b = GraphBuilder(f"numpy-gather-{order}", dtype, {"family": "ffn", "tokens": n})
+    T = b.param("tables", (h * rows, hidden))
+    flat = codes.astype(np.int64) + rows * np.arange(h, dtype=np.int64)[None, :]
+    starts = range(0, n, chunk)
+    if order == "token":
+        for s in starts:
+            e = min(s + chunk, n)
+            c = b.index(f"codes{s}", (e - s, h))
+            b.elementwise("add", c, name="idx")           # hidx + codes[s:e]
+            staged = _gather_call(b, T, flat[s:e].ravel(), "take")
+            sc = b.copy(b.input(f"scores{s}", (e - s, 1, h)), name="astype")
+            b.matmul(sc, b.view(staged, (e - s, h, hidden)), name="reduce")
+        return b.build()
+    for j, s in enumerate(starts):
+        if tiles is not None and j >= tiles:
+            break
+        e = min(s + chunk, n)
+        acc = b._emit("elementwise", (), (e - s, hidden), dtype, "zero", fn="identity")
+        sc = b.input(f"scores{s}", (e - s, 1))
+        for k in range(h):
+            buf = _gather_call(b, T, flat[s:e, k], "take")
+            acc = b.add(acc, b.mul(buf, sc, name="score"), name="acc")
+    return b.build()
+
+
+def numpy_gather_accumulate_program(indices: np.ndarray, rows: int, hidden: int = 512,
+                                    chunk: int = 64, dtype: str = "fp32") -> Graph:
+    """The calibration kernel of benchmarks/lookupffn_measure.py: calls of np.take of `chunk`
+    rows of one [rows, hidden] table into a buffer, each followed by acc += buffer
+    (len(indices) a multiple of chunk)."""
+    if len(indices) % chunk:
+        raise WorkloadError(f"{len(indices)} indices are not a whole number of {chunk}-row calls")
+    b = GraphBuilder("numpy-gather-accumulate", dtype, {"rows": rows})
+    T = b.param("table", (rows, hidden))
+    acc = b._emit("elementwise", (), (chunk, hidden), dtype, "zero", fn="identity")
+    for s in range(0, len(indices), chunk):
+        buf = _gather_call(b, T, indices[s:s + chunk], "take")
+        acc = b.add(acc, buf, name="acc")
+    return b.build()

@@ -24,6 +24,10 @@ class CoreConfig:
         "reduction, other)", default={}, gt=0, le=1)
     fork_join: float = param("time to start and join a parallel loop over the cores", "s",
                              default=2e-6, ge=0, le=1e-3)
+    call_overhead: float = param(
+        "host time to start each loop before its cores run it: an eager library's per-call "
+        "dispatch (numpy or PyTorch eager: argument checks, iterator and output setup); 0 for a "
+        "compiled program", "s", default=0.0, ge=0, le=1e-2)
     write_allocate: bool = param(
         "a store that misses reads its line first (read-for-ownership), except in copy loops, "
         "which use streaming stores as memcpy does", default=True)
@@ -31,6 +35,11 @@ class CoreConfig:
         "LLC requests (one per step: a bundle of lines) a core may have in flight; the core's "
         "link to the LLC holds this many, so a busy LLC or DRAM back-pressures the core",
         default=2, ge=1)
+    demand_lines: int = param(
+        "lines a core keeps in flight below its L2 for random-row (gather) misses, which no "
+        "stream prefetcher covers; by Little's law each in-flight line is held for one round "
+        "trip (LLC latency, plus DRAM latency on an LLC miss). 0: no limit (rows stream at the "
+        "bandwidth of the levels below)", default=0, ge=0, le=4096)
     max_steps: int = param(
         "steps a core cuts its share of one parallel loop into, at most (the event "
         "granularity: each step is one LLC request and one compute interval)", default=16, ge=1)

@@ -18,6 +18,10 @@ The result holds, in this order:
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
    - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
+   - fwht -> fwht of dY (orthonormal: its own transpose); code_score -> 'code_score_bwd'
+     (dz through the scores; codes get none); gather_add -> 'gather_dot' (score gradient:
+     indexed inner products), 'scatter_add_rows' (table gradient: weighted scatter-add) and
+     the bias's row-sum (LookupFFN, papers.md §3);
    - view/concat/transpose/copy -> view(s)/transpose/copy of dY; fft -> fft; linalg -> linalg
      (same factorisation cost: an approximation);
    a tensor read by several ops gets its contributions summed by an elementwise add;
@@ -69,6 +73,34 @@ register_kind("softmax_bwd", lambda op: 4 * op.inputs[0].numel,
 register_kind("layernorm_bwd",
               lambda op: (9 if op.attrs.get("rms") else 12) * op.inputs[0].numel,
               doc="layer-norm (RMS-norm) backward: dX and the affine-parameter gradients")
+
+# LookupFFN backward kinds (archsim.graph.op's gather_add, code_score): attrs as the forward's
+_GATHER_ADD_ATTRS = ("tokens", "tables", "rows", "dim", "rows_drawn", "order", "tile", "lookups",
+                     "tile_rows", "seed")
+CODE_SCORE_BWD_FLOPS_PER_ELEMENT = 10   # d score / d z_j: sign, exp(-2|z|), the quotient rule
+
+
+def _rows_bytes(op: Op, rmw: bool) -> int:
+    a = op.attrs
+    row = a["dim"] * op.inputs[0].itemsize
+    rest = sum(t.nbytes for t in op.inputs[1:])
+    return a["rows_drawn"] * row * (2 if rmw else 1) + rest + op.outputs[0].nbytes
+
+
+register_kind("gather_dot", lambda op: 2 * op.attrs["tokens"] * op.attrs["tables"] * op.attrs["dim"],
+              bytes=lambda op: _rows_bytes(op, False), pipe="memory",
+              doc="LookupFFN score gradient g[b,k] = <dY[b], T_k[code[b,k]]> (indexed inner "
+                  "products over the rows the codes draw; the gather-add's attrs)")
+register_kind("scatter_add_rows",
+              lambda op: 2 * op.attrs["tokens"] * op.attrs["tables"] * op.attrs["dim"],
+              bytes=lambda op: _rows_bytes(op, True), pipe="memory",
+              doc="LookupFFN table gradient dT[k, code[b,k]] += score[b,k]·dY[b] (weighted "
+                  "scatter-add: read-modify-write of the rows drawn; the gather-add's attrs)")
+register_kind("code_score_bwd",
+              lambda op: op.attrs["tokens"] * op.attrs["tables"]
+              * (op.attrs["bits"] * CODE_SCORE_BWD_FLOPS_PER_ELEMENT + 1),
+              doc="LookupFFN dz[tokens, tables·bits] from the score gradient (the codes are "
+                  "not differentiated)")
 
 _PASS_THROUGH = {"add", "bias_add", "accumulate", "identity"}
 _NO_GRAD_ROLES = {"input", "index"}
@@ -160,6 +192,7 @@ class _Backward:
                 raise WorkloadError(f"training graph: no backward rule for op kind {op.kind!r} "
                                     f"(op {op.name}); kinds with rules: "
                                     f"{', '.join(sorted(_rules()))}")
+            self.dys = dys       # every output's gradient (code_score has two outputs)
             handler(op, dys[0])
         self.current = None
 
@@ -358,6 +391,46 @@ class _Backward:
                 g = self.grad_spec(x)
                 self.emit("view", f"split{i}", (dy,), (g,), {g.name: x.name})
                 self.add_contrib(x, g)
+
+    # LookupFFN (issue 12; papers.md §3 step 4)
+    def bwd_fwht(self, op: Op, dy: TensorSpec) -> None:
+        x = op.inputs[0]
+        if self.wants(x):  # the orthonormal transform is its own transpose: dX = FWHT(dY)
+            g = self.grad_spec(x)
+            self.emit("fwht", "bwd", (dy,), (g,), {g.name: x.name}, n=op.attrs["n"],
+                      batch=op.attrs.get("batch", 1))
+            self.add_contrib(x, g)
+
+    def bwd_code_score(self, op: Op, dy: TensorSpec) -> None:
+        # the codes are piecewise constant: z's gradient comes through the scores alone
+        z, dscore = op.inputs[0], self.dys[1]
+        if dscore is None or not self.wants(z):
+            return
+        g = self.grad_spec(z)
+        self.emit("code_score_bwd", "bwd", (dscore, z, op.outputs[1]), (g,), {g.name: z.name},
+                  **{k: op.attrs[k] for k in ("tokens", "tables", "bits")})
+        self.add_contrib(z, g)
+
+    def bwd_gather_add(self, op: Op, dy: TensorSpec) -> None:
+        T, codes, scores, *extra = op.inputs
+        rows = {k: v for k, v in op.attrs.items() if k in _GATHER_ADD_ATTRS}
+        if self.wants(scores):  # indexed inner products with the rows the codes drew
+            g = self.grad_spec(scores)
+            self.emit("gather_dot", "score_bwd", (T, codes, dy), (g,), {g.name: scores.name},
+                      **rows)
+            self.add_contrib(scores, g)
+        if self.wants(T):       # weighted scatter-add into those rows of a zeroed gradient
+            zeros = TensorSpec(f"{T.name}.grad_zeros@{op.name}", T.shape, dy.dtype, "grad")
+            g = self.grad_spec(T)
+            self.emit("scatter_add_rows", "table_bwd", (zeros, codes, scores, dy), (g,),
+                      {g.name: T.name}, **rows)
+            self.add_contrib(T, g)
+        for t in extra:          # the output bias: dY summed over tokens
+            if self.wants(t):
+                db = self.grad_spec(t)
+                self.emit("reduction", "bgrad", (dy,), (db,), {db.name: t.name}, fn="sum",
+                          axes=tuple(range(len(dy.shape) - len(t.shape))))
+                self.add_contrib(t, db)
 
     def bwd_fft(self, op: Op, dy: TensorSpec) -> None:
         self._same_kind(op, dy)

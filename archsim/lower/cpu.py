@@ -18,6 +18,10 @@ GEMM_LIKE = {"gemm", "conv2d", "conv3d", "attention", "attention_bwd", "conv2d_d
              "conv2d_wgrad", "conv3d_dgrad", "conv3d_wgrad"}
 STREAMING = {"elementwise", "copy", "transpose", "concat", "pool", "softmax", "layernorm",
              "softmax_bwd", "layernorm_bwd"}
+# LookupFFN's row kinds: the gather-add and its backward (score gradient: gather_dot; table
+# gradient: scatter_add_rows, its rows' read-modify-write costed as their reads plus the
+# gradient tensor's write) walk the rows the codes draw in the same loop order
+ROW_KINDS = ("gather_add", "gather_dot", "scatter_add_rows")
 CHUNK_ELEMENTS = 4096  # elements per work item of a streaming loop (a few pages)
 GEMM_TILE = 64         # output tile edge of a blocked GEMM work item
 
@@ -156,7 +160,7 @@ def _gemm_mnk(op: Op) -> tuple[int, int, int]:
 def _touched(op: Op) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
     """Bytes touched per tensor. A gather reads only its rows; a scatter touches only its rows."""
     writes = tuple((t.name, t.nbytes) for t in op.outputs)
-    if op.kind == "gather_add":
+    if op.kind in ROW_KINDS:
         return gather_add_reads(op), writes
     if op.kind == "gather":
         table, idx = op.inputs[0], op.inputs[1]
@@ -258,7 +262,7 @@ def _accesses(op: Op, cls: str, addr: dict[str, int], items: int, mnk, cores: in
         at = AttentionBlocks(addr[ins[0].name], addr[ins[1].name], addr[ins[2].name],
                              addr[outs[0].name], B, H, S, Skv, D, Hkv, ins[0].itemsize, tq)
         return (at,), B * H * math.ceil(S / tq)
-    if op.kind == "gather_add" and len(ins) >= 3:
+    if op.kind in ROW_KINDS and len(ins) >= 3:
         return _gather_add_accesses(op, addr), items
     if op.kind == "gather" and len(ins) >= 2:
         table, idx = ins[0], ins[1]

@@ -13,6 +13,31 @@ def gelu(u: np.ndarray) -> np.ndarray:
     return 0.5 * u * (1.0 + np.tanh(_C * (u + 0.044715 * u ** 3)))
 
 
+def gelu_inplace(u: np.ndarray) -> np.ndarray:
+    """gelu(u) written into u, one temporary: the dense FFN as a careful numpy user runs it
+    (u ** 3 makes numpy call libm's pow per element, and gelu() allocates eight temporaries;
+    benchmarks/lookupffn_measure.py times this one). Returns u."""
+    t = u * u
+    t *= u
+    t *= 0.044715
+    t += u
+    t *= _C
+    np.tanh(t, out=t)
+    t += 1.0
+    u *= t
+    u *= 0.5
+    return u
+
+
+def dense_ffn_inplace(x, w1, b1, w2, b2) -> np.ndarray:
+    """gelu(x W1 + b1) W2 + b2 with in-place bias adds and gelu_inplace."""
+    u = x @ w1
+    u += b1
+    y = gelu_inplace(u) @ w2
+    y += b2
+    return y
+
+
 def gelu_grad(u: np.ndarray) -> np.ndarray:
     t = np.tanh(_C * (u + 0.044715 * u ** 3))
     return 0.5 * (1.0 + t) + 0.5 * u * (1.0 - t * t) * _C * (1.0 + 3 * 0.044715 * u * u)

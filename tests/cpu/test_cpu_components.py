@@ -252,3 +252,47 @@ def test_gathers_replay_the_rows_actually_drawn():
     table_bytes_spread = spread.dram_read_bytes - 4096 * 8 - 4096 * 256
     assert table_bytes_same == 256
     assert table_bytes_spread == 4096 * 256
+
+
+def test_random_rows_are_bound_by_the_cores_demand_fill_buffers():
+    """With cores.demand_lines = F, one core's random-row gather from a table far larger than
+    the LLC takes about lines x (LLC + DRAM latency) / F (Little's law), halving F doubles it,
+    a streaming loop is untouched, and every byte still arrives (conservation)."""
+    one = ["cores.count=1"]
+    n, rows, dim = 4096, 65536, 512           # 2 KiB rows from a 128 MiB table: 32 lines each
+    spec = f"gather(table_rows={rows}, dim={dim}, n={n})"
+    free = simulate(build_workload(spec), load_config(HW, overrides=one), exec_mode="cpu")
+    t = {}
+    for F in (8, 16):
+        cfg = load_config(HW, overrides=one + [f"cores.demand_lines={F}"])
+        m = run_machine(spec, cfg)
+        check_conservation(m)
+        t[F] = simulate(build_workload(spec), cfg, exec_mode="cpu").time_s
+    rtt = CFG.l3.latency + CFG.dram.latency    # 130 ns: almost every row misses the LLC
+    expect = n * dim * 4 / 64 * rtt / 8
+    assert 0.95 * expect < t[8] < 1.1 * expect
+    assert 1.9 < t[8] / t[16] < 2.1
+    assert free.time_s < 0.2 * t[8]           # without the limit rows stream at DRAM bandwidth
+    add = "add(n=4194304, dtype='fp32')"
+    base = simulate(build_workload(add), load_config(HW, overrides=one), exec_mode="cpu")
+    lim = simulate(build_workload(add), load_config(HW, overrides=one + ["cores.demand_lines=8"]),
+                   exec_mode="cpu")
+    assert lim.time_s == base.time_s
+
+
+def test_call_overhead_is_paid_once_per_loop_before_its_cores_start():
+    """An eager library's dispatch (cores.call_overhead) delays every loop by that much, on
+    one core as on many; a folded loop pays it on every iteration."""
+    from archsim.graph.builder import GraphBuilder
+    b = GraphBuilder("calls", "fp32")
+    x = b.input("x", (64, 256))
+    y = b.add(b.linear(x, 256), x)
+    b.relu(y)
+    g = b.build()
+    next(o for o in g.ops if o.kind == "elementwise").attrs["repeat"] = 4   # a folded loop
+    loops = 1 + 4 + 1
+    for cores in ("cores.count=1", "cores.count=16"):
+        base = simulate(g, load_config(HW, overrides=[cores]), exec_mode="cpu")
+        slow = simulate(g, load_config(HW, overrides=[cores, "cores.call_overhead=5us"]),
+                        exec_mode="cpu")
+        assert slow.time_s - base.time_s == pytest.approx(loops * 5e-6, rel=1e-3)

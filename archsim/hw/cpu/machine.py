@@ -133,6 +133,7 @@ class Core(Node):
             l1, l2 = self.caches.l1, self.caches.l2
             h1, a1, h2, a2 = l1.hits, l1.accesses, l2.hits, l2.accesses
             reads, writes, nt = self.caches.step(task, u0, u1, units)
+            row_reads = self.caches.row_reads
             S = m.sample
             d1h, d1a = (l1.hits - h1) * S, (l1.accesses - a1) * S
             d2h, d2a = (l2.hits - h2) * S, (l2.accesses - a2) * S
@@ -154,7 +155,7 @@ class Core(Node):
             if len(reads) == 0 and not writes and not nt:
                 st["ready"][k] = True
                 continue
-            tag = m.new_request(self.i, k, reads, writes, nt)
+            tag = m.new_request(self.i, k, reads, writes, nt, row_reads)
             m.stats["req_sent"] += 1
             st["level"][k] = STALL_LLC
             self.link.send(Message("req", len(reads) * LINE * m.sample
@@ -209,8 +210,11 @@ class Core(Node):
 
 class Llc(Node):
     def __init__(self, m: "CpuMachine"):
-        super().__init__(m, "llc", None, {"busy_until": 0, "waiting": [], "dram_blocked": False})
+        super().__init__(m, "llc", None, {"busy_until": 0, "waiting": [], "dram_blocked": False,
+                                          "rows_free": [0] * m.ncores})
         cfg = m.cfg
+        self.demand_lines = int(cfg.cores.demand_lines)
+        self.dram_latency = _ticks(cfg.dram.latency)
         # stores that miss read their line first (read for ownership) unless the machine
         # says otherwise; streaming stores never allocate (they arrive as `nt` ranges)
         self.cache = make_cache(cfg.l3, private=False, write_fetch=bool(cfg.cores.write_allocate),
@@ -237,7 +241,13 @@ class Llc(Node):
         now = m.now
         m.stats["llc_read_lines_in"] += len(req["reads"])
         h0, a0 = c.hits, c.accesses
-        if len(req["reads"]):
+        nr = req["row_reads"]
+        if nr:                                 # random-row lines first: their hits and misses
+            c.access_addrs(req["reads"][:nr], LINE)     # set the core's demand round trips
+            self._row_round_trips(req, (c.hits - h0) * m.sample, (c.accesses - a0) * m.sample)
+            if len(req["reads"]) > nr:
+                c.access_addrs(req["reads"][nr:], LINE)
+        elif len(req["reads"]):
             c.access_addrs(req["reads"], LINE)
         demand = c.take_fetches()              # demand misses (+ prefetch fills) of the reads
         for a, n, stride, count in req["writes"]:
@@ -279,6 +289,22 @@ class Llc(Node):
         else:
             self._respond(msg.tag)
 
+    def _row_round_trips(self, req: dict, hits: int, lines: int) -> None:
+        """A core fetches its random rows' lines on demand with at most `cores.demand_lines`
+        in flight (its fill buffers), each held for a round trip: LLC latency for a hit, plus
+        DRAM latency for a miss (Little's law). The core's fill buffers are one server shared
+        by its requests in flight (`rows_free`); the response waits for this as well as for
+        the LLC's and DRAM's own queues (idle latencies here; queueing is theirs)."""
+        F = self.demand_lines
+        if not F or not lines:
+            return
+        st, m = self.state, self.machine
+        c = req["core"]
+        start = max(st["rows_free"][c], m.now)
+        dur = (-(-hits // F)) * self.latency + (-(-(lines - hits) // F)) * (
+            self.latency + self.dram_latency)
+        st["rows_free"][c] = req["rows_end"] = start + dur
+
     def _send_dram(self) -> None:
         st = self.state
         while st["waiting"]:
@@ -300,7 +326,7 @@ class Llc(Node):
         m = self.machine
         req = m.requests.pop(tag)
         m.stats["req_done"] += 1
-        t = max(m.now, req["llc_end"]) + self.latency
+        t = max(max(m.now, req["llc_end"]) + self.latency, req["rows_end"])
         m.links[f"core[{req['core']}]->llc"].release()
         m.post_at(t, f"core[{req['core']}]", "on_response", req["step"])
 
@@ -382,11 +408,17 @@ class Control(Node):
         st["snap"] = m.snapshot()
         st["waiting"] = cores
         st["cores"] = cores
-        fork = _ticks(m.cfg.cores.fork_join) if cores > 1 else 0
+        fork = self.start_ticks(cores)
         for c in range(cores):
             core = m.nodes[f"core[{c}]"]
             core._set_state(SYNC)
             m.post(fork, f"core[{c}]", "start", i, units * c // cores, units * (c + 1) // cores)
+
+    def start_ticks(self, cores: int) -> int:
+        """Time before a loop's cores start: the fork (parallel loops only) and the host's
+        per-call dispatch (`cores.call_overhead`, eager libraries)."""
+        cc = self.machine.cfg.cores
+        return _ticks((cc.fork_join if cores > 1 else 0.0) + cc.call_overhead)
 
     def core_done(self, c: int) -> None:
         m, st = self.machine, self.state
@@ -423,7 +455,7 @@ class Control(Node):
         st["t0"] = m.now
         st["snap"] = m.snapshot()
         st["waiting"] = cores
-        fork = _ticks(m.cfg.cores.fork_join) if cores > 1 else 0
+        fork = self.start_ticks(cores)
         for c in range(cores):
             m.nodes[f"core[{c}]"]._set_state(SYNC)
             m.post(fork, f"core[{c}]", "start", i, units * c // cores, units * (c + 1) // cores)
@@ -461,11 +493,11 @@ class CpuMachine(Machine):
         self.dram = Dram(self)
         Control(self)
 
-    def new_request(self, core: int, step: int, reads, writes, nt) -> int:
+    def new_request(self, core: int, step: int, reads, writes, nt, row_reads: int = 0) -> int:
         tag = self._next_tag
         self._next_tag += 1
         self.requests[tag] = {"core": core, "step": step, "reads": reads, "writes": writes,
-                              "nt": nt, "llc_end": 0}
+                              "nt": nt, "llc_end": 0, "row_reads": row_reads, "rows_end": 0}
         return tag
 
     def save_extra(self):

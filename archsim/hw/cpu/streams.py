@@ -70,6 +70,9 @@ class PrivateCaches:
         l1.record = l2.record = True
         self.rows: dict[int, np.ndarray] = {}
         self.forwarded = 0       # lines L1 missed and asked L2 for (conservation tests)
+        # of the last step's read lines: how many came from random-row (gather) accesses —
+        # demand misses no hardware stream prefetcher covers (see `step`)
+        self.row_reads = 0
 
     def _read_l1(self, addr: int, nbytes: int, stride: int = 0, count: int = 1, passes: int = 1):
         if stride:
@@ -112,10 +115,13 @@ class PrivateCaches:
 
     def step(self, task, u0: int, u1: int, units: int):
         """Units [u0, u1) of `task` -> (read line addresses, stores as (addr, bytes, stride,
-        count) row blocks, non-temporal store ranges (addr, bytes))."""
+        count) row blocks, non-temporal store ranges (addr, bytes)). The first `row_reads` of
+        the read lines are the L2 misses of random-row accesses (`Rows`, gathers); the core
+        fetches those on demand, with at most `cores.demand_lines` in flight."""
         writes: list = []
         nt: list = []
         items = task.items
+        row_lines: list = []
         for ai, a in enumerate(task.accesses):
             if isinstance(a, GemmTiles):
                 self._gemm(a, u0, u1, writes)
@@ -156,7 +162,12 @@ class PrivateCaches:
                     if len(miss):
                         self.forwarded += len(miss)
                         self.l2.access_addrs(miss, LINE)
+                    row_lines.append(self.l2.take_fetches())
         reads = self.l2.take_fetches()
+        # the rows' L2 misses go first in the request (their order among themselves kept)
+        self.row_reads = int(sum(len(r) for r in row_lines))
+        if self.row_reads:
+            reads = np.concatenate(row_lines + [reads])
         self.l1.take_writebacks()
         self.l2.take_writebacks()
         return reads, writes, nt
