@@ -258,6 +258,9 @@ cdef class L2Cache:
             if (((L0 + self.sample - 1) >> self.sample_bits) << self.sample_bits) > L1:
                 return
         if self.sample_bits and seg < (self.line << self.sample_bits):
+            if (stride & (self.line - 1)) == 0:
+                self._block_sampled(addr, seg, stride, count, write, side)
+                return
             # short segments: skip rows holding no sampled line without a call
             for i in range(count):
                 L0 = (addr + i * stride) >> self.line_bits
@@ -267,6 +270,43 @@ cdef class L2Cache:
             return
         for i in range(count):
             self._range(addr + i * stride, seg, write, side)
+
+    cdef void _block_sampled(self, long long addr, long long seg, long long stride,
+                             long long count, bint write, int side) noexcept nogil:
+        """`_block` for short segments under address sampling, rows a whole number of lines
+        apart: row i starts at line L0 + i*d at the same offset in its line, so whether it
+        holds a sampled line (L % S == 0 within its `nl` lines) repeats with period
+        P = S / gcd(d, S). The qualifying rows of one period are found once and the rows are
+        then visited in increasing order, as the plain loop does (same accesses, same order),
+        without stepping through the (S-1)/S of rows that hold none."""
+        cdef long long S = self.sample, d, L0, nl, P, g, a, b, t, i, base
+        cdef long long q[64]
+        cdef int nq = 0, j
+        L0 = addr >> self.line_bits
+        nl = (((addr & (self.line - 1)) + seg - 1) >> self.line_bits) + 1
+        d = (stride >> self.line_bits) % S
+        a, b = d, S
+        while b:
+            t = a % b
+            a = b
+            b = t
+        g = a if a else S
+        P = S // g
+        for i in range(P if P < count else count):
+            # first multiple of S at or after row i's first line, within its nl lines?
+            if (S - ((L0 + i * d) % S)) % S < nl:
+                q[nq] = i
+                nq += 1
+        if nq == 0:
+            return
+        base = 0
+        while base < count:
+            for j in range(nq):
+                i = base + q[j]
+                if i >= count:
+                    break
+                self._range(addr + i * stride, seg, write, side)
+            base += P
 
     def access(self, long long addr, long long nbytes, bint write=False, int side=0):
         self._range(addr, nbytes, write, side % self.partitions)
