@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     cfg = load_config(os.path.join(ROOT, "hwconfigs", "h200.yaml"))
     kw = {}
     if args.l2_impl == "python":
-        from archsim.hw.mem.pyl2 import L2Cache as PyL2
-        kw["l2_impl"] = PyL2
+        from archsim.hw.cache import PyCache
+        kw["l2_impl"] = PyCache
     for spec in WORKLOADS:
         if args.only not in spec:
             continue

@@ -7,8 +7,8 @@ Components (names are also their signal prefixes):
     sm[i]     SM: resident CTAs and free resources; three pipes (tensor, simt, lsu) with
               busy-until state; signals simt_busy, tensor_busy, mem_outstanding, ctas
     xbar      the crossbar between SMs and L2 slices (bandwidth server)
-    l2[s]     L2 slices: bandwidth servers; hits/misses from the functional L2 (the Cython
-              cache in archsim.hw.mem, the slices' shared tag state, lines hashed to slices)
+    l2[s]     L2 slices: bandwidth servers; hits/misses from the functional L2 (the shared
+              cache component archsim.hw.cache as GpuL2: the slices' tag state)
     hbm       HBM channels, each with its own queue (busy-until per channel); a bundle's bytes
               go to the channels its address interleave granules map to, so a skewed stream
               queues on few channels

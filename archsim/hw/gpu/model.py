@@ -7,7 +7,7 @@ How a kernel runs (DESIGN.md "Fidelity": tile and transaction-bundle granularity
    of `concurrent`; a persistent kernel's CTAs loop over units, so its waves are tile waves.
 2. Chunks: each wave is cut into chunks (a range of K-steps of every tile in the wave; a group
    of row blocks). A chunk replays its memory accesses through the L2 model (the Cython cache
-   in archsim.hw.mem): every tile's A/B panel segments per K-step, every stream's slice, every
+   component archsim.hw.cache, as GpuL2 in l2.py): every tile's A/B panel segments per K-step, every stream's slice, every
    gathered row — the interleaving of CTAs running side by side. That yields hits, misses and
    write-backs per chunk. Identical CTAs within a wave are not simulated one by one for
    timing: the busiest SM's share of the wave (ceil(units / SMs) units) sets the compute time,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from archsim.engine import TICKS_PER_SECOND, Simulator
 from archsim.energy import EnergyModel
-from archsim.hw.mem import L2Cache
+from archsim.hw.gpu.l2 import GpuL2
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
 from archsim.lower.vendor import occupancy
@@ -41,8 +41,8 @@ from archsim.hw.gpu.kernels import KERNEL_MODELS, kernel_model  # noqa: E402
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
 # L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
-# of two up to SAMPLE_CAP). The same on every backend: the pure-Python L2 (archsim.hw.mem.pyl2)
-# is slower but gives the same answer as the Cython one (one source of truth, tested).
+# of two up to SAMPLE_CAP). The same on every backend: the pure-Python cache
+# (archsim.hw.cache.PyCache) is slower but gives the same answer as the Cython one (tested).
 SAMPLE_VOLUME = 96 << 20
 SAMPLE_CAP = 32
 
@@ -82,22 +82,22 @@ class GpuModel:
     def __init__(self, cfg, *, sample: int = 1, seed: int = 0, l2_impl=None):
         self.cfg = cfg
         l2 = cfg.l2
-        impl = l2_impl or L2Cache
-        self.l2 = impl(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        self.l2 = GpuL2(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample,
+                        impl=l2_impl)
         self.energy = EnergyModel(cfg)
         self.seed = seed
 
     # ---- functional pass: replay accesses through the L2 --------------------------------------
     def _counters(self):
-        c = self.l2.counters()
-        return c["requested"], c["hit"], c["miss"], c["writeback"]
+        return self.l2.sectors()
 
     def _measure(self, chunk: _Chunk, before):
-        after = self._counters()
-        chunk.req += after[0] - before[0]
-        chunk.hit += after[1] - before[1]
-        chunk.miss += after[2] - before[2]
-        chunk.wb += after[3] - before[3]
+        after = self.l2.sectors()
+        k = self.l2.sector * self.l2.sample    # sectors -> bytes of the whole cache
+        chunk.req += (after[0] - before[0]) * k
+        chunk.hit += (after[1] - before[1]) * k
+        chunk.miss += (after[2] - before[2]) * k
+        chunk.wb += (after[3] - before[3]) * k
 
     def replay(self, k: Kernel, program: Program) -> _KernelRun:
         cfg = self.cfg
@@ -489,7 +489,7 @@ def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 
 
     engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
     "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
-    l2_impl: an L2 class to use instead of the compiled one (pyl2.L2Cache: same answers);
+    l2_impl: the cache class of the L2 instead of the compiled one (PyCache: same answers);
     backend: the event engine ("cython" or "python").
     l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
     as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
