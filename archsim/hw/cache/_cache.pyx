@@ -41,12 +41,12 @@ PREFETCHERS = ("none", "next_line", "stride")
 SAMPLE_SELECTS = ("hash", "low")
 
 
-cdef extern from *:
-    int __builtin_popcountll(unsigned long long) nogil
-
-
 cdef inline int _popcount(uint64_t x) noexcept nogil:
-    return __builtin_popcountll(x)
+    # SWAR: inline on every x86-64 (without -mpopcnt, __builtin_popcountll is a libgcc call)
+    x = x - ((x >> 1) & 0x5555555555555555ULL)
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL
+    return <int>((x * 0x0101010101010101ULL) >> 56)
 
 
 cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
@@ -187,6 +187,8 @@ cdef class Cache:
             return 0
         if self.sample_low:
             L = L >> self.sample_bits
+        if (self.partitions & (self.partitions - 1)) == 0:
+            return <int>(_mix(L) & <uint64_t>(self.partitions - 1))
         return <int>(_mix(L) % <uint64_t>self.partitions)
 
     cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil:
@@ -249,23 +251,26 @@ cdef class Cache:
             v = <long long>(x % <uint64_t>self.ways)
         else:
             best = s[0]
+            if best == 0:
+                return base
             for w in range(1, self.ways):
                 if s[w] < best:
                     best = s[w]
                     v = w
-            if best == 0:
-                return base + v
+                    if best == 0:       # the first empty way: nothing can be smaller
+                        return base + v
         v += base
         self.evictions += 1
         if self.dirty[v]:
             self.writebacks += _popcount(self.dirty[v])
             self._rec(True, self.tag[v] - 1, self.dirty[v])
-        if self.pfb[v]:
-            self.pf_useless += 1
+        if self.pf != _PF_NONE:    # without a prefetcher pfb stays 0: leave its line alone
+            if self.pfb[v]:
+                self.pf_useless += 1
+            self.pfb[v] = 0
         self.tag[v] = 0
         self.valid[v] = 0
         self.dirty[v] = 0
-        self.pfb[v] = 0
         self.stamp[v] = 0
         return v
 
@@ -360,7 +365,7 @@ cdef class Cache:
             if self.repl == _REPL_LRU:
                 self.clock += 1
                 self.stamp[w] = self.clock
-            was_pf = self.pfb[w]
+            was_pf = self.pf != _PF_NONE and self.pfb[w]
             if was_pf:
                 self.pfb[w] = 0
                 self.pf_useful += 1
@@ -374,7 +379,8 @@ cdef class Cache:
         w = self._victim(base)
         self.tag[w] = L + 1
         self.valid[w] = m
-        self.pfb[w] = 0
+        if self.pf != _PF_NONE:
+            self.pfb[w] = 0
         if not write or self.write_fetch:
             self.fetches += n
             self._rec(False, L, m)
