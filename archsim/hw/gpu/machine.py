@@ -569,11 +569,12 @@ def build(cfg, program, **kw) -> GpuMachine:
 def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1, progress=None,
                 flush_l2_per_kernel=False, monitors=None, streams=None, arbiter="fifo",
                 checkpoint_after: int | None = None, checkpoint_path: str | None = None,
-                backend: str | None = None):
+                backend: str | None = None, checkpoint_meta: dict | None = None):
     """Run `program` on the component GPU; returns the SimResult (see model.GpuModel._result).
 
     checkpoint_after / checkpoint_path: stop after that many events, write a checkpoint there
-    and return None (resume with `resume_machine`)."""
+    and return None (resume with `resume_machine`); `checkpoint_meta` (plain data: the
+    caller's run options) is stored beside the machine (`checkpoint_meta(path)` reads it)."""
     model.prepare(program, l2_start)
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
               flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
@@ -584,7 +585,7 @@ def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1,
     if checkpoint_after is not None:
         m.run(max_events=checkpoint_after)
         if m.pending:
-            save_checkpoint(m, checkpoint_path)
+            save_checkpoint(m, checkpoint_path, meta=checkpoint_meta)
             return None
     m.run()
     return finish(m, l2_start)
@@ -605,16 +606,53 @@ def finish(m: GpuMachine, l2_start: str):
     return res
 
 
-def save_checkpoint(m: GpuMachine, path: str) -> None:
-    """Write the running machine to `path` atomically (temp file + rename)."""
+def save_checkpoint(m: GpuMachine, path: str, meta: dict | None = None) -> None:
+    """Write the running machine (and `meta`, if given) to `path` atomically (temp file +
+    rename). A file the path's folder does not allow is a UserError."""
     import os
+    import pickle
     import tempfile
     blob = m.checkpoint()
+    if meta is not None:
+        blob = pickle.dumps({"archsim_checkpoint": CHECKPOINT_FILE_VERSION, "meta": meta,
+                             "machine": blob}, protocol=pickle.HIGHEST_PROTOCOL)
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"checkpoint {path}: cannot write there ({exc.strerror or exc})") \
+            from None
+
+
+CHECKPOINT_FILE_VERSION = 1
+
+
+def _read_checkpoint(path: str) -> tuple[dict | None, bytes]:
+    """(meta or None, machine blob) of a checkpoint file; a bad file is a UserError.
+    Checkpoints are pickles: resume only files you wrote."""
+    import pickle
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UserError(f"checkpoint {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = pickle.loads(raw)
+    except Exception:
+        raise UserError(f"checkpoint {path}: not an archsim checkpoint") from None
+    if isinstance(data, dict) and "archsim_checkpoint" in data:
+        if data["archsim_checkpoint"] != CHECKPOINT_FILE_VERSION:
+            raise UserError(f"checkpoint {path}: written by another archsim version")
+        return data.get("meta"), data["machine"]
+    return None, raw
+
+
+def checkpoint_meta(path: str) -> dict | None:
+    """The run options stored with a checkpoint (None if it was written without any)."""
+    return _read_checkpoint(path)[0]
 
 
 def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="cold", repeat=1,
@@ -627,8 +665,7 @@ def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="co
               backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
-    with open(path, "rb") as fh:
-        m.restore(fh.read())
+    m.restore(_read_checkpoint(path)[1])
     m.watch()
     m.run()
     return finish(m, l2_start)

@@ -484,8 +484,14 @@ def _volume(program: Program) -> int:
 
 def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
                 progress=None, flush_l2_per_kernel: bool = False, engine: str = "components",
-                monitors=None, l2_impl=None, backend: str | None = None) -> SimResult:
+                monitors=None, l2_impl=None, backend: str | None = None,
+                checkpoint: dict | None = None) -> SimResult | None:
     """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
+
+    checkpoint: {"after": N, "path": P, "meta": {...}} stops after N events, writes the machine
+    (and `meta`, the caller's run options) to P and returns None (or the result if the run
+    ended first); {"resume": P} loads P into a freshly built machine and runs it to the end
+    (the component engine only: archsim.hw.gpu.machine).
 
     engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
     "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
@@ -504,10 +510,16 @@ def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 
     if engine != "components":
         from archsim.errors import UserError
         raise UserError(f"GPU engine must be 'components' or 'formula', not {engine!r}")
-    from archsim.hw.gpu.machine import run_machine
-    return run_machine(model, program, l2_start=l2_start, repeat=repeat, progress=progress,
-                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors,
-                       backend=backend)
+    from archsim.hw.gpu.machine import resume_machine, run_machine
+    kw = dict(l2_start=l2_start, repeat=repeat, progress=progress,
+              flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors, backend=backend)
+    if checkpoint and checkpoint.get("resume"):
+        return resume_machine(model, program, checkpoint["resume"], **kw)
+    if checkpoint:
+        return run_machine(model, program, checkpoint_after=int(checkpoint["after"]),
+                           checkpoint_path=checkpoint["path"],
+                           checkpoint_meta=checkpoint.get("meta"), **kw)
+    return run_machine(model, program, **kw)
 
 
 def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
