@@ -84,7 +84,7 @@ class Sm(Node):
         bus = machine.signals
         self.sig_simt = bus.declare(f"sm[{i}].simt_busy")
         self.sig_tensor = bus.declare(f"sm[{i}].tensor_busy")
-        self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48)
+        self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48, unit="bytes")
         self.sig_ctas = bus.declare(f"sm[{i}].ctas", width=8)
 
 
@@ -95,7 +95,8 @@ class _Server(Node):
         super().__init__(machine, name, None, {"bytes": 0})
         # the SMs' link into this server, used in fluid form (Link.reserve) by the chunks
         self.link = Link(machine, f"{name}.in", "sm", name, bandwidth=bytes_per_tick)
-        self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48)
+        self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48,
+                                                unit="bytes")
                      for p in pulses}
 
 
@@ -111,7 +112,8 @@ class Hbm(Node):
                                                 "bytes": 0})
         bus = machine.signals
         self.sig_busy = [bus.declare(f"hbm[{c}].busy") for c in range(self.channels)]
-        self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48) for c in range(self.channels)]
+        self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48, unit="bytes")
+                          for c in range(self.channels)]
         self.watch = False
         self._all = np.arange(self.channels)
 
