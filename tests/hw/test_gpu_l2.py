@@ -181,6 +181,8 @@ def test_gemm_replay_is_identical_on_both_backends(sample, partitions):
     for k in ("tag", "valid", "dirty", "stamp"):
         assert np.array_equal(sa[k], sb[k]), k
     assert sa["clock"] == sb["clock"] and sa["counters"] == sb["counters"]
+    for x, y in zip(a.slice_sectors(), b.slice_sectors()):
+        assert np.array_equal(x, y)
 
 
 @pytest.mark.skipif(BACKEND != "cython", reason="needs the compiled cache")
@@ -239,3 +241,23 @@ def test_a_sampled_gemm_gives_one_report_on_both_l2_backends(monkeypatch):
     assert (a.time_s, a.dram_read_bytes, a.dram_write_bytes, a.l2_hit_bytes) == \
         (b.time_s, b.dram_read_bytes, b.dram_write_bytes, b.l2_hit_bytes)
     assert a.dram_read_bytes > 0
+
+
+def test_slices_count_every_sector_once_and_spread_a_stream_evenly():
+    c = make(4 * MiB, partitions=2)
+    c.access_units(0, 8 * MiB, 0, 64, 64, False)      # a stream from both sides
+    c.access(64 * MiB, 2 * MiB, True)                 # writes: served by the home slices
+    req, fetched = c.slice_sectors()
+    k = c.counters()
+    assert req.size == c.nslices == 8
+    assert req.sum() * 32 == k["requested"] and fetched.sum() * 32 == k["miss"]
+    # aligned runs of consecutive lines visit every slice of a partition once
+    assert req.max() <= 1.02 * req.mean()
+
+
+def test_a_strided_stream_skews_the_slices_it_lands_on():
+    c = make(4 * MiB, partitions=1)
+    c.access_strided(0, 128, 128 * 1024, 512)         # one line every 1024 lines
+    req, _ = c.slice_sectors()
+    assert req.sum() == 512 * 4
+    assert (req > 0).sum() < req.size or req.max() > 1.5 * req.mean()

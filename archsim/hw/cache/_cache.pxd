@@ -19,7 +19,10 @@ cdef class Cache:
     cdef uint64_t sample_mask
     # partitions (a line's home by address hash; near replicas: see README), set-index fold
     # shifts, address sampling by hash ("hash") or by the low bits of the line address ("low")
-    cdef readonly long long partitions, pset
+    cdef readonly long long partitions, pset, slices
+    cdef object _slice_acc_a, _slice_fetch_a
+    cdef long long* slice_acc
+    cdef long long* slice_fetch
     cdef readonly bint sample_low
     cdef readonly str sample_select
     cdef int sample_bits, sh1, sh2
@@ -78,6 +81,7 @@ cdef class Cache:
     cdef void _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil
     cdef int _home(self, uint64_t L) noexcept nogil
     cdef long long _pbase(self, uint64_t L, int part) noexcept nogil
+    cdef long long _slice(self, uint64_t L, int part) noexcept nogil
     cdef int _tick(self) noexcept nogil
     cdef bint _sampled(self, uint64_t L) noexcept nogil
     cdef tuple _delta(self, long long h, long long m, long long wb)

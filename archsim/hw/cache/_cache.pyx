@@ -76,7 +76,8 @@ cdef class Cache:
                   bint write_allocate=True, bint write_fetch=True, str prefetch="none",
                   long long prefetch_degree=1, long long stride_entries=64,
                   bint hash_index=True, long long seed=0, long long sample=1,
-                  long long partitions=1, index_shifts=(11, 23), str sample_select="hash"):
+                  long long partitions=1, index_shifts=(11, 23), str sample_select="hash",
+                  long long slices=1):
         cdef long long sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
@@ -108,7 +109,12 @@ cdef class Cache:
                                or not write_back or not write_allocate):
             raise ValueError("a partitioned cache is LRU, write-back, write-allocate without "
                              "write fetch, and does not prefetch")
+        if slices < 1:
+            raise ValueError(f"slices must be >= 1, got {slices}")
         self.partitions = partitions
+        self.slices = slices
+        self._slice_acc_a = np.zeros(partitions * slices, np.int64)
+        self._slice_fetch_a = np.zeros(partitions * slices, np.int64)
         self.sh1, self.sh2 = sh
         self.sample_select = sample_select
         self.sample_low = sample_select == "low"
@@ -162,6 +168,8 @@ cdef class Cache:
         cdef uint64_t[::1] stt = self._st_tag_a
         cdef int64_t[::1] stl = self._st_last_a, sts = self._st_stride_a
         self.tag, self.valid, self.dirty, self.stamp = &t[0], &v[0], &d[0], &s[0]
+        cdef long long[::1] sa = self._slice_acc_a, sf = self._slice_fetch_a
+        self.slice_acc, self.slice_fetch = &sa[0], &sf[0]
         self.pfb = &p[0]
         self.st_tag, self.st_last, self.st_stride, self.st_conf = &stt[0], &stl[0], &sts[0], &sc[0]
 
@@ -180,6 +188,14 @@ cdef class Cache:
 
     cdef inline long long _pbase(self, uint64_t L, int part) noexcept nogil:
         return (<long long>part * self.pset + self.set_of(L)) * self.ways
+
+    cdef inline long long _slice(self, uint64_t L, int part) noexcept nogil:
+        """The slice of partition `part` that serves line L: an XOR-fold of the (sampled) line
+        address, so aligned runs of consecutive lines visit every slice once and a
+        power-of-two stride still spreads."""
+        cdef uint64_t k = L >> self.sample_bits if self.sample_low else L
+        k = k ^ (k >> 2) ^ (k >> 5) ^ (k >> 9)
+        return <long long>part * self.slices + <long long>(k % <uint64_t>self.slices)
 
     cdef inline int _home(self, uint64_t L) noexcept nogil:
         """A line's home partition: a hash of its (sampled) line address."""
@@ -481,7 +497,7 @@ cdef class Cache:
 
     cdef int c_range(self, long long addr, long long nbytes, bint write, int side=0) noexcept nogil:
         """Access the bytes [addr, addr + nbytes), line by line (from partition `side`)."""
-        cdef long long end, L, last, lo, hi, lbase, step = 1
+        cdef long long end, L, last, lo, hi, lbase, step = 1, f0, sl
         cdef int s0, s1
         cdef uint64_t m
         cdef bint skip = self.sample_mask and not self.sample_low
@@ -503,10 +519,16 @@ cdef class Cache:
             s0 = <int>((lo - lbase) >> self.sector_bits)
             s1 = <int>((hi - 1 - lbase) >> self.sector_bits)
             m = (self.full_mask >> (self.sectors_per_line - 1 - s1 + s0)) << s0
+            f0 = self.fetches
             if self.partitions > 1:
                 self._touch_side(<uint64_t>L, m, write, side)
             else:
                 self._touch(<uint64_t>L, m, write)
+            if self.slices > 1 or self.partitions > 1:
+                # the slice that served it: the near one for a read, the home one for a write
+                sl = self._slice(<uint64_t>L, self._home(<uint64_t>L) if write else side)
+                self.slice_acc[sl] += _popcount(m)
+                self.slice_fetch[sl] += self.fetches - f0
             if self._tick() < 0:
                 return -1
             L += step
@@ -797,6 +819,12 @@ cdef class Cache:
             _propagate()
         self._check_oom()
 
+    def slice_counts(self):
+        """(sectors accessed, sectors fetched) per slice, as int64 arrays of partitions x
+        slices (slice s of partition p at p * slices + s); counted when slices or
+        partitions > 1."""
+        return self._slice_acc_a.copy(), self._slice_fetch_a.copy()
+
     def _check_oom(self):
         if self.oom:
             self.oom = False
@@ -891,6 +919,8 @@ cdef class Cache:
     def reset_counters(self):
         for k in self.COUNTERS:
             setattr(self, k, 0)
+        self._slice_acc_a[:] = 0
+        self._slice_fetch_a[:] = 0
 
     def get_state(self):
         """The whole state as plain data (numpy arrays and ints): a checkpoint."""
@@ -899,6 +929,7 @@ cdef class Cache:
                 "pfb": self._pfb_a.copy(), "st_tag": self._st_tag_a.copy(),
                 "st_last": self._st_last_a.copy(), "st_stride": self._st_stride_a.copy(),
                 "st_conf": self._st_conf_a.copy(), "clock": int(self.clock), "rng": int(self.rng),
+                "slice_acc": self._slice_acc_a.copy(), "slice_fetch": self._slice_fetch_a.copy(),
                 "counters": {k: getattr(self, k) for k in self.COUNTERS},
                 "geometry": self.geometry()}
 
@@ -909,7 +940,8 @@ cdef class Cache:
         arrays = {"tag": self._tag_a, "valid": self._valid_a, "dirty": self._dirty_a,
                   "stamp": self._stamp_a, "pfb": self._pfb_a, "st_tag": self._st_tag_a,
                   "st_last": self._st_last_a, "st_stride": self._st_stride_a,
-                  "st_conf": self._st_conf_a}
+                  "st_conf": self._st_conf_a, "slice_acc": self._slice_acc_a,
+                  "slice_fetch": self._slice_fetch_a}
         for name, arr in arrays.items():
             arr[:] = np.asarray(state[name], dtype=arr.dtype)
         self.clock = <uint64_t>int(state["clock"])
@@ -925,7 +957,8 @@ cdef class Cache:
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
                 "stride_entries": self.stride_entries, "hash_index": bool(self.hash_index),
                 "sample": self.sample, "partitions": self.partitions,
-                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select}
+                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select,
+                "slices": self.slices}
 
     def __repr__(self):
         return (f"Cache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "

@@ -39,7 +39,7 @@ class PyCache:
                  write_fetch: bool = True, prefetch: str = "none", prefetch_degree: int = 1,
                  stride_entries: int = 64, hash_index: bool = True, seed: int = 0,
                  sample: int = 1, partitions: int = 1, index_shifts=(11, 23),
-                 sample_select: str = "hash"):
+                 sample_select: str = "hash", slices: int = 1):
         sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
@@ -71,7 +71,12 @@ class PyCache:
                                or not write_back or not write_allocate):
             raise ValueError("a partitioned cache is LRU, write-back, write-allocate without "
                              "write fetch, and does not prefetch")
+        if slices < 1:
+            raise ValueError(f"slices must be >= 1, got {slices}")
         self.partitions = int(partitions)
+        self.slices = int(slices)
+        self.slice_acc = [0] * (self.partitions * self.slices)
+        self.slice_fetch = [0] * (self.partitions * self.slices)
         self.sh1, self.sh2 = sh
         self.sample_select = sample_select
         self.sample_low = sample_select == "low"
@@ -119,6 +124,11 @@ class PyCache:
 
     def _pbase(self, L: int, part: int) -> int:
         return (part * self.pset + self.set_of(L)) * self.ways
+
+    def _slice(self, L: int, part: int) -> int:
+        k = L >> self.sample_bits if self.sample_low else L
+        k = k ^ (k >> 2) ^ (k >> 5) ^ (k >> 9)
+        return part * self.slices + k % self.slices
 
     def _home(self, L: int) -> int:
         if self.partitions == 1:
@@ -356,6 +366,7 @@ class PyCache:
             first, step = -(-first // S) * S, S
         touch = self._touch_side if self.partitions > 1 else None
         hashed = self.sample > 1 and not self.sample_low
+        sliced = self.slices > 1 or self.partitions > 1
         for L in range(first, ((end - 1) >> lb) + 1, step):
             if hashed and not self._sampled(L):
                 continue
@@ -365,10 +376,15 @@ class PyCache:
             s0 = (lo - lbase) >> sb
             s1 = (hi - 1 - lbase) >> sb
             m = (self.full_mask >> (spl - 1 - s1 + s0)) << s0
+            f0 = self.fetches
             if touch is not None:
                 touch(L, m, write, side)
             else:
                 self._touch(L, m, write)
+            if sliced:
+                sl = self._slice(L, self._home(L) if write else side)
+                self.slice_acc[sl] += bin(m).count("1")
+                self.slice_fetch[sl] += self.fetches - f0
 
     def _block(self, addr: int, seg: int, stride: int, count: int, write: bool,
                side: int) -> None:
@@ -532,10 +548,17 @@ class PyCache:
     def reset_counters(self) -> None:
         for k in COUNTERS:
             setattr(self, k, 0)
+        self.slice_acc = [0] * len(self.slice_acc)
+        self.slice_fetch = [0] * len(self.slice_fetch)
+
+    def slice_counts(self):
+        return (np.asarray(self.slice_acc, dtype=np.int64),
+                np.asarray(self.slice_fetch, dtype=np.int64))
 
     _ARRAYS = {"tag": np.uint64, "valid": np.uint64, "dirty": np.uint64, "stamp": np.uint64,
                "pfb": np.uint8, "st_tag": np.uint64, "st_last": np.int64,
-               "st_stride": np.int64, "st_conf": np.uint8}
+               "st_stride": np.int64, "st_conf": np.uint8, "slice_acc": np.int64,
+               "slice_fetch": np.int64}
 
     def get_state(self) -> dict:
         st = {k: np.asarray(getattr(self, k), dtype=t) for k, t in self._ARRAYS.items()}
@@ -560,7 +583,8 @@ class PyCache:
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
                 "stride_entries": self.stride_entries, "hash_index": self.hash_index,
                 "sample": self.sample, "partitions": self.partitions,
-                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select}
+                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select,
+                "slices": self.slices}
 
     def __repr__(self):
         return (f"PyCache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "

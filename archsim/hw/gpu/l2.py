@@ -27,6 +27,10 @@ from archsim.hw.cache import Cache, PyCache
 _DEFAULT = PyCache if (os.environ.get("ARCHSIM_ENGINE", "auto") or "auto") == "python" else Cache
 
 INDEX_SHIFTS = (13, 26)
+# L2 slices per partition (8 on an H200's two partitions): each line is served by one slice, by
+# an XOR-fold of its address (Cache._slice); the machine's l2[s] bandwidth servers take each
+# chunk's bytes in the proportions its lines went to the slices
+SLICES_PER_PARTITION = 4
 
 
 def l2_geometry(size: int, line: int, ways: int, partitions: int, sample: int):
@@ -64,7 +68,9 @@ class GpuL2:
         self.cache = cls(sets * ways * line, line, ways, sector=sector, replacement="lru",
                          write_back=True, write_allocate=True, write_fetch=False,
                          prefetch="none", hash_index=True, sample=sample,
-                         partitions=partitions, index_shifts=INDEX_SHIFTS, sample_select="low")
+                         partitions=partitions, index_shifts=INDEX_SHIFTS, sample_select="low",
+                         slices=SLICES_PER_PARTITION)
+        self.nslices = partitions * SLICES_PER_PARTITION
         self.line, self.sector, self.ways, self.sample = line, sector, ways, sample
         self.partitions = partitions
         self.nsets = self.cache.nsets
@@ -85,6 +91,10 @@ class GpuL2:
         """(requested, hit, miss, write-back) sectors so far (simulated, unscaled)."""
         c = self.cache
         return (c.accesses, c.accesses - c.fetches, c.fetches, c.writebacks - self.flush_wb)
+
+    def slice_sectors(self):
+        """(requested, fetched) sectors per slice so far (int64 arrays, partitions x slices)."""
+        return self.cache.slice_counts()
 
     def counters(self) -> dict:
         """Counters in bytes, scaled back to the whole cache."""

@@ -8,7 +8,9 @@ Components (names are also their signal prefixes):
               busy-until state; signals simt_busy, tensor_busy, mem_outstanding, ctas
     xbar      the crossbar between SMs and L2 slices (bandwidth server)
     l2[s]     L2 slices: bandwidth servers; hits/misses from the functional L2 (the shared
-              cache component archsim.hw.cache as GpuL2: the slices' tag state)
+              cache component archsim.hw.cache as GpuL2: the slices' tag state); each line
+              is served by one slice (address hash), and a chunk's bytes go to the slices in
+              the proportions its lines did, so a skewed stream queues on few slices
     hbm       HBM channels, each with its own queue (busy-until per channel); a bundle's bytes
               go to the channels its address interleave granules map to, so a skewed stream
               queues on few channels
@@ -42,9 +44,9 @@ from archsim.lower.program import Program
 from archsim.lower.vendor import occupancy
 
 PS = TICKS_PER_SECOND
-# L2 slices modelled per partition: lines hash evenly over them, so a chunk's bundle is split
-# evenly; the count sets the signal resolution (l2[s].hit/miss), not the timing
-L2_SLICES_PER_PARTITION = 4
+# L2 slices per partition: each line is served by one slice (an address hash, archsim.hw.gpu.l2),
+# and a chunk's bundle goes to the slices in the proportions its lines did
+from archsim.hw.gpu.l2 import SLICES_PER_PARTITION as L2_SLICES_PER_PARTITION  # noqa: E402
 
 # ---- arbiters: registered by name next to their definition ------------------------------------
 ARBITERS: dict[str, Callable] = {}
@@ -198,7 +200,7 @@ class GpuMachine(Machine):
         self.nsm = sm.count
         self.gs = GridScheduler(self, arbiter)
         self.xbar = _Server(self, "xbar", cfg.crossbar.bandwidth / PS, ("bytes",))
-        self.nslices = max(1, int(cfg.l2.partitions)) * L2_SLICES_PER_PARTITION
+        self.nslices = model.l2.nslices     # partitions x L2_SLICES_PER_PARTITION
         self.slices = [_Server(self, f"l2[{s}]", cfg.l2.bandwidth / self.nslices / PS,
                                ("hit", "miss")) for s in range(self.nslices)]
         # the slices' busy-until times, one array (every chunk spreads over all slices)
@@ -396,21 +398,21 @@ class GpuMachine(Machine):
             if s.subscribed:
                 s.pulse(now, int(xb))
         if c.l2[j] > 0:
-            per = c.l2[j] * phi / self.nslices
-            dur = self.slices[0].link.transfer_ticks(per)
+            # each slice takes the bytes of the lines that hash to it: a skewed bundle queues
+            # on few slices (ticks rounded up per slice, as Link.transfer_ticks does)
+            per = c.l2[j] * phi * c.l2_frac[j]
+            dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
             lb = self.l2_busy
             np.maximum(lb, now, out=lb)
             lb += dur
             mem_end = max(mem_end, int(lb.max()))
-            self.l2_bytes += per * self.nslices
+            self.l2_bytes += c.l2[j] * phi
             if self._watch_l2:
-                hit = int(c.hit[j] * phi / self.nslices)
-                miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
-                for sl in self.slices:
+                for s, sl in enumerate(self.slices):
                     if sl.sigs["hit"].subscribed:
-                        sl.sigs["hit"].pulse(now, hit)
+                        sl.sigs["hit"].pulse(now, int(c.slice_hit[j, s] * phi))
                     if sl.sigs["miss"].subscribed:
-                        sl.sigs["miss"].pulse(now, miss)
+                        sl.sigs["miss"].pulse(now, int(c.slice_miss[j, s] * phi))
         if c.dram[j] > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:

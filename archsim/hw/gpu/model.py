@@ -58,6 +58,17 @@ class _Chunk:
     wb: int = 0            # DRAM writes (write-backs of dirty lines)
     latency_rounds: float = 0.0
     last_step: bool = False  # holds a tile's last K-step (its epilogue)
+    slice_req: np.ndarray | None = None    # bytes requested per L2 slice (lines hash to slices)
+    slice_miss: np.ndarray | None = None   # of which fetched from DRAM
+
+    def slice_skew(self) -> float:
+        """Busiest slice's bytes over the mean (1 when lines spread evenly; up to the slice
+        count when one slice serves everything): what the L2 term is stretched by."""
+        r = self.slice_req
+        if r is None or not r.size:
+            return 1.0
+        tot = float(r.sum())
+        return float(r.max()) * r.size / tot if tot > 0 else 1.0
 
 
 @dataclass
@@ -89,15 +100,20 @@ class GpuModel:
 
     # ---- functional pass: replay accesses through the L2 --------------------------------------
     def _counters(self):
-        return self.l2.sectors()
+        return self.l2.sectors(), self.l2.slice_sectors()
 
     def _measure(self, chunk: _Chunk, before):
         after = self.l2.sectors()
+        b, (sb_req, sb_miss) = before
         k = self.l2.sector * self.l2.sample    # sectors -> bytes of the whole cache
-        chunk.req += (after[0] - before[0]) * k
-        chunk.hit += (after[1] - before[1]) * k
-        chunk.miss += (after[2] - before[2]) * k
-        chunk.wb += (after[3] - before[3]) * k
+        chunk.req += (after[0] - b[0]) * k
+        chunk.hit += (after[1] - b[1]) * k
+        chunk.miss += (after[2] - b[2]) * k
+        chunk.wb += (after[3] - b[3]) * k
+        s_req, s_miss = self.l2.slice_sectors()
+        d_req, d_miss = (s_req - sb_req) * float(k), (s_miss - sb_miss) * float(k)
+        chunk.slice_req = d_req if chunk.slice_req is None else chunk.slice_req + d_req
+        chunk.slice_miss = d_miss if chunk.slice_miss is None else chunk.slice_miss + d_miss
 
     def replay(self, k: Kernel, program: Program) -> _KernelRun:
         cfg = self.cfg
@@ -138,8 +154,11 @@ class GpuModel:
             wave = run.chunks[first:]
             nst = sum(x.steps for x in wave)
             tot = [sum(getattr(x, a) for x in wave) for a in ("req", "hit", "miss", "wb")]
+            s_req = sum(x.slice_req for x in wave)
+            s_miss = sum(x.slice_miss for x in wave)
             for x in wave:
                 x.req, x.hit, x.miss, x.wb = (v * x.steps / nst for v in tot)
+                x.slice_req, x.slice_miss = s_req * (x.steps / nst), s_miss * (x.steps / nst)
 
     def _replay_attention(self, k: Kernel, run: _KernelRun, bufs) -> None:
         t = k.tile
@@ -217,7 +236,7 @@ class GpuModel:
             u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
             share = u_sm / ch.units
             terms = km.sm_terms(self, run, ch, f, u_sm, share)
-            terms["l2"] = km.l2_bytes(self, run, ch) / l2bw
+            terms["l2"] = km.l2_bytes(self, run, ch) * ch.slice_skew() / l2bw
             ce = km.ce_bytes(self, run, ch)
             if ce:
                 terms["copy_engine"] = ce / cfg.launch.copy_engine_bandwidth
@@ -551,7 +570,7 @@ def _clock_terms(model: GpuModel, run: _KernelRun):
         pc = km.pipe_cycles(cfg.sm, run, ch, u_sm, per)
         cyc[j] = max(pc, u_sm * lsu)
         xb, l2, dram, ce = _mem_bytes(model, run, ch)
-        mem = max(l2 / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
+        mem = max(l2 * ch.slice_skew() / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
                   dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
                   ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
         const[j] = mem
@@ -572,6 +591,10 @@ class ChunkCosts:
         self.req = np.array([c.req for c in run.chunks], float)
         self.hit = np.array([c.hit for c in run.chunks], float)
         self.xbar, self.l2, self.dram, self.ce = (np.zeros(n) for _ in range(4))
+        # per chunk and L2 slice: share of the chunk's L2 bytes, and hit / miss bytes (signals)
+        ns = model.l2.nslices
+        self.l2_frac = np.full((n, ns), 1.0 / ns)
+        self.slice_hit, self.slice_miss = np.zeros((n, ns)), np.zeros((n, ns))
         self.lat_add, self.lat_floor = np.zeros(n), np.zeros(n)
         self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
         self.pipe = "simt"
@@ -580,6 +603,10 @@ class ChunkCosts:
             self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = km.coeffs(model, run, ch)
             self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
             self.lat_add[j], self.lat_floor[j] = km.latency(model, run, ch)
+            if ch.slice_req is not None and ch.slice_req.sum() > 0:
+                self.l2_frac[j] = ch.slice_req / ch.slice_req.sum()
+                self.slice_miss[j] = ch.slice_miss
+                self.slice_hit[j] = ch.slice_req - ch.slice_miss
         self.uses_sms = km.uses_sms
         self.model_name = k.model
         self.nonlinear = km.nonlinear(k)
