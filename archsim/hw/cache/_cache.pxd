@@ -78,7 +78,7 @@ cdef class Cache:
     cdef void _fill_prefetch(self, int64_t P) noexcept nogil
     cdef void _trigger(self, uint64_t L) noexcept nogil
     cdef void _touch(self, uint64_t L, uint64_t m, bint write) noexcept nogil
-    cdef void _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil
+    cdef int _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil
     cdef int _home(self, uint64_t L) noexcept nogil
     cdef long long _pbase(self, uint64_t L, int part) noexcept nogil
     cdef long long _slice(self, uint64_t L, int part) noexcept nogil

@@ -411,7 +411,7 @@ cdef class Cache:
         self.stamp[w] = self.clock
         self._trigger(L)
 
-    cdef void _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil:
+    cdef int _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil:
         """One access to sectors `m` of line L from the SMs (or cores) attached to partition
         `side`, in a partitioned cache (README: partitions). The home partition (an address
         hash) holds the dirty data and fetches from below; a read goes through the near
@@ -442,13 +442,13 @@ cdef class Cache:
                 if w >= 0:
                     self.valid[w] |= m
                     self.stamp[w] = self.clock
-            return
+            return home
         nb = self._pbase(L, side)
         w = self._find(nb, L)
         if w >= 0 and (self.valid[w] & m) == m:
             self.hits += n
             self.stamp[w] = self.clock
-            return
+            return side
         if side == home:
             if w < 0:
                 w = self._victim(nb)
@@ -462,7 +462,7 @@ cdef class Cache:
                 self._rec(False, L, miss)
             self.valid[w] |= m
             self.stamp[w] = self.clock
-            return
+            return side
         # far home: look there (a partition-to-partition transfer on a hit), fill it on a miss
         hb = self._pbase(L, home)
         hw = self._find(hb, L)
@@ -485,6 +485,7 @@ cdef class Cache:
             self.tag[w] = L + 1
         self.valid[w] |= m
         self.stamp[w] = self.clock
+        return side
 
     cdef int _tick(self) noexcept nogil:
         self.since_check += 1
@@ -521,14 +522,16 @@ cdef class Cache:
             m = (self.full_mask >> (self.sectors_per_line - 1 - s1 + s0)) << s0
             f0 = self.fetches
             if self.partitions > 1:
-                self._touch_side(<uint64_t>L, m, write, side)
-            else:
-                self._touch(<uint64_t>L, m, write)
-            if self.slices > 1 or self.partitions > 1:
-                # the slice that served it: the near one for a read, the home one for a write
-                sl = self._slice(<uint64_t>L, self._home(<uint64_t>L) if write else side)
+                # the slice that served it: of the near partition for a read, the home for a write
+                sl = self._slice(<uint64_t>L, self._touch_side(<uint64_t>L, m, write, side))
                 self.slice_acc[sl] += _popcount(m)
                 self.slice_fetch[sl] += self.fetches - f0
+            else:
+                self._touch(<uint64_t>L, m, write)
+                if self.slices > 1:
+                    sl = self._slice(<uint64_t>L, 0)
+                    self.slice_acc[sl] += _popcount(m)
+                    self.slice_fetch[sl] += self.fetches - f0
             if self._tick() < 0:
                 return -1
             L += step
