@@ -34,8 +34,8 @@ cdef class Cache:
     # per-way state: plain arrays (numpy owners below keep them alive; get_state copies them)
     cdef object _tag_a, _valid_a, _dirty_a, _stamp_a, _pfb_a
     cdef uint64_t* tag
-    cdef uint64_t* valid
-    cdef uint64_t* dirty
+    cdef uint8_t* valid       # sector bits (at most 8 sectors per line: one byte per way keeps
+    cdef uint8_t* dirty       # a set's state small, which is what the host's caches reward)
     cdef uint64_t* stamp
     cdef uint8_t* pfb
     # stride-prefetcher table (direct-mapped by region)

@@ -81,8 +81,8 @@ cdef class Cache:
         cdef long long sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
-        if sec > line or line // sec > 64:
-            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..64 sectors")
+        if sec > line or line // sec > 8:
+            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..8 sectors")
         if ways < 1:
             raise ValueError(f"ways must be >= 1, got {ways}")
         if size < line * ways or size % (line * ways):
@@ -138,8 +138,8 @@ cdef class Cache:
         self.region_shift = 12 - self.line_bits if self.line_bits < 12 else 0
         cdef long long n = self.nsets * ways
         self._tag_a = np.zeros(n, np.uint64)
-        self._valid_a = np.zeros(n, np.uint64)
-        self._dirty_a = np.zeros(n, np.uint64)
+        self._valid_a = np.zeros(n, np.uint8)
+        self._dirty_a = np.zeros(n, np.uint8)
         self._stamp_a = np.zeros(n, np.uint64)
         self._pfb_a = np.zeros(n, np.uint8)
         self._st_tag_a = np.zeros(stride_entries, np.uint64)
@@ -163,7 +163,8 @@ cdef class Cache:
         free(self.wb_rec)
 
     cdef _bind(self):
-        cdef uint64_t[::1] t = self._tag_a, v = self._valid_a, d = self._dirty_a, s = self._stamp_a
+        cdef uint64_t[::1] t = self._tag_a, s = self._stamp_a
+        cdef uint8_t[::1] v = self._valid_a, d = self._dirty_a
         cdef uint8_t[::1] p = self._pfb_a, sc = self._st_conf_a
         cdef uint64_t[::1] stt = self._st_tag_a
         cdef int64_t[::1] stl = self._st_last_a, sts = self._st_stride_a

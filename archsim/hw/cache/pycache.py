@@ -43,8 +43,8 @@ class PyCache:
         sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
-        if sec > line or line // sec > 64:
-            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..64 sectors")
+        if sec > line or line // sec > 8:
+            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..8 sectors")
         if ways < 1:
             raise ValueError(f"ways must be >= 1, got {ways}")
         if size < line * ways or size % (line * ways):
@@ -555,7 +555,7 @@ class PyCache:
         return (np.asarray(self.slice_acc, dtype=np.int64),
                 np.asarray(self.slice_fetch, dtype=np.int64))
 
-    _ARRAYS = {"tag": np.uint64, "valid": np.uint64, "dirty": np.uint64, "stamp": np.uint64,
+    _ARRAYS = {"tag": np.uint64, "valid": np.uint8, "dirty": np.uint8, "stamp": np.uint64,
                "pfb": np.uint8, "st_tag": np.uint64, "st_last": np.int64,
                "st_stride": np.int64, "st_conf": np.uint8, "slice_acc": np.int64,
                "slice_fetch": np.int64}
