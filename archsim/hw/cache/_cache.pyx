@@ -196,6 +196,8 @@ cdef class Cache:
         power-of-two stride still spreads."""
         cdef uint64_t k = L >> self.sample_bits if self.sample_low else L
         k = k ^ (k >> 2) ^ (k >> 5) ^ (k >> 9)
+        if (self.slices & (self.slices - 1)) == 0:   # a mask, not a division, per line
+            return <long long>part * self.slices + <long long>(k & <uint64_t>(self.slices - 1))
         return <long long>part * self.slices + <long long>(k % <uint64_t>self.slices)
 
     cdef inline int _home(self, uint64_t L) noexcept nogil:
