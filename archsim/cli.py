@@ -60,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 top_ops, write_report)
     from archsim.simulate import default_exec_mode, simulate
 
+    checkpoint = _checkpoint_options(args)
     hw = resolve_hw(args.hw)
     cfg = load_config(hw, overrides=args.set or ())
     args.exec_mode = args.exec_mode or default_exec_mode(cfg)
@@ -78,9 +79,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         result = simulate(graph, cfg, exec_mode=args.exec_mode, l2_start=args.l2,
                           repeat=args.repeat, seed=args.seed, progress=update,
-                          **({"monitors": [timeline]} if timeline else {}))
+                          **({"monitors": [timeline]} if timeline else {}),
+                          **({"checkpoint": checkpoint(hw)} if checkpoint else {}))
     finally:
         close()
+    if result is None:   # stopped at --checkpoint-after
+        if not args.quiet:
+            print(f"saved the run after {args.checkpoint_after:,} events to {args.checkpoint}; "
+                  f"continue with: archsim run --resume {args.checkpoint}")
+        return 0
     wall = time.perf_counter() - t0
     simulator = {"backend": engine.BACKEND, "wall_s": wall, "events": result.events,
                  "events_per_s": result.events / wall if wall > 0 else 0.0,
@@ -113,6 +120,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {js} and {md}")
     return 0
+
+
+_RUN_OPTIONS = ("workload", "mode", "exec_mode", "set", "l2", "repeat", "seed")
+
+
+def _checkpoint_options(args: argparse.Namespace):
+    """Check --checkpoint/--checkpoint-after/--resume; for --resume, load the run's options
+    from the file into `args`. Returns None or a function hw -> simulate's checkpoint= dict."""
+    after, path, resume = args.checkpoint_after, args.checkpoint, args.resume
+    if resume is None and path is None and after is None:
+        return None
+    if getattr(args, "timeline", None):
+        raise UserError("--timeline needs the whole run in one process; it cannot be combined "
+                        "with --checkpoint or --resume")
+    if resume is not None:
+        if path is not None or after is not None:
+            raise UserError("--resume continues a saved run; it cannot save another one "
+                            "(--checkpoint/--checkpoint-after)")
+        from archsim.hw.gpu.machine import checkpoint_meta
+        meta = checkpoint_meta(resume)
+        if not isinstance(meta, dict) or "hw" not in meta:
+            raise UserError(f"--resume {resume}: the checkpoint holds no run options (it was not "
+                            f"written by `archsim run --checkpoint`)")
+        args.hw = meta["hw"]
+        for k in _RUN_OPTIONS:
+            setattr(args, k, meta[k])
+        return lambda hw: {"resume": resume}
+    if path is None or after is None:
+        raise UserError("--checkpoint FILE and --checkpoint-after N go together")
+    if after < 1:
+        raise UserError(f"--checkpoint-after must be at least 1 event, found {after}")
+
+    def opts(hw):
+        meta = {"hw": str(hw), **{k: getattr(args, k) for k in _RUN_OPTIONS}}
+        meta["set"] = list(meta["set"] or ())
+        return {"after": after, "path": path, "meta": meta}
+    return opts
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -244,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true")
     r.add_argument("--timeline", metavar="FILE.json",
                    help="write a Chrome-trace/Perfetto timeline (kernels, CTAs on SMs, memory)")
+    r.add_argument("--checkpoint", metavar="FILE",
+                   help="with --checkpoint-after N: stop after N events and save the run here")
+    r.add_argument("--checkpoint-after", metavar="N", type=int,
+                   help="events to run before saving --checkpoint FILE")
+    r.add_argument("--resume", metavar="FILE",
+                   help="continue a run saved by --checkpoint (its workload, machine and "
+                        "options come from the file); the report equals the uninterrupted one")
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="check a machine YAML and exit", parents=[debug])

@@ -24,9 +24,12 @@ def exec_modes(cfg) -> tuple[str, ...]:
 
 def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None,
-             monitors=None) -> SimResult:
+             monitors=None, checkpoint: dict | None = None) -> SimResult | None:
     """Simulate `graph` on `cfg`. monitors: callables fn(bus, clock_hz), called after the
-    machine is built and before it runs (signal subscribers: WindowMonitor, Timeline, taps)."""
+    machine is built and before it runs (signal subscribers: WindowMonitor, Timeline, taps).
+    checkpoint: stop-and-save or resume options for run functions that take them (marked
+    `run.checkpoints = True`; archsim.hw.gpu.model.run_program says what they are); a stop
+    returns None."""
     kind = getattr(cfg, "kind", "gpu")
     mk = machine_kind(kind)
     exec_mode = exec_mode or mk.modes[0]
@@ -42,4 +45,10 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
     opts = dict(l2_start=l2_start, repeat=repeat, seed=seed, progress=progress)
     if mk.signals:
         opts["monitors"] = monitors
-    return mk.run_for(exec_mode)(graph, cfg, exec_mode, **opts)
+    run = mk.run_for(exec_mode)
+    if checkpoint:
+        if not getattr(run, "checkpoints", False):
+            raise UserError(f"checkpoints are not available for the {kind} machine in mode "
+                            f"{exec_mode!r} (the GPU in mode bsp has them)")
+        opts["checkpoint"] = checkpoint
+    return run(graph, cfg, exec_mode, **opts)

@@ -30,10 +30,12 @@ _KINDS = ("level", "pulse")
 class Signal:
     """One named wire of a component. See the module docstring."""
 
-    __slots__ = ("name", "index", "width", "kind", "value", "subscribed", "_subs", "_mask")
+    __slots__ = ("name", "index", "width", "kind", "unit", "value", "subscribed", "_subs",
+                 "_mask")
 
-    def __init__(self, name: str, index: int, width: int, kind: str):
+    def __init__(self, name: str, index: int, width: int, kind: str, unit: str = ""):
         self.name = name
+        self.unit = unit          # what a value counts ("bytes", "lines"; "" for flags)
         self.index = index
         self.width = width
         self.kind = kind
@@ -86,7 +88,7 @@ class SignalBus:
         self._signals: list[Signal] = []
         self._by_name: dict[str, Signal] = {}
 
-    def declare(self, name: str, *, width: int = 1, kind: str = "level") -> Signal:
+    def declare(self, name: str, *, width: int = 1, kind: str = "level", unit: str = "") -> Signal:
         if not isinstance(name, str) or not name:
             raise UserError(f"signal name must be a non-empty string, got {name!r}")
         if name in self._by_name:
@@ -95,7 +97,7 @@ class SignalBus:
             raise UserError(f"signal {name!r}: kind must be one of {_KINDS}, got {kind!r}")
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 64:
             raise UserError(f"signal {name!r}: width must be an integer 1..64 bits, got {width!r}")
-        sig = Signal(name, len(self._signals), width, kind)
+        sig = Signal(name, len(self._signals), width, kind, str(unit))
         self._signals.append(sig)
         self._by_name[name] = sig
         return sig

@@ -10,7 +10,9 @@ JSON trace-event format that ui.perfetto.dev and chrome://tracing open:
 - process "SMs": one slice per SM a kernel held CTAs on (thread = SM), where kernel rows name
   them (``sms``: [first, last] runs of SM ids);
 - process "memory": counter tracks per window (bytes through the crossbar, L2 hit and miss
-  bytes, mean busy HBM channels).
+  bytes on a GPU, L2 and LLC hit and miss lines on a CPU, mean busy HBM/DRAM channels). A
+  track's name ends in the unit its signals declare (``bus.declare(..., unit=)``), so the CPU's
+  per-core L2, which counts lines, is not labelled as bytes.
 
 Times are microseconds in the file (the format's unit). Written atomically.
 """
@@ -23,13 +25,14 @@ import tempfile
 
 from archsim.engine.signals import SignalBus, WindowMonitor
 
+# (track name, signals); "{unit}" is filled from the signals' declared unit
 _GROUPS = (
-    ("xbar bytes", re.compile(r"^xbar\.bytes$")),
-    ("L2 hit bytes", re.compile(r"^l2\[\d+\]\.hit$")),
-    ("L2 miss bytes", re.compile(r"^l2\[\d+\]\.miss$")),
+    ("xbar {unit}", re.compile(r"^xbar\.bytes$")),
+    ("L2 hit {unit}", re.compile(r"^l2\[\d+\]\.hit$")),
+    ("L2 miss {unit}", re.compile(r"^l2\[\d+\]\.miss$")),
     ("HBM busy channels", re.compile(r"^hbm\[\d+\]\.busy$")),
-    ("LLC hits", re.compile(r"^llc\.hit$")),
-    ("LLC misses", re.compile(r"^llc\.miss$")),
+    ("LLC hit {unit}", re.compile(r"^llc\.hit$")),
+    ("LLC miss {unit}", re.compile(r"^llc\.miss$")),
     ("DRAM busy channels", re.compile(r"^dram\[\d+\]\.busy$")),
 )
 
@@ -48,6 +51,8 @@ class Timeline:
         for label, rx in _GROUPS:
             members = [n for n in names if rx.match(n)]
             if members:
+                units = sorted({bus.get(n).unit or "count" for n in members})
+                label = label.format(unit="/".join(units))
                 self.groups[label] = members
                 sigs += members
         if sigs:

@@ -27,3 +27,21 @@ def test_timeline_unwritable_path_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--timeline" in err[0]
 
+
+
+def test_cpu_cache_tracks_are_labelled_in_lines_not_bytes(tmp_path):
+    """The CPU's per-core L2 and LLC signals count lines; the GPU's L2 slices count bytes. The
+    track names come from each signal's declared unit."""
+    out = tmp_path / "t.json"
+    assert main(["run", "--hw", "xeon-host", "--workload", "add(n=400000)", "-q",
+                 "--timeline", str(out)]) == 0
+    names = {e["name"] for e in json.loads(out.read_text())["traceEvents"] if e["ph"] == "C"}
+    assert not any("bytes" in n for n in names if n.startswith(("L2", "LLC")))
+    assert {"L2 hit lines", "L2 miss lines", "LLC hit lines", "LLC miss lines"} & names
+
+
+def test_signals_carry_their_unit():
+    from archsim.engine.signals import SignalBus
+    bus = SignalBus()
+    assert bus.declare("a.bytes", kind="pulse", unit="bytes").unit == "bytes"
+    assert bus.declare("a.busy").unit == ""

@@ -52,7 +52,7 @@ def test_components_reproduce_the_calibrated_closed_form(cfg, spec):
 
 
 def test_same_seed_same_report_on_both_engines_and_both_l2s(cfg):
-    from archsim.hw.mem.pyl2 import L2Cache as PyL2
+    from archsim.hw.cache import PyCache as PyL2
     p = prog("bert-base(batch=1,seq=64,layers=1)", cfg)
     ref = summary(run_program(p, cfg, seed=3))
     assert summary(run_program(p, cfg, seed=3)) == ref

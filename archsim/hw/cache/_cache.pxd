@@ -17,6 +17,15 @@ cdef class Cache:
     cdef readonly long long size, line, sector, ways, nsets, sectors_per_line
     cdef readonly long long prefetch_degree, stride_entries, region_bytes, sample
     cdef uint64_t sample_mask
+    # partitions (a line's home by address hash; near replicas: see README), set-index fold
+    # shifts, address sampling by hash ("hash") or by the low bits of the line address ("low")
+    cdef readonly long long partitions, pset, slices
+    cdef object _slice_acc_a, _slice_fetch_a
+    cdef long long* slice_acc
+    cdef long long* slice_fetch
+    cdef readonly bint sample_low
+    cdef readonly str sample_select
+    cdef int sample_bits, sh1, sh2
     cdef readonly str replacement, prefetch
     cdef readonly bint write_back, write_allocate, write_fetch, hash_index
     cdef int repl, pf, line_bits, sector_bits, region_shift
@@ -25,8 +34,8 @@ cdef class Cache:
     # per-way state: plain arrays (numpy owners below keep them alive; get_state copies them)
     cdef object _tag_a, _valid_a, _dirty_a, _stamp_a, _pfb_a
     cdef uint64_t* tag
-    cdef uint64_t* valid
-    cdef uint64_t* dirty
+    cdef uint8_t* valid       # sector bits (at most 8 sectors per line: one byte per way keeps
+    cdef uint8_t* dirty       # a set's state small, which is what the host's caches reward)
     cdef uint64_t* stamp
     cdef uint8_t* pfb
     # stride-prefetcher table (direct-mapped by region)
@@ -40,6 +49,7 @@ cdef class Cache:
     cdef public long long accesses, hits, misses, fetches, writebacks, write_accesses
     cdef public long long bypass_writes, through_writes, evictions
     cdef public long long pf_issued, pf_useful, pf_useless, pf_fetches, back_invalidations
+    cdef public long long far_hits
     cdef Cache parent
     cdef bint has_parent
     # what went below: sector addresses fetched (demand then prefetch, in order) and written
@@ -52,9 +62,13 @@ cdef class Cache:
     cdef bint oom
 
     cdef long long set_of(self, uint64_t line) noexcept nogil
-    cdef int c_range(self, long long addr, long long nbytes, bint write) noexcept nogil
+    cdef int c_range(self, long long addr, long long nbytes, bint write, int side=*) noexcept nogil
     cdef int c_strided(self, long long addr, long long seg, long long stride, long long count,
                        bint write, long long passes=*) noexcept nogil
+    cdef int c_block(self, long long addr, long long seg, long long stride, long long count,
+                     bint write, int side) noexcept nogil
+    cdef int _block_sampled(self, long long addr, long long seg, long long stride,
+                            long long count, bint write, int side) noexcept nogil
     cdef long long c_invalidate(self, long long addr, long long nbytes) noexcept nogil
 
     cdef _bind(self)
@@ -64,6 +78,10 @@ cdef class Cache:
     cdef void _fill_prefetch(self, int64_t P) noexcept nogil
     cdef void _trigger(self, uint64_t L) noexcept nogil
     cdef void _touch(self, uint64_t L, uint64_t m, bint write) noexcept nogil
+    cdef int _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil
+    cdef int _home(self, uint64_t L) noexcept nogil
+    cdef long long _pbase(self, uint64_t L, int part) noexcept nogil
+    cdef long long _slice(self, uint64_t L, int part) noexcept nogil
     cdef int _tick(self) noexcept nogil
     cdef bint _sampled(self, uint64_t L) noexcept nogil
     cdef tuple _delta(self, long long h, long long m, long long wb)

@@ -38,14 +38,22 @@ cdef enum:
 
 REPLACEMENTS = ("lru", "fifo", "random")
 PREFETCHERS = ("none", "next_line", "stride")
-
-
-cdef extern from *:
-    int __builtin_popcountll(unsigned long long) nogil
+SAMPLE_SELECTS = ("hash", "low")
 
 
 cdef inline int _popcount(uint64_t x) noexcept nogil:
-    return __builtin_popcountll(x)
+    # SWAR: inline on every x86-64 (without -mpopcnt, __builtin_popcountll is a libgcc call)
+    x = x - ((x >> 1) & 0x5555555555555555ULL)
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL
+    return <int>((x * 0x0101010101010101ULL) >> 56)
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    x ^= x >> 31
+    x *= 0x9E3779B97F4A7C15ULL
+    x ^= x >> 29
+    return x
 
 
 cdef int _propagate() except -1:
@@ -67,12 +75,14 @@ cdef class Cache:
                   sector=None, str replacement="lru", bint write_back=True,
                   bint write_allocate=True, bint write_fetch=True, str prefetch="none",
                   long long prefetch_degree=1, long long stride_entries=64,
-                  bint hash_index=True, long long seed=0, long long sample=1):
+                  bint hash_index=True, long long seed=0, long long sample=1,
+                  long long partitions=1, index_shifts=(11, 23), str sample_select="hash",
+                  long long slices=1):
         cdef long long sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
-        if sec > line or line // sec > 64:
-            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..64 sectors")
+        if sec > line or line // sec > 8:
+            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..8 sectors")
         if ways < 1:
             raise ValueError(f"ways must be >= 1, got {ways}")
         if size < line * ways or size % (line * ways):
@@ -87,14 +97,37 @@ cdef class Cache:
             raise ValueError(f"prefetch must be one of {PREFETCHERS}, got {prefetch!r}")
         if prefetch_degree < 1 or stride_entries < 1:
             raise ValueError("prefetch_degree and stride_entries must be >= 1")
+        if sample_select not in SAMPLE_SELECTS:
+            raise ValueError(f"sample_select must be one of {SAMPLE_SELECTS}, got {sample_select!r}")
+        sh = tuple(int(x) for x in index_shifts)
+        if len(sh) != 2 or not all(1 <= x < 64 for x in sh):
+            raise ValueError(f"index_shifts must be two shifts in 1..63, got {index_shifts!r}")
+        if partitions < 1 or (size // (line * ways) // sample) % partitions:
+            raise ValueError(f"partitions ({partitions}) must divide the set count "
+                             f"({size // (line * ways) // sample})")
+        if partitions > 1 and (prefetch != "none" or replacement != "lru" or write_fetch
+                               or not write_back or not write_allocate):
+            raise ValueError("a partitioned cache is LRU, write-back, write-allocate without "
+                             "write fetch, and does not prefetch")
+        if slices < 1:
+            raise ValueError(f"slices must be >= 1, got {slices}")
+        self.partitions = partitions
+        self.slices = slices
+        self._slice_acc_a = np.zeros(partitions * slices, np.int64)
+        self._slice_fetch_a = np.zeros(partitions * slices, np.int64)
+        self.sh1, self.sh2 = sh
+        self.sample_select = sample_select
+        self.sample_low = sample_select == "low"
+        self.sample_bits = _log2(sample, "sample")
         self.size, self.line, self.sector, self.ways = size, line, sec, ways
         self.sectors_per_line = line // sec
         self.full_mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> (64 - self.sectors_per_line)
         self.sample = sample
         self.sample_mask = <uint64_t>(sample - 1)
         self.nsets = size // (line * ways) // sample
-        self.pow2 = (self.nsets & (self.nsets - 1)) == 0
-        self.set_mask = <uint64_t>(self.nsets - 1)
+        self.pset = self.nsets // partitions
+        self.pow2 = (self.pset & (self.pset - 1)) == 0
+        self.set_mask = <uint64_t>(self.pset - 1)
         self.replacement, self.prefetch = replacement, prefetch
         self.repl = REPLACEMENTS.index(replacement)
         self.pf = PREFETCHERS.index(prefetch)
@@ -105,8 +138,8 @@ cdef class Cache:
         self.region_shift = 12 - self.line_bits if self.line_bits < 12 else 0
         cdef long long n = self.nsets * ways
         self._tag_a = np.zeros(n, np.uint64)
-        self._valid_a = np.zeros(n, np.uint64)
-        self._dirty_a = np.zeros(n, np.uint64)
+        self._valid_a = np.zeros(n, np.uint8)
+        self._dirty_a = np.zeros(n, np.uint8)
         self._stamp_a = np.zeros(n, np.uint64)
         self._pfb_a = np.zeros(n, np.uint8)
         self._st_tag_a = np.zeros(stride_entries, np.uint64)
@@ -130,23 +163,52 @@ cdef class Cache:
         free(self.wb_rec)
 
     cdef _bind(self):
-        cdef uint64_t[::1] t = self._tag_a, v = self._valid_a, d = self._dirty_a, s = self._stamp_a
+        cdef uint64_t[::1] t = self._tag_a, s = self._stamp_a
+        cdef uint8_t[::1] v = self._valid_a, d = self._dirty_a
         cdef uint8_t[::1] p = self._pfb_a, sc = self._st_conf_a
         cdef uint64_t[::1] stt = self._st_tag_a
         cdef int64_t[::1] stl = self._st_last_a, sts = self._st_stride_a
         self.tag, self.valid, self.dirty, self.stamp = &t[0], &v[0], &d[0], &s[0]
+        cdef long long[::1] sa = self._slice_acc_a, sf = self._slice_fetch_a
+        self.slice_acc, self.slice_fetch = &sa[0], &sf[0]
         self.pfb = &p[0]
         self.st_tag, self.st_last, self.st_stride, self.st_conf = &stt[0], &stl[0], &sts[0], &sc[0]
 
     # ------------------------------------------------------------------ the line-level core
 
     cdef long long set_of(self, uint64_t L) noexcept nogil:
+        """A line's set within its partition (the only one unless `partitions` > 1)."""
         cdef uint64_t h = L
+        if self.sample_low:
+            h = L >> self.sample_bits
         if self.hash_index:
-            h = L ^ (L >> 11) ^ (L >> 23)
+            h = h ^ (h >> self.sh1) ^ (h >> self.sh2)
         if self.pow2:
             return <long long>(h & self.set_mask)
-        return <long long>(h % <uint64_t>self.nsets)
+        return <long long>(h % <uint64_t>self.pset)
+
+    cdef inline long long _pbase(self, uint64_t L, int part) noexcept nogil:
+        return (<long long>part * self.pset + self.set_of(L)) * self.ways
+
+    cdef inline long long _slice(self, uint64_t L, int part) noexcept nogil:
+        """The slice of partition `part` that serves line L: an XOR-fold of the (sampled) line
+        address, so aligned runs of consecutive lines visit every slice once and a
+        power-of-two stride still spreads."""
+        cdef uint64_t k = L >> self.sample_bits if self.sample_low else L
+        k = k ^ (k >> 2) ^ (k >> 5) ^ (k >> 9)
+        if (self.slices & (self.slices - 1)) == 0:   # a mask, not a division, per line
+            return <long long>part * self.slices + <long long>(k & <uint64_t>(self.slices - 1))
+        return <long long>part * self.slices + <long long>(k % <uint64_t>self.slices)
+
+    cdef inline int _home(self, uint64_t L) noexcept nogil:
+        """A line's home partition: a hash of its (sampled) line address."""
+        if self.partitions == 1:
+            return 0
+        if self.sample_low:
+            L = L >> self.sample_bits
+        if (self.partitions & (self.partitions - 1)) == 0:
+            return <int>(_mix(L) & <uint64_t>(self.partitions - 1))
+        return <int>(_mix(L) % <uint64_t>self.partitions)
 
     cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil:
         cdef int k
@@ -208,23 +270,26 @@ cdef class Cache:
             v = <long long>(x % <uint64_t>self.ways)
         else:
             best = s[0]
+            if best == 0:
+                return base
             for w in range(1, self.ways):
                 if s[w] < best:
                     best = s[w]
                     v = w
-            if best == 0:
-                return base + v
+                    if best == 0:       # the first empty way: nothing can be smaller
+                        return base + v
         v += base
         self.evictions += 1
         if self.dirty[v]:
             self.writebacks += _popcount(self.dirty[v])
             self._rec(True, self.tag[v] - 1, self.dirty[v])
-        if self.pfb[v]:
-            self.pf_useless += 1
+        if self.pf != _PF_NONE:    # without a prefetcher pfb stays 0: leave its line alone
+            if self.pfb[v]:
+                self.pf_useless += 1
+            self.pfb[v] = 0
         self.tag[v] = 0
         self.valid[v] = 0
         self.dirty[v] = 0
-        self.pfb[v] = 0
         self.stamp[v] = 0
         return v
 
@@ -319,7 +384,7 @@ cdef class Cache:
             if self.repl == _REPL_LRU:
                 self.clock += 1
                 self.stamp[w] = self.clock
-            was_pf = self.pfb[w]
+            was_pf = self.pf != _PF_NONE and self.pfb[w]
             if was_pf:
                 self.pfb[w] = 0
                 self.pf_useful += 1
@@ -333,7 +398,8 @@ cdef class Cache:
         w = self._victim(base)
         self.tag[w] = L + 1
         self.valid[w] = m
-        self.pfb[w] = 0
+        if self.pf != _PF_NONE:
+            self.pfb[w] = 0
         if not write or self.write_fetch:
             self.fetches += n
             self._rec(False, L, m)
@@ -348,6 +414,82 @@ cdef class Cache:
         self.stamp[w] = self.clock
         self._trigger(L)
 
+    cdef int _touch_side(self, uint64_t L, uint64_t m, bint write, int side) noexcept nogil:
+        """One access to sectors `m` of line L from the SMs (or cores) attached to partition
+        `side`, in a partitioned cache (README: partitions). The home partition (an address
+        hash) holds the dirty data and fetches from below; a read goes through the near
+        partition, which keeps its own clean replica of a far-homed line, so data read from
+        both sides occupies two lines of capacity. Writes go to the home copy (dirty, without
+        fetch); a near replica, if any, is updated. One LRU clock tick per access."""
+        cdef int home = self._home(L)
+        cdef int n = _popcount(m), nm
+        cdef long long nb, hb, w, hw
+        cdef uint64_t miss, v
+        self.accesses += n
+        self.clock += 1
+        if write:
+            self.write_accesses += n
+            hb = self._pbase(L, home)
+            hw = self._find(hb, L)
+            if hw < 0:
+                hw = self._victim(hb)
+                self.tag[hw] = L + 1
+            nm = _popcount(m & ~self.valid[hw])
+            self.misses += nm
+            self.hits += n - nm
+            self.valid[hw] |= m
+            self.dirty[hw] |= m
+            self.stamp[hw] = self.clock
+            if side != home:
+                w = self._find(self._pbase(L, side), L)
+                if w >= 0:
+                    self.valid[w] |= m
+                    self.stamp[w] = self.clock
+            return home
+        nb = self._pbase(L, side)
+        w = self._find(nb, L)
+        if w >= 0 and (self.valid[w] & m) == m:
+            self.hits += n
+            self.stamp[w] = self.clock
+            return side
+        if side == home:
+            if w < 0:
+                w = self._victim(nb)
+                self.tag[w] = L + 1
+            miss = m & ~self.valid[w]
+            nm = _popcount(miss)
+            self.hits += n - nm
+            self.misses += nm
+            if nm:
+                self.fetches += nm
+                self._rec(False, L, miss)
+            self.valid[w] |= m
+            self.stamp[w] = self.clock
+            return side
+        # far home: look there (a partition-to-partition transfer on a hit), fill it on a miss
+        hb = self._pbase(L, home)
+        hw = self._find(hb, L)
+        if hw < 0:
+            hw = self._victim(hb)
+            self.tag[hw] = L + 1
+        v = self.valid[hw]
+        miss = m & ~v
+        nm = _popcount(miss)
+        self.hits += n - nm
+        self.far_hits += n - nm
+        self.misses += nm
+        if nm:
+            self.fetches += nm
+            self._rec(False, L, miss)
+        self.valid[hw] = v | m
+        self.stamp[hw] = self.clock
+        if w < 0:
+            w = self._victim(nb)
+            self.tag[w] = L + 1
+        self.valid[w] |= m
+        self.stamp[w] = self.clock
+        return side
+
     cdef int _tick(self) noexcept nogil:
         self.since_check += 1
         if self.since_check >= CHECK_EVERY:
@@ -357,48 +499,134 @@ cdef class Cache:
                     return -1
         return 0
 
-    cdef int c_range(self, long long addr, long long nbytes, bint write) noexcept nogil:
-        """Access the bytes [addr, addr + nbytes), line by line."""
-        cdef long long end, L, last, lo, hi, lbase
+    cdef int c_range(self, long long addr, long long nbytes, bint write, int side=0) noexcept nogil:
+        """Access the bytes [addr, addr + nbytes), line by line (from partition `side`)."""
+        cdef long long end, L, last, lo, hi, lbase, step = 1, f0, sl
         cdef int s0, s1
         cdef uint64_t m
+        cdef bint skip = self.sample_mask and not self.sample_low
         if nbytes <= 0:
             return 0
         end = addr + nbytes
         L = addr >> self.line_bits
         last = (end - 1) >> self.line_bits
+        if self.sample_low and self.sample_mask:    # only lines L % S == 0: step over the rest
+            L = ((L + self.sample - 1) >> self.sample_bits) << self.sample_bits
+            step = self.sample
         while L <= last:
+            if skip and not self._sampled(<uint64_t>L):
+                L += 1
+                continue
             lbase = L << self.line_bits
             lo = lbase if lbase > addr else addr
             hi = lbase + self.line if lbase + self.line < end else end
             s0 = <int>((lo - lbase) >> self.sector_bits)
             s1 = <int>((hi - 1 - lbase) >> self.sector_bits)
-            if self.sample_mask and not self._sampled(<uint64_t>L):
-                L += 1
-                continue
             m = (self.full_mask >> (self.sectors_per_line - 1 - s1 + s0)) << s0
-            self._touch(<uint64_t>L, m, write)
+            f0 = self.fetches
+            if self.partitions > 1:
+                # the slice that served it: of the near partition for a read, the home for a write
+                sl = self._slice(<uint64_t>L, self._touch_side(<uint64_t>L, m, write, side))
+                self.slice_acc[sl] += _popcount(m)
+                self.slice_fetch[sl] += self.fetches - f0
+            else:
+                self._touch(<uint64_t>L, m, write)
+                if self.slices > 1:
+                    sl = self._slice(<uint64_t>L, 0)
+                    self.slice_acc[sl] += _popcount(m)
+                    self.slice_fetch[sl] += self.fetches - f0
             if self._tick() < 0:
                 return -1
-            L += 1
+            L += step
         return 0
 
     cdef inline bint _sampled(self, uint64_t L) noexcept nogil:
-        # a multiply-shift hash: unbiased against strides (a power-of-two stride would hit
-        # every sampled line or none under L % S)
+        # default: a multiply-shift hash, unbiased against strides (a power-of-two stride
+        # would hit every sampled line or none under L % S); "low": L % S == 0, which lets a
+        # strided tile skip whole rows (c_block) and is what the GPU L2 uses
+        if self.sample_low:
+            return (L & self.sample_mask) == 0
         return (((L * <uint64_t>0x9E3779B97F4A7C15ULL) >> 40) & self.sample_mask) == 0
 
     cdef int c_strided(self, long long addr, long long seg, long long stride, long long count,
                        bint write, long long passes=1) noexcept nogil:
         cdef long long i, r
+        if passes == 1:
+            return self.c_block(addr, seg, stride, count, write, 0)
         for i in range(count):
             for r in range(passes):
                 if self.c_range(addr + i * stride, seg, write) < 0:
                     return -1
         return 0
 
+    cdef int c_block(self, long long addr, long long seg, long long stride, long long count,
+                     bint write, int side) noexcept nogil:
+        """`count` segments of `seg` bytes, `stride` apart (rows of a tile of a row-major matrix)
+        from partition `side`. Under "low" sampling a row holding no sampled line is skipped
+        without a call, and a block whose stride is a multiple of S lines and whose first row
+        holds none is skipped whole (every row has the same sampled lines)."""
+        cdef long long i, L0, L1
+        if count <= 0 or seg <= 0:
+            return 0
+        if self.sample_low and self.sample_mask:
+            if (stride % (self.line << self.sample_bits)) == 0:
+                L0 = addr >> self.line_bits
+                L1 = (addr + seg - 1) >> self.line_bits
+                if (((L0 + self.sample - 1) >> self.sample_bits) << self.sample_bits) > L1:
+                    return 0
+            if seg < (self.line << self.sample_bits):
+                if stride > 0 and (stride & (self.line - 1)) == 0 and self.sample <= 64:
+                    return self._block_sampled(addr, seg, stride, count, write, side)
+                for i in range(count):
+                    L0 = (addr + i * stride) >> self.line_bits
+                    L1 = (addr + i * stride + seg - 1) >> self.line_bits
+                    if (((L0 + self.sample - 1) >> self.sample_bits) << self.sample_bits) <= L1:
+                        if self.c_range(addr + i * stride, seg, write, side) < 0:
+                            return -1
+                return 0
+        for i in range(count):
+            if self.c_range(addr + i * stride, seg, write, side) < 0:
+                return -1
+        return 0
+
+    cdef int _block_sampled(self, long long addr, long long seg, long long stride,
+                            long long count, bint write, int side) noexcept nogil:
+        """c_block for short segments under "low" sampling, rows a whole number of lines apart:
+        row i starts at line L0 + i*d at the same offset in its line, so whether it holds a
+        sampled line (a multiple of S among its `nl` lines) repeats with period
+        P = S / gcd(d, S). The qualifying rows of one period are found once; rows are then
+        visited in increasing order, as the plain loop does (same accesses, same order),
+        without stepping through the rows that hold none."""
+        cdef long long S = self.sample, d, L0, nl, P, a, b, t, i, base
+        cdef long long q[64]
+        cdef int nq = 0, j
+        L0 = addr >> self.line_bits
+        nl = (((addr & (self.line - 1)) + seg - 1) >> self.line_bits) + 1
+        d = (stride >> self.line_bits) % S
+        a, b = d, S
+        while b:
+            t = a % b
+            a = b
+            b = t
+        P = S // (a if a else S)
+        for i in range(P if P < count else count):
+            if (S - ((L0 + i * d) % S)) % S < nl:
+                q[nq] = i
+                nq += 1
+        base = 0
+        while nq and base < count:
+            for j in range(nq):
+                i = base + q[j]
+                if i >= count:
+                    break
+                if self.c_range(addr + i * stride, seg, write, side) < 0:
+                    return -1
+            base += P
+        return 0
+
     cdef long long c_invalidate(self, long long addr, long long nbytes) noexcept nogil:
         cdef long long L, last, w, n = 0
+        cdef int p
         if nbytes <= 0:
             return 0
         L = addr >> self.line_bits
@@ -407,14 +635,15 @@ cdef class Cache:
             if self.sample_mask and not self._sampled(<uint64_t>L):
                 L += 1
                 continue
-            w = self._find(self.set_of(<uint64_t>L) * self.ways, <uint64_t>L)
-            if w >= 0:
-                n += _popcount(self.dirty[w])
-                self.tag[w] = 0
-                self.valid[w] = 0
-                self.dirty[w] = 0
-                self.pfb[w] = 0
-                self.stamp[w] = 0
+            for p in range(self.partitions):
+                w = self._find(self._pbase(<uint64_t>L, p), <uint64_t>L)
+                if w >= 0:
+                    n += _popcount(self.dirty[w])
+                    self.tag[w] = 0
+                    self.valid[w] = 0
+                    self.dirty[w] = 0
+                    self.pfb[w] = 0
+                    self.stamp[w] = 0
             L += 1
         return n
 
@@ -423,14 +652,16 @@ cdef class Cache:
     cdef tuple _delta(self, long long h, long long m, long long wb):
         return (self.hits - h, self.misses - m, self.writebacks - wb)
 
-    def access(self, long long addr, long long nbytes, bint write=False):
-        """Access [addr, addr + nbytes) line by line -> (hits, misses, write-backs) in sectors."""
+    def access(self, long long addr, long long nbytes, bint write=False, *, long long side=0):
+        """Access [addr, addr + nbytes) line by line (from partition `side` mod partitions)
+        -> (hits, misses, write-backs) in sectors."""
         if addr < 0 or nbytes < 0:
             raise ValueError(f"addr and nbytes must be >= 0, got {addr}, {nbytes}")
         cdef long long h = self.hits, m = self.misses, wb = self.writebacks
         cdef int rc
+        cdef int sd = <int>(side % self.partitions)
         with nogil:
-            rc = self.c_range(addr, nbytes, write)
+            rc = self.c_range(addr, nbytes, write, sd)
         if rc < 0:
             _propagate()
         self._check_oom()
@@ -442,7 +673,8 @@ cdef class Cache:
         return self.c_invalidate(addr, nbytes)
 
     def access_strided(self, long long addr, long long seg_bytes, long long stride,
-                       long long count, bint write=False, long long passes=1):
+                       long long count, bint write=False, long long passes=1, *,
+                       long long side=0):
         """`count` segments of `seg_bytes` bytes, `stride` apart (rows of a tile of a row-major
         matrix), each accessed `passes` times before the next -> (hits, misses, write-backs)
         in sectors."""
@@ -450,8 +682,12 @@ cdef class Cache:
             raise ValueError("strided access reaches below address 0")
         cdef long long h = self.hits, m = self.misses, wb = self.writebacks
         cdef int rc
+        cdef int sd = <int>(side % self.partitions)
         with nogil:
-            rc = self.c_strided(addr, seg_bytes, stride, count, write, passes)
+            if passes == 1:
+                rc = self.c_block(addr, seg_bytes, stride, count, write, sd)
+            else:
+                rc = self.c_strided(addr, seg_bytes, stride, count, write, passes)
         if rc < 0:
             _propagate()
         self._check_oom()
@@ -473,6 +709,127 @@ cdef class Cache:
             _propagate()
         self._check_oom()
         return self._delta(h, m, wb)
+
+    # ------------------------------------------------ bulk access streams (the GPU replay's)
+
+    def access_units(self, long long addr, long long nbytes, long long u0, long long u1,
+                     long long units, bint write=False):
+        """Slices [u0, u1) of the range [addr, addr + nbytes) split evenly over `units` CTAs,
+        slice u from partition u mod partitions (a streaming kernel's CTAs side by side)."""
+        cdef long long u, lo, hi
+        cdef int rc = 0
+        with nogil:
+            for u in range(u0, u1):
+                lo = nbytes * u // units
+                hi = nbytes * (u + 1) // units
+                if hi > lo:
+                    rc = self.c_range(addr + lo, hi - lo, write, <int>(u % self.partitions))
+                    if rc < 0:
+                        break
+        if rc < 0:
+            _propagate()
+        self._check_oom()
+
+    def gemm_chunk(self, long long a_base, long long b_base, long long c_base,
+                   long long M, long long N, long long K, long long esize, long long c_esize,
+                   long long tm, long long tn, long long tk, long long split,
+                   long long batch, long long group_m,
+                   long long u0, long long u1, long long s0, long long s1,
+                   long long a_ld=0, bint b_trans=False):
+        """Tile loads of GEMM work units [u0, u1) for K-steps [s0, s1) of each unit.
+
+        A is row-major [batch, M, K], B row-major [batch, K, N], C row-major [batch, M, N]
+        (c_esize bytes per element: 4 for a split-K fp32 workspace). Units are ordered batch,
+        split, then a grouped raster over (m, n) tiles: `group_m` m-tiles per band.
+        Steps run outer, units inner: the interleaving of CTAs running side by side; unit u
+        reads through partition u mod partitions. A unit writes its C tile after its last
+        K-step. `a_ld` != K makes A an implicit-GEMM view [M, a_ld] re-read every a_ld/tk
+        steps (NHWC convolution: the same input pixels for every filter tap); `b_trans` stores
+        B as [N, K] (k contiguous: conv filters)."""
+        if a_ld <= 0:
+            a_ld = K
+        cdef long long mt = (M + tm - 1) // tm, nt = (N + tn - 1) // tn
+        cdef long long per_batch = mt * nt * split
+        cdef long long ksteps_total = (K + tk - 1) // tk
+        cdef long long ksteps = (ksteps_total + split - 1) // split
+        cdef long long s, u, r, b, sp, t, band, in_band, bw, mi, ni, k0, kk, rows, cols, m0, n0
+        cdef long long abase_b, bbase_b, cbase_b, kglob
+        cdef int side, rc = 0
+        with nogil:
+            for s in range(s0, s1):
+                for u in range(u0, u1):
+                    b = u // per_batch
+                    r = u - b * per_batch
+                    sp = r // (mt * nt)
+                    t = r - sp * (mt * nt)
+                    band = t // (group_m * nt)
+                    in_band = t - band * group_m * nt
+                    bw = mt - band * group_m
+                    if bw > group_m:
+                        bw = group_m
+                    mi = band * group_m + in_band % bw
+                    ni = in_band // bw
+                    m0 = mi * tm
+                    n0 = ni * tn
+                    rows = tm if m0 + tm <= M else M - m0
+                    cols = tn if n0 + tn <= N else N - n0
+                    kglob = sp * ksteps + s
+                    side = <int>(u % self.partitions)
+                    abase_b = a_base + b * M * a_ld * esize
+                    bbase_b = b_base + b * K * N * esize
+                    cbase_b = c_base + (b * split + sp) * M * N * c_esize
+                    if kglob < ksteps_total and s < ksteps:
+                        k0 = kglob * tk
+                        kk = tk if k0 + tk <= K else K - k0
+                        rc = self.c_block(abase_b + (m0 * a_ld + (k0 % a_ld)) * esize, kk * esize,
+                                          a_ld * esize, rows, 0, side)
+                        if rc < 0:
+                            break
+                        if b_trans:
+                            rc = self.c_block(bbase_b + (n0 * K + k0) * esize, kk * esize,
+                                              K * esize, cols, 0, side)
+                        else:
+                            rc = self.c_block(bbase_b + (k0 * N + n0) * esize, cols * esize,
+                                              N * esize, kk, 0, side)
+                        if rc < 0:
+                            break
+                    if s == ksteps - 1:
+                        rc = self.c_block(cbase_b + (m0 * N + n0) * c_esize, cols * c_esize,
+                                          N * c_esize, rows, 1, side)
+                        if rc < 0:
+                            break
+                if rc < 0:
+                    break
+        if rc < 0:
+            _propagate()
+        self._check_oom()
+
+    def rows_chunk(self, long long table_base, long long row_bytes, long long table_rows,
+                   long long i0, long long i1, long long seed):
+        """Rows at pseudo-random indices i0..i1 (uniform over the table, fixed by seed); row i
+        read from partition i mod partitions (an embedding gather)."""
+        cdef long long i, row
+        cdef uint64_t h
+        cdef uint64_t mulc = 2654435761
+        cdef uint64_t salt = <uint64_t>(seed * 97 + 12345)
+        cdef int rc = 0
+        with nogil:
+            for i in range(i0, i1):
+                h = _mix(<uint64_t>i * mulc + salt)
+                row = <long long>(h % <uint64_t>table_rows)
+                rc = self.c_range(table_base + row * row_bytes, row_bytes, 0,
+                                  <int>(i % self.partitions))
+                if rc < 0:
+                    break
+        if rc < 0:
+            _propagate()
+        self._check_oom()
+
+    def slice_counts(self):
+        """(sectors accessed, sectors fetched) per slice, as int64 arrays of partitions x
+        slices (slice s of partition p at p * slices + s); counted when slices or
+        partitions > 1."""
+        return self._slice_acc_a.copy(), self._slice_fetch_a.copy()
 
     def _check_oom(self):
         if self.oom:
@@ -521,7 +878,7 @@ cdef class Cache:
     def contains(self, long long addr):
         """Whether the sector holding byte `addr` is valid (no state change)."""
         cdef uint64_t L = <uint64_t>(addr >> self.line_bits)
-        cdef long long w = self._find(self.set_of(L) * self.ways, L)
+        cdef long long w = self._find(self._pbase(L, self._home(L)), L)
         if w < 0:
             return False
         return bool((self.valid[w] >> ((addr & (self.line - 1)) >> self.sector_bits)) & 1)
@@ -555,7 +912,7 @@ cdef class Cache:
 
     COUNTERS = ("accesses", "hits", "misses", "fetches", "writebacks", "write_accesses",
                 "bypass_writes", "through_writes", "evictions", "pf_issued", "pf_useful",
-                "pf_useless", "pf_fetches", "back_invalidations")
+                "pf_useless", "pf_fetches", "back_invalidations", "far_hits")
 
     def counters(self):
         """Every counter (sectors; pf_issued/useful/useless in lines), plus prefetch coverage
@@ -568,6 +925,8 @@ cdef class Cache:
     def reset_counters(self):
         for k in self.COUNTERS:
             setattr(self, k, 0)
+        self._slice_acc_a[:] = 0
+        self._slice_fetch_a[:] = 0
 
     def get_state(self):
         """The whole state as plain data (numpy arrays and ints): a checkpoint."""
@@ -576,6 +935,7 @@ cdef class Cache:
                 "pfb": self._pfb_a.copy(), "st_tag": self._st_tag_a.copy(),
                 "st_last": self._st_last_a.copy(), "st_stride": self._st_stride_a.copy(),
                 "st_conf": self._st_conf_a.copy(), "clock": int(self.clock), "rng": int(self.rng),
+                "slice_acc": self._slice_acc_a.copy(), "slice_fetch": self._slice_fetch_a.copy(),
                 "counters": {k: getattr(self, k) for k in self.COUNTERS},
                 "geometry": self.geometry()}
 
@@ -586,7 +946,8 @@ cdef class Cache:
         arrays = {"tag": self._tag_a, "valid": self._valid_a, "dirty": self._dirty_a,
                   "stamp": self._stamp_a, "pfb": self._pfb_a, "st_tag": self._st_tag_a,
                   "st_last": self._st_last_a, "st_stride": self._st_stride_a,
-                  "st_conf": self._st_conf_a}
+                  "st_conf": self._st_conf_a, "slice_acc": self._slice_acc_a,
+                  "slice_fetch": self._slice_fetch_a}
         for name, arr in arrays.items():
             arr[:] = np.asarray(state[name], dtype=arr.dtype)
         self.clock = <uint64_t>int(state["clock"])
@@ -601,7 +962,9 @@ cdef class Cache:
                 "write_allocate": bool(self.write_allocate), "write_fetch": bool(self.write_fetch),
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
                 "stride_entries": self.stride_entries, "hash_index": bool(self.hash_index),
-                "sample": self.sample}
+                "sample": self.sample, "partitions": self.partitions,
+                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select,
+                "slices": self.slices}
 
     def __repr__(self):
         return (f"Cache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "

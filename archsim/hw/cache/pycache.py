@@ -10,10 +10,19 @@ import numpy as np
 
 REPLACEMENTS = ("lru", "fifo", "random")
 PREFETCHERS = ("none", "next_line", "stride")
+SAMPLE_SELECTS = ("hash", "low")
 M64 = (1 << 64) - 1
 COUNTERS = ("accesses", "hits", "misses", "fetches", "writebacks", "write_accesses",
             "bypass_writes", "through_writes", "evictions", "pf_issued", "pf_useful",
-            "pf_useless", "pf_fetches", "back_invalidations")
+            "pf_useless", "pf_fetches", "back_invalidations", "far_hits")
+
+
+def _mix(x: int) -> int:
+    x &= M64
+    x ^= x >> 31
+    x = (x * 0x9E3779B97F4A7C15) & M64
+    x ^= x >> 29
+    return x
 
 
 def _log2(x: int, what: str) -> int:
@@ -29,12 +38,13 @@ class PyCache:
                  replacement: str = "lru", write_back: bool = True, write_allocate: bool = True,
                  write_fetch: bool = True, prefetch: str = "none", prefetch_degree: int = 1,
                  stride_entries: int = 64, hash_index: bool = True, seed: int = 0,
-                 sample: int = 1):
+                 sample: int = 1, partitions: int = 1, index_shifts=(11, 23),
+                 sample_select: str = "hash", slices: int = 1):
         sec = line if sector is None else int(sector)
         self.line_bits = _log2(line, "line")
         self.sector_bits = _log2(sec, "sector")
-        if sec > line or line // sec > 64:
-            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..64 sectors")
+        if sec > line or line // sec > 8:
+            raise ValueError(f"sector ({sec}) must divide line ({line}) into 1..8 sectors")
         if ways < 1:
             raise ValueError(f"ways must be >= 1, got {ways}")
         if size < line * ways or size % (line * ways):
@@ -49,11 +59,34 @@ class PyCache:
             raise ValueError(f"prefetch must be one of {PREFETCHERS}, got {prefetch!r}")
         if prefetch_degree < 1 or stride_entries < 1:
             raise ValueError("prefetch_degree and stride_entries must be >= 1")
+        if sample_select not in SAMPLE_SELECTS:
+            raise ValueError(f"sample_select must be one of {SAMPLE_SELECTS}, got {sample_select!r}")
+        sh = tuple(int(x) for x in index_shifts)
+        if len(sh) != 2 or not all(1 <= x < 64 for x in sh):
+            raise ValueError(f"index_shifts must be two shifts in 1..63, got {index_shifts!r}")
+        if partitions < 1 or (size // (line * ways) // sample) % partitions:
+            raise ValueError(f"partitions ({partitions}) must divide the set count "
+                             f"({size // (line * ways) // sample})")
+        if partitions > 1 and (prefetch != "none" or replacement != "lru" or write_fetch
+                               or not write_back or not write_allocate):
+            raise ValueError("a partitioned cache is LRU, write-back, write-allocate without "
+                             "write fetch, and does not prefetch")
+        if slices < 1:
+            raise ValueError(f"slices must be >= 1, got {slices}")
+        self.partitions = int(partitions)
+        self.slices = int(slices)
+        self.slice_acc = [0] * (self.partitions * self.slices)
+        self.slice_fetch = [0] * (self.partitions * self.slices)
+        self.sh1, self.sh2 = sh
+        self.sample_select = sample_select
+        self.sample_low = sample_select == "low"
+        self.sample_bits = _log2(sample, "sample")
         self.size, self.line, self.sector, self.ways = size, line, sec, ways
         self.sectors_per_line = line // sec
         self.full_mask = (1 << self.sectors_per_line) - 1
         self.sample = sample
         self.nsets = size // (line * ways) // sample
+        self.pset = self.nsets // self.partitions
         self.replacement, self.prefetch = replacement, prefetch
         self.write_back, self.write_allocate, self.write_fetch = (
             bool(write_back), bool(write_allocate), bool(write_fetch))
@@ -83,8 +116,24 @@ class PyCache:
     # ---------------------------------------------------------------------- the core
 
     def set_of(self, L: int) -> int:
-        h = L ^ (L >> 11) ^ (L >> 23) if self.hash_index else L
-        return h % self.nsets
+        """A line's set within its partition (the only one unless `partitions` > 1)."""
+        h = L >> self.sample_bits if self.sample_low else L
+        if self.hash_index:
+            h = h ^ (h >> self.sh1) ^ (h >> self.sh2)
+        return h % self.pset
+
+    def _pbase(self, L: int, part: int) -> int:
+        return (part * self.pset + self.set_of(L)) * self.ways
+
+    def _slice(self, L: int, part: int) -> int:
+        k = L >> self.sample_bits if self.sample_low else L
+        k = k ^ (k >> 2) ^ (k >> 5) ^ (k >> 9)
+        return part * self.slices + k % self.slices
+
+    def _home(self, L: int) -> int:
+        if self.partitions == 1:
+            return 0
+        return _mix(L >> self.sample_bits if self.sample_low else L) % self.partitions
 
     def _rec(self, wb: bool, L: int, mask: int) -> None:
         if not self.record:
@@ -128,6 +177,8 @@ class PyCache:
         return v
 
     def _sampled(self, L: int) -> bool:
+        if self.sample_low:
+            return L & (self.sample - 1) == 0
         return (((L * 0x9E3779B97F4A7C15) & M64) >> 40) & (self.sample - 1) == 0
 
     def _fill_prefetch(self, P: int) -> None:
@@ -238,32 +289,130 @@ class PyCache:
         self.stamp[w] = self.clock
         self._trigger(L)
 
-    def _range(self, addr: int, nbytes: int, write: bool) -> None:
+    def _touch_side(self, L: int, m: int, write: bool, side: int) -> None:
+        """A partitioned access (README: partitions): home copy dirty, near clean replicas."""
+        home = self._home(L)
+        n = bin(m).count("1")
+        self.accesses += n
+        self.clock += 1
+        if write:
+            self.write_accesses += n
+            hb = self._pbase(L, home)
+            hw = self._find(hb, L)
+            if hw < 0:
+                hw = self._victim(hb)
+                self.tag[hw] = L + 1
+            nm = bin(m & ~self.valid[hw]).count("1")
+            self.misses += nm
+            self.hits += n - nm
+            self.valid[hw] |= m
+            self.dirty[hw] |= m
+            self.stamp[hw] = self.clock
+            if side != home:
+                w = self._find(self._pbase(L, side), L)
+                if w >= 0:
+                    self.valid[w] |= m
+                    self.stamp[w] = self.clock
+            return
+        nb = self._pbase(L, side)
+        w = self._find(nb, L)
+        if w >= 0 and self.valid[w] & m == m:
+            self.hits += n
+            self.stamp[w] = self.clock
+            return
+        if side == home:
+            if w < 0:
+                w = self._victim(nb)
+                self.tag[w] = L + 1
+            miss = m & ~self.valid[w]
+            nm = bin(miss).count("1")
+            self.hits += n - nm
+            self.misses += nm
+            if nm:
+                self.fetches += nm
+                self._rec(False, L, miss)
+            self.valid[w] |= m
+            self.stamp[w] = self.clock
+            return
+        hb = self._pbase(L, home)
+        hw = self._find(hb, L)
+        if hw < 0:
+            hw = self._victim(hb)
+            self.tag[hw] = L + 1
+        miss = m & ~self.valid[hw]
+        nm = bin(miss).count("1")
+        self.hits += n - nm
+        self.far_hits += n - nm
+        self.misses += nm
+        if nm:
+            self.fetches += nm
+            self._rec(False, L, miss)
+        self.valid[hw] |= m
+        self.stamp[hw] = self.clock
+        if w < 0:
+            w = self._victim(nb)
+            self.tag[w] = L + 1
+        self.valid[w] |= m
+        self.stamp[w] = self.clock
+
+    def _range(self, addr: int, nbytes: int, write: bool, side: int = 0) -> None:
         if nbytes <= 0:
             return
         end = addr + nbytes
         lb, sb, spl = self.line_bits, self.sector_bits, self.sectors_per_line
-        for L in range(addr >> lb, ((end - 1) >> lb) + 1):
+        first, step = addr >> lb, 1
+        if self.sample_low and self.sample > 1:
+            S = self.sample
+            first, step = -(-first // S) * S, S
+        touch = self._touch_side if self.partitions > 1 else None
+        hashed = self.sample > 1 and not self.sample_low
+        sliced = self.slices > 1 or self.partitions > 1
+        for L in range(first, ((end - 1) >> lb) + 1, step):
+            if hashed and not self._sampled(L):
+                continue
             lbase = L << lb
             lo = max(lbase, addr)
             hi = min(lbase + self.line, end)
             s0 = (lo - lbase) >> sb
             s1 = (hi - 1 - lbase) >> sb
-            if self.sample > 1 and not self._sampled(L):
-                continue
             m = (self.full_mask >> (spl - 1 - s1 + s0)) << s0
-            self._touch(L, m, write)
+            f0 = self.fetches
+            if touch is not None:
+                touch(L, m, write, side)
+            else:
+                self._touch(L, m, write)
+            if sliced:
+                sl = self._slice(L, self._home(L) if write else side)
+                self.slice_acc[sl] += bin(m).count("1")
+                self.slice_fetch[sl] += self.fetches - f0
+
+    def _block(self, addr: int, seg: int, stride: int, count: int, write: bool,
+               side: int) -> None:
+        """Rows of a tile (Cache.c_block); rows holding no sampled line are skipped, which
+        changes nothing but the time taken."""
+        if count <= 0 or seg <= 0:
+            return
+        lb = self.line_bits
+        if self.sample_low and self.sample > 1:
+            S = self.sample
+            for i in range(count):
+                a = addr + i * stride
+                if -(-(a >> lb) // S) * S <= (a + seg - 1) >> lb:
+                    self._range(a, seg, write, side)
+            return
+        for i in range(count):
+            self._range(addr + i * stride, seg, write, side)
 
     # ---------------------------------------------------------------------- the API
 
     def _delta(self, h, m, wb):
         return (self.hits - h, self.misses - m, self.writebacks - wb)
 
-    def access(self, addr: int, nbytes: int, write: bool = False):
+    def access(self, addr: int, nbytes: int, write: bool = False, *, side: int = 0):
         if addr < 0 or nbytes < 0:
             raise ValueError(f"addr and nbytes must be >= 0, got {addr}, {nbytes}")
         h, m, wb = self.hits, self.misses, self.writebacks
-        self._range(int(addr), int(nbytes), bool(write))
+        self._range(int(addr), int(nbytes), bool(write), side % self.partitions)
         return self._delta(h, m, wb)
 
     def invalidate(self, addr: int, nbytes: int) -> int:
@@ -271,21 +420,78 @@ class PyCache:
         if nbytes <= 0:
             return 0
         for L in range(addr >> self.line_bits, ((addr + nbytes - 1) >> self.line_bits) + 1):
-            w = self._find(self.set_of(L) * self.ways, L)
-            if w >= 0:
-                n += bin(self.dirty[w]).count("1")
-                self.tag[w] = self.valid[w] = self.dirty[w] = self.pfb[w] = self.stamp[w] = 0
+            if self.sample > 1 and not self._sampled(L):
+                continue
+            for p in range(self.partitions):
+                w = self._find(self._pbase(L, p), L)
+                if w >= 0:
+                    n += bin(self.dirty[w]).count("1")
+                    self.tag[w] = self.valid[w] = self.dirty[w] = self.pfb[w] = self.stamp[w] = 0
         return n
 
     def access_strided(self, addr: int, seg_bytes: int, stride: int, count: int,
-                       write: bool = False, passes: int = 1):
+                       write: bool = False, passes: int = 1, *, side: int = 0):
         if addr < 0 or seg_bytes < 0 or count < 0 or (count > 1 and addr + (count - 1) * stride < 0):
             raise ValueError("strided access reaches below address 0")
         h, m, wb = self.hits, self.misses, self.writebacks
-        for i in range(count):
-            for _ in range(passes):
-                self._range(addr + i * stride, seg_bytes, bool(write))
+        side %= self.partitions
+        if passes == 1:
+            self._block(addr, seg_bytes, stride, count, bool(write), side)
+        else:
+            for i in range(count):
+                for _ in range(passes):
+                    self._range(addr + i * stride, seg_bytes, bool(write), side)
         return self._delta(h, m, wb)
+
+    # ------------------------------------------------ bulk access streams (the GPU replay's)
+
+    def access_units(self, addr, nbytes, u0, u1, units, write=False) -> None:
+        for u in range(u0, u1):
+            lo, hi = nbytes * u // units, nbytes * (u + 1) // units
+            if hi > lo:
+                self._range(addr + lo, hi - lo, bool(write), u % self.partitions)
+
+    def gemm_chunk(self, a_base, b_base, c_base, M, N, K, esize, c_esize, tm, tn, tk, split,
+                   batch, group_m, u0, u1, s0, s1, a_ld=0, b_trans=False) -> None:
+        """Tile loads of GEMM work units [u0, u1) for K-steps [s0, s1) (Cache.gemm_chunk)."""
+        a_ld = a_ld if a_ld > 0 else K
+        mt, nt = -(-M // tm), -(-N // tn)
+        per_batch = mt * nt * split
+        kst = -(-K // tk)
+        ksteps = -(-kst // split)
+        blk = self._block
+        for s in range(s0, s1):
+            for u in range(u0, u1):
+                b, r = divmod(u, per_batch)
+                sp, t = divmod(r, mt * nt)
+                band, in_band = divmod(t, group_m * nt)
+                bw = min(group_m, mt - band * group_m)
+                mi, ni = band * group_m + in_band % bw, in_band // bw
+                m0, n0 = mi * tm, ni * tn
+                rows, cols = min(tm, M - m0), min(tn, N - n0)
+                side = u % self.partitions
+                kg = sp * ksteps + s
+                ab = a_base + b * M * a_ld * esize
+                bb = b_base + b * K * N * esize
+                cb = c_base + (b * split + sp) * M * N * c_esize
+                if kg < kst and s < ksteps:
+                    k0 = kg * tk
+                    kk = min(tk, K - k0)
+                    blk(ab + (m0 * a_ld + k0 % a_ld) * esize, kk * esize, a_ld * esize, rows,
+                        False, side)
+                    if b_trans:
+                        blk(bb + (n0 * K + k0) * esize, kk * esize, K * esize, cols, False, side)
+                    else:
+                        blk(bb + (k0 * N + n0) * esize, cols * esize, N * esize, kk, False, side)
+                if s == ksteps - 1:
+                    blk(cb + (m0 * N + n0) * c_esize, cols * c_esize, N * c_esize, rows, True,
+                        side)
+
+    def rows_chunk(self, table_base, row_bytes, table_rows, i0, i1, seed) -> None:
+        salt = (seed * 97 + 12345) & M64
+        for i in range(i0, i1):
+            row = _mix(i * 2654435761 + salt) % table_rows
+            self._range(table_base + row * row_bytes, row_bytes, False, i % self.partitions)
 
     def access_addrs(self, addrs, nbytes: int, write: bool = False):
         h, m, wb = self.hits, self.misses, self.writebacks
@@ -314,7 +520,7 @@ class PyCache:
 
     def contains(self, addr: int) -> bool:
         L = addr >> self.line_bits
-        w = self._find(self.set_of(L) * self.ways, L)
+        w = self._find(self._pbase(L, self._home(L)), L)
         return w >= 0 and bool((self.valid[w] >> ((addr & (self.line - 1)) >> self.sector_bits)) & 1)
 
     def flush(self) -> int:
@@ -342,10 +548,17 @@ class PyCache:
     def reset_counters(self) -> None:
         for k in COUNTERS:
             setattr(self, k, 0)
+        self.slice_acc = [0] * len(self.slice_acc)
+        self.slice_fetch = [0] * len(self.slice_fetch)
 
-    _ARRAYS = {"tag": np.uint64, "valid": np.uint64, "dirty": np.uint64, "stamp": np.uint64,
+    def slice_counts(self):
+        return (np.asarray(self.slice_acc, dtype=np.int64),
+                np.asarray(self.slice_fetch, dtype=np.int64))
+
+    _ARRAYS = {"tag": np.uint64, "valid": np.uint8, "dirty": np.uint8, "stamp": np.uint64,
                "pfb": np.uint8, "st_tag": np.uint64, "st_last": np.int64,
-               "st_stride": np.int64, "st_conf": np.uint8}
+               "st_stride": np.int64, "st_conf": np.uint8, "slice_acc": np.int64,
+               "slice_fetch": np.int64}
 
     def get_state(self) -> dict:
         st = {k: np.asarray(getattr(self, k), dtype=t) for k, t in self._ARRAYS.items()}
@@ -369,7 +582,9 @@ class PyCache:
                 "write_allocate": self.write_allocate, "write_fetch": self.write_fetch,
                 "prefetch": self.prefetch, "prefetch_degree": self.prefetch_degree,
                 "stride_entries": self.stride_entries, "hash_index": self.hash_index,
-                "sample": self.sample}
+                "sample": self.sample, "partitions": self.partitions,
+                "index_shifts": [self.sh1, self.sh2], "sample_select": self.sample_select,
+                "slices": self.slices}
 
     def __repr__(self):
         return (f"PyCache({self.size} B, {self.line} B lines, {self.ways} ways, {self.nsets} sets, "

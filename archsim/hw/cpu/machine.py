@@ -71,10 +71,10 @@ class Core(Node):
         bus = m.signals
         self.sig_state = bus.declare(f"core[{i}].state", width=3)
         self.sig_op = bus.declare(f"core[{i}].op", width=32)
-        self.sig_l1 = (bus.declare(f"l1[{i}].hit", kind="pulse", width=48),
-                       bus.declare(f"l1[{i}].miss", kind="pulse", width=48))
-        self.sig_l2 = (bus.declare(f"l2[{i}].hit", kind="pulse", width=48),
-                       bus.declare(f"l2[{i}].miss", kind="pulse", width=48))
+        self.sig_l1 = (bus.declare(f"l1[{i}].hit", kind="pulse", width=48, unit="lines"),
+                       bus.declare(f"l1[{i}].miss", kind="pulse", width=48, unit="lines"))
+        self.sig_l2 = (bus.declare(f"l2[{i}].hit", kind="pulse", width=48, unit="lines"),
+                       bus.declare(f"l2[{i}].miss", kind="pulse", width=48, unit="lines"))
         self.l1_bw = cfg.l1.bandwidth
         self.l2_bw = cfg.l2.bandwidth
         self.state = {"task": -1, "steps": [], "issue": 0, "exec": 0, "busy": False,
@@ -224,8 +224,8 @@ class Llc(Node):
         self.latency = _ticks(cfg.l3.latency)
         self.link = Link(m, "llc->dram", "llc", "dram", depth=cfg.dram.queue)
         bus = m.signals
-        self.sig_hit = bus.declare("llc.hit", kind="pulse", width=48)
-        self.sig_miss = bus.declare("llc.miss", kind="pulse", width=48)
+        self.sig_hit = bus.declare("llc.hit", kind="pulse", width=48, unit="lines")
+        self.sig_miss = bus.declare("llc.miss", kind="pulse", width=48, unit="lines")
         self.sig_addr = bus.declare("llc.miss_addr", kind="pulse", width=64)
 
     def save_state(self):

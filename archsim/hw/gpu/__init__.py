@@ -40,6 +40,7 @@ def _run_gpu(graph, cfg, exec_mode, **opts):
     return run_program(lower(graph, cfg, mode=exec_mode, tuner=_gemm_tuner(cfg)), cfg, **opts)
 
 
+_run_gpu.checkpoints = True   # accepts checkpoint= (simulate passes it on; see run_program)
 register_machine("gpu", modes=("bsp", "fused"), run=_run_gpu, signals=True)
 
 __all__ = ["GpuModel", "run_program"]

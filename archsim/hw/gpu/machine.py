@@ -7,8 +7,10 @@ Components (names are also their signal prefixes):
     sm[i]     SM: resident CTAs and free resources; three pipes (tensor, simt, lsu) with
               busy-until state; signals simt_busy, tensor_busy, mem_outstanding, ctas
     xbar      the crossbar between SMs and L2 slices (bandwidth server)
-    l2[s]     L2 slices: bandwidth servers; hits/misses from the functional L2 (the Cython
-              cache in archsim.hw.mem, the slices' shared tag state, lines hashed to slices)
+    l2[s]     L2 slices: bandwidth servers; hits/misses from the functional L2 (the shared
+              cache component archsim.hw.cache as GpuL2: the slices' tag state); each line
+              is served by one slice (address hash), and a chunk's bytes go to the slices in
+              the proportions its lines did, so a skewed stream queues on few slices
     hbm       HBM channels, each with its own queue (busy-until per channel); a bundle's bytes
               go to the channels its address interleave granules map to, so a skewed stream
               queues on few channels
@@ -42,9 +44,9 @@ from archsim.lower.program import Program
 from archsim.lower.vendor import occupancy
 
 PS = TICKS_PER_SECOND
-# L2 slices modelled per partition: lines hash evenly over them, so a chunk's bundle is split
-# evenly; the count sets the signal resolution (l2[s].hit/miss), not the timing
-L2_SLICES_PER_PARTITION = 4
+# L2 slices per partition: each line is served by one slice (an address hash, archsim.hw.gpu.l2),
+# and a chunk's bundle goes to the slices in the proportions its lines did
+from archsim.hw.gpu.l2 import SLICES_PER_PARTITION as L2_SLICES_PER_PARTITION  # noqa: E402
 
 # ---- arbiters: registered by name next to their definition ------------------------------------
 ARBITERS: dict[str, Callable] = {}
@@ -84,7 +86,7 @@ class Sm(Node):
         bus = machine.signals
         self.sig_simt = bus.declare(f"sm[{i}].simt_busy")
         self.sig_tensor = bus.declare(f"sm[{i}].tensor_busy")
-        self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48)
+        self.sig_mem = bus.declare(f"sm[{i}].mem_outstanding", width=48, unit="bytes")
         self.sig_ctas = bus.declare(f"sm[{i}].ctas", width=8)
 
 
@@ -95,7 +97,8 @@ class _Server(Node):
         super().__init__(machine, name, None, {"bytes": 0})
         # the SMs' link into this server, used in fluid form (Link.reserve) by the chunks
         self.link = Link(machine, f"{name}.in", "sm", name, bandwidth=bytes_per_tick)
-        self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48)
+        self.sigs = {p: machine.signals.declare(f"{name}.{p}", kind="pulse", width=48,
+                                                unit="bytes")
                      for p in pulses}
 
 
@@ -111,7 +114,8 @@ class Hbm(Node):
                                                 "bytes": 0})
         bus = machine.signals
         self.sig_busy = [bus.declare(f"hbm[{c}].busy") for c in range(self.channels)]
-        self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48) for c in range(self.channels)]
+        self.sig_queue = [bus.declare(f"hbm[{c}].queue", width=48, unit="bytes")
+                          for c in range(self.channels)]
         self.watch = False
         self._all = np.arange(self.channels)
 
@@ -196,7 +200,7 @@ class GpuMachine(Machine):
         self.nsm = sm.count
         self.gs = GridScheduler(self, arbiter)
         self.xbar = _Server(self, "xbar", cfg.crossbar.bandwidth / PS, ("bytes",))
-        self.nslices = max(1, int(cfg.l2.partitions)) * L2_SLICES_PER_PARTITION
+        self.nslices = model.l2.nslices     # partitions x L2_SLICES_PER_PARTITION
         self.slices = [_Server(self, f"l2[{s}]", cfg.l2.bandwidth / self.nslices / PS,
                                ("hit", "miss")) for s in range(self.nslices)]
         # the slices' busy-until times, one array (every chunk spreads over all slices)
@@ -394,21 +398,21 @@ class GpuMachine(Machine):
             if s.subscribed:
                 s.pulse(now, int(xb))
         if c.l2[j] > 0:
-            per = c.l2[j] * phi / self.nslices
-            dur = self.slices[0].link.transfer_ticks(per)
+            # each slice takes the bytes of the lines that hash to it: a skewed bundle queues
+            # on few slices (ticks rounded up per slice, as Link.transfer_ticks does)
+            per = c.l2[j] * phi * c.l2_frac[j]
+            dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
             lb = self.l2_busy
             np.maximum(lb, now, out=lb)
             lb += dur
             mem_end = max(mem_end, int(lb.max()))
-            self.l2_bytes += per * self.nslices
+            self.l2_bytes += c.l2[j] * phi
             if self._watch_l2:
-                hit = int(c.hit[j] * phi / self.nslices)
-                miss = int((c.req[j] - c.hit[j]) * phi / self.nslices)
-                for sl in self.slices:
+                for s, sl in enumerate(self.slices):
                     if sl.sigs["hit"].subscribed:
-                        sl.sigs["hit"].pulse(now, hit)
+                        sl.sigs["hit"].pulse(now, int(c.slice_hit[j, s] * phi))
                     if sl.sigs["miss"].subscribed:
-                        sl.sigs["miss"].pulse(now, miss)
+                        sl.sigs["miss"].pulse(now, int(c.slice_miss[j, s] * phi))
         if c.dram[j] > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, c.dram[j] * phi, c.first_channel))
         if c.ce[j] > 0:
@@ -569,11 +573,12 @@ def build(cfg, program, **kw) -> GpuMachine:
 def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1, progress=None,
                 flush_l2_per_kernel=False, monitors=None, streams=None, arbiter="fifo",
                 checkpoint_after: int | None = None, checkpoint_path: str | None = None,
-                backend: str | None = None):
+                backend: str | None = None, checkpoint_meta: dict | None = None):
     """Run `program` on the component GPU; returns the SimResult (see model.GpuModel._result).
 
     checkpoint_after / checkpoint_path: stop after that many events, write a checkpoint there
-    and return None (resume with `resume_machine`)."""
+    and return None (resume with `resume_machine`); `checkpoint_meta` (plain data: the
+    caller's run options) is stored beside the machine (`checkpoint_meta(path)` reads it)."""
     model.prepare(program, l2_start)
     m = build(model.cfg, program, model=model, streams=streams, repeat=repeat, arbiter=arbiter,
               flush_l2_per_kernel=flush_l2_per_kernel, progress=progress, seed=model.seed,
@@ -584,7 +589,7 @@ def run_machine(model: GpuModel, program: Program, *, l2_start="cold", repeat=1,
     if checkpoint_after is not None:
         m.run(max_events=checkpoint_after)
         if m.pending:
-            save_checkpoint(m, checkpoint_path)
+            save_checkpoint(m, checkpoint_path, meta=checkpoint_meta)
             return None
     m.run()
     return finish(m, l2_start)
@@ -605,16 +610,53 @@ def finish(m: GpuMachine, l2_start: str):
     return res
 
 
-def save_checkpoint(m: GpuMachine, path: str) -> None:
-    """Write the running machine to `path` atomically (temp file + rename)."""
+def save_checkpoint(m: GpuMachine, path: str, meta: dict | None = None) -> None:
+    """Write the running machine (and `meta`, if given) to `path` atomically (temp file +
+    rename). A file the path's folder does not allow is a UserError."""
     import os
+    import pickle
     import tempfile
     blob = m.checkpoint()
+    if meta is not None:
+        blob = pickle.dumps({"archsim_checkpoint": CHECKPOINT_FILE_VERSION, "meta": meta,
+                             "machine": blob}, protocol=pickle.HIGHEST_PROTOCOL)
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ckpt-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"checkpoint {path}: cannot write there ({exc.strerror or exc})") \
+            from None
+
+
+CHECKPOINT_FILE_VERSION = 1
+
+
+def _read_checkpoint(path: str) -> tuple[dict | None, bytes]:
+    """(meta or None, machine blob) of a checkpoint file; a bad file is a UserError.
+    Checkpoints are pickles: resume only files you wrote."""
+    import pickle
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UserError(f"checkpoint {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = pickle.loads(raw)
+    except Exception:
+        raise UserError(f"checkpoint {path}: not an archsim checkpoint") from None
+    if isinstance(data, dict) and "archsim_checkpoint" in data:
+        if data["archsim_checkpoint"] != CHECKPOINT_FILE_VERSION:
+            raise UserError(f"checkpoint {path}: written by another archsim version")
+        return data.get("meta"), data["machine"]
+    return None, raw
+
+
+def checkpoint_meta(path: str) -> dict | None:
+    """The run options stored with a checkpoint (None if it was written without any)."""
+    return _read_checkpoint(path)[0]
 
 
 def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="cold", repeat=1,
@@ -627,8 +669,7 @@ def resume_machine(model: GpuModel, program: Program, path: str, *, l2_start="co
               backend=backend)
     for fn in monitors or ():
         fn(m.signals, model.cfg.clocks.boost)
-    with open(path, "rb") as fh:
-        m.restore(fh.read())
+    m.restore(_read_checkpoint(path)[1])
     m.watch()
     m.run()
     return finish(m, l2_start)

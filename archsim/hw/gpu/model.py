@@ -7,7 +7,7 @@ How a kernel runs (DESIGN.md "Fidelity": tile and transaction-bundle granularity
    of `concurrent`; a persistent kernel's CTAs loop over units, so its waves are tile waves.
 2. Chunks: each wave is cut into chunks (a range of K-steps of every tile in the wave; a group
    of row blocks). A chunk replays its memory accesses through the L2 model (the Cython cache
-   in archsim.hw.mem): every tile's A/B panel segments per K-step, every stream's slice, every
+   component archsim.hw.cache, as GpuL2 in l2.py): every tile's A/B panel segments per K-step, every stream's slice, every
    gathered row — the interleaving of CTAs running side by side. That yields hits, misses and
    write-backs per chunk. Identical CTAs within a wave are not simulated one by one for
    timing: the busiest SM's share of the wave (ceil(units / SMs) units) sets the compute time,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from archsim.engine import TICKS_PER_SECOND, Simulator
 from archsim.energy import EnergyModel
-from archsim.hw.mem import L2Cache
+from archsim.hw.gpu.l2 import GpuL2
 from archsim.hw.result import OpResult, SimResult
 from archsim.lower.program import Kernel, Program
 from archsim.lower.vendor import occupancy
@@ -41,8 +41,8 @@ from archsim.hw.gpu.kernels import KERNEL_MODELS, kernel_model  # noqa: E402
 
 MAX_CHUNKS = 48            # chunks per kernel: the timing resolution inside a kernel
 # L2 request volume below which every line is simulated; above it, 1/S of the lines (S a power
-# of two up to SAMPLE_CAP). The same on every backend: the pure-Python L2 (archsim.hw.mem.pyl2)
-# is slower but gives the same answer as the Cython one (one source of truth, tested).
+# of two up to SAMPLE_CAP). The same on every backend: the pure-Python cache
+# (archsim.hw.cache.PyCache) is slower but gives the same answer as the Cython one (tested).
 SAMPLE_VOLUME = 96 << 20
 SAMPLE_CAP = 32
 
@@ -58,6 +58,17 @@ class _Chunk:
     wb: int = 0            # DRAM writes (write-backs of dirty lines)
     latency_rounds: float = 0.0
     last_step: bool = False  # holds a tile's last K-step (its epilogue)
+    slice_req: np.ndarray | None = None    # bytes requested per L2 slice (lines hash to slices)
+    slice_miss: np.ndarray | None = None   # of which fetched from DRAM
+
+    def slice_skew(self) -> float:
+        """Busiest slice's bytes over the mean (1 when lines spread evenly; up to the slice
+        count when one slice serves everything): what the L2 term is stretched by."""
+        r = self.slice_req
+        if r is None or not r.size:
+            return 1.0
+        tot = float(r.sum())
+        return float(r.max()) * r.size / tot if tot > 0 else 1.0
 
 
 @dataclass
@@ -82,22 +93,27 @@ class GpuModel:
     def __init__(self, cfg, *, sample: int = 1, seed: int = 0, l2_impl=None):
         self.cfg = cfg
         l2 = cfg.l2
-        impl = l2_impl or L2Cache
-        self.l2 = impl(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample)
+        self.l2 = GpuL2(l2.size, l2.line, l2.sector, l2.ways, l2.partitions, sample,
+                        impl=l2_impl)
         self.energy = EnergyModel(cfg)
         self.seed = seed
 
     # ---- functional pass: replay accesses through the L2 --------------------------------------
     def _counters(self):
-        c = self.l2.counters()
-        return c["requested"], c["hit"], c["miss"], c["writeback"]
+        return self.l2.sectors(), self.l2.slice_sectors()
 
     def _measure(self, chunk: _Chunk, before):
-        after = self._counters()
-        chunk.req += after[0] - before[0]
-        chunk.hit += after[1] - before[1]
-        chunk.miss += after[2] - before[2]
-        chunk.wb += after[3] - before[3]
+        after = self.l2.sectors()
+        b, (sb_req, sb_miss) = before
+        k = self.l2.sector * self.l2.sample    # sectors -> bytes of the whole cache
+        chunk.req += (after[0] - b[0]) * k
+        chunk.hit += (after[1] - b[1]) * k
+        chunk.miss += (after[2] - b[2]) * k
+        chunk.wb += (after[3] - b[3]) * k
+        s_req, s_miss = self.l2.slice_sectors()
+        d_req, d_miss = (s_req - sb_req) * float(k), (s_miss - sb_miss) * float(k)
+        chunk.slice_req = d_req if chunk.slice_req is None else chunk.slice_req + d_req
+        chunk.slice_miss = d_miss if chunk.slice_miss is None else chunk.slice_miss + d_miss
 
     def replay(self, k: Kernel, program: Program) -> _KernelRun:
         cfg = self.cfg
@@ -138,8 +154,11 @@ class GpuModel:
             wave = run.chunks[first:]
             nst = sum(x.steps for x in wave)
             tot = [sum(getattr(x, a) for x in wave) for a in ("req", "hit", "miss", "wb")]
+            s_req = sum(x.slice_req for x in wave)
+            s_miss = sum(x.slice_miss for x in wave)
             for x in wave:
                 x.req, x.hit, x.miss, x.wb = (v * x.steps / nst for v in tot)
+                x.slice_req, x.slice_miss = s_req * (x.steps / nst), s_miss * (x.steps / nst)
 
     def _replay_attention(self, k: Kernel, run: _KernelRun, bufs) -> None:
         t = k.tile
@@ -217,7 +236,7 @@ class GpuModel:
             u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
             share = u_sm / ch.units
             terms = km.sm_terms(self, run, ch, f, u_sm, share)
-            terms["l2"] = km.l2_bytes(self, run, ch) / l2bw
+            terms["l2"] = km.l2_bytes(self, run, ch) * ch.slice_skew() / l2bw
             ce = km.ce_bytes(self, run, ch)
             if ce:
                 terms["copy_engine"] = ce / cfg.launch.copy_engine_bandwidth
@@ -484,12 +503,18 @@ def _volume(program: Program) -> int:
 
 def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 1, seed: int = 0,
                 progress=None, flush_l2_per_kernel: bool = False, engine: str = "components",
-                monitors=None, l2_impl=None, backend: str | None = None) -> SimResult:
+                monitors=None, l2_impl=None, backend: str | None = None,
+                checkpoint: dict | None = None) -> SimResult | None:
     """Simulate `program` on GPU `cfg`; the last of `repeat` back-to-back runs is reported.
+
+    checkpoint: {"after": N, "path": P, "meta": {...}} stops after N events, writes the machine
+    (and `meta`, the caller's run options) to P and returns None (or the result if the run
+    ended first); {"resume": P} loads P into a freshly built machine and runs it to the end
+    (the component engine only: archsim.hw.gpu.machine).
 
     engine "components" (default) runs the component machine (archsim.hw.gpu.machine);
     "formula" the closed-form chunk sequence it reproduces (kept as the reference in tests).
-    l2_impl: an L2 class to use instead of the compiled one (pyl2.L2Cache: same answers);
+    l2_impl: the cache class of the L2 instead of the compiled one (PyCache: same answers);
     backend: the event engine ("cython" or "python").
     l2_start "cold": the L2 starts empty; "warm": graph inputs and weights start resident as far
     as capacity allows (as after earlier runs). flush_l2_per_kernel: write back and invalidate
@@ -504,10 +529,16 @@ def run_program(program: Program, cfg, *, l2_start: str = "cold", repeat: int = 
     if engine != "components":
         from archsim.errors import UserError
         raise UserError(f"GPU engine must be 'components' or 'formula', not {engine!r}")
-    from archsim.hw.gpu.machine import run_machine
-    return run_machine(model, program, l2_start=l2_start, repeat=repeat, progress=progress,
-                       flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors,
-                       backend=backend)
+    from archsim.hw.gpu.machine import resume_machine, run_machine
+    kw = dict(l2_start=l2_start, repeat=repeat, progress=progress,
+              flush_l2_per_kernel=flush_l2_per_kernel, monitors=monitors, backend=backend)
+    if checkpoint and checkpoint.get("resume"):
+        return resume_machine(model, program, checkpoint["resume"], **kw)
+    if checkpoint:
+        return run_machine(model, program, checkpoint_after=int(checkpoint["after"]),
+                           checkpoint_path=checkpoint["path"],
+                           checkpoint_meta=checkpoint.get("meta"), **kw)
+    return run_machine(model, program, **kw)
 
 
 def make_model(program: Program, cfg, *, repeat: int = 1, seed: int = 0,
@@ -539,7 +570,7 @@ def _clock_terms(model: GpuModel, run: _KernelRun):
         pc = km.pipe_cycles(cfg.sm, run, ch, u_sm, per)
         cyc[j] = max(pc, u_sm * lsu)
         xb, l2, dram, ce = _mem_bytes(model, run, ch)
-        mem = max(l2 / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
+        mem = max(l2 * ch.slice_skew() / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
                   dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
                   ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
         const[j] = mem
@@ -560,6 +591,10 @@ class ChunkCosts:
         self.req = np.array([c.req for c in run.chunks], float)
         self.hit = np.array([c.hit for c in run.chunks], float)
         self.xbar, self.l2, self.dram, self.ce = (np.zeros(n) for _ in range(4))
+        # per chunk and L2 slice: share of the chunk's L2 bytes, and hit / miss bytes (signals)
+        ns = model.l2.nslices
+        self.l2_frac = np.full((n, ns), 1.0 / ns)
+        self.slice_hit, self.slice_miss = np.zeros((n, ns)), np.zeros((n, ns))
         self.lat_add, self.lat_floor = np.zeros(n), np.zeros(n)
         self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
         self.pipe = "simt"
@@ -568,6 +603,10 @@ class ChunkCosts:
             self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = km.coeffs(model, run, ch)
             self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
             self.lat_add[j], self.lat_floor[j] = km.latency(model, run, ch)
+            if ch.slice_req is not None and ch.slice_req.sum() > 0:
+                self.l2_frac[j] = ch.slice_req / ch.slice_req.sum()
+                self.slice_miss[j] = ch.slice_miss
+                self.slice_hit[j] = ch.slice_req - ch.slice_miss
         self.uses_sms = km.uses_sms
         self.model_name = k.model
         self.nonlinear = km.nonlinear(k)

@@ -1,24 +1,6 @@
-"""Memory-system models: the L2 cache (Cython, archsim.hw.mem._l2) in front of HBM.
+"""Memory-system models — where they live now (README.md here).
 
-Where the Cython extension was not compiled, the pure-Python twin (pyl2) is used — the same
-model, much slower — and COMPILED is False (archsim.hw.gpu samples the L2 more heavily then).
+The GPU L2 is the shared cache component (`archsim.hw.cache.Cache`, Cython, with its twin
+`PyCache`) configured by `archsim.hw.gpu.l2.GpuL2`; HBM channels are `archsim.hw.gpu.machine.Hbm`;
+the CPU's caches and DRAM are in `archsim.hw.cpu`. This package holds no model of its own.
 """
-import os
-import warnings
-
-_WANT = os.environ.get("ARCHSIM_ENGINE", "auto") or "auto"  # as archsim.engine reads it
-try:
-    if _WANT == "python":
-        raise ImportError("ARCHSIM_ENGINE=python")
-    from archsim.hw.mem._l2 import L2Cache
-    COMPILED = True
-except ImportError as _exc:  # no compiler at install time
-    if _WANT == "cython":
-        raise
-    if _WANT != "python":
-        warnings.warn(f"archsim.hw.mem: compiled L2 unavailable ({_exc}); using the pure-Python "
-                      "L2, which is much slower", RuntimeWarning, stacklevel=2)
-    from archsim.hw.mem.pyl2 import L2Cache
-    COMPILED = False
-
-__all__ = ["COMPILED", "L2Cache"]
