@@ -67,13 +67,17 @@ class AddressMap:
 class ChipCaches:
     """Every L1, L2 and the LLC of a chip as line-granular caches."""
 
-    def __init__(self, cfg, geom, sample: int = 1) -> None:
+    def __init__(self, cfg, geom, sample: int = 1, log_hbm: bool = False) -> None:
         line = cfg.line
+        self.log_hbm = log_hbm          # keep the line addresses read from / written to HBM
+        self.hbm_reads: list = []
+        self.hbm_writes: list = []
         self.line = line
         self.sample = int(sample)
         self.geom = geom
         self.llc = Cache(cfg.llc.size, line, cfg.llc.ways, hash_index=False,
                          write_fetch=False, sample=self.sample)
+        self.llc.record = log_hbm
         self.l2 = []
         for _ in range(geom.groups):
             c = Cache(cfg.l2.size, line, cfg.l2.ways, hash_index=False, sample=self.sample)
@@ -133,6 +137,7 @@ class ChipCaches:
                 r += m
                 w += wb
         self._touched.clear()
+        self._log()
         return r * self.sample, w * self.sample
 
     def llc_write(self, first_lines: np.ndarray, nlines: int) -> int:
@@ -143,7 +148,20 @@ class ChipCaches:
         nb = nlines * line
         for a in first_lines.tolist():
             wb += llc.access(a * line, nb, write=True)[2]
+        self._log()
         return wb * self.sample
+
+    def _log(self) -> None:
+        if self.log_hbm:
+            self.hbm_reads.append(self.llc.take_fetches() // self.line)
+            self.hbm_writes.append(self.llc.take_writebacks() // self.line)
+
+    def take_hbm(self) -> tuple[np.ndarray, np.ndarray]:
+        """Line addresses read from and written to HBM since the last take (log_hbm)."""
+        r = np.concatenate(self.hbm_reads).astype(np.int64) if self.hbm_reads else np.zeros(0, np.int64)
+        w = np.concatenate(self.hbm_writes).astype(np.int64) if self.hbm_writes else np.zeros(0, np.int64)
+        self.hbm_reads, self.hbm_writes = [], []
+        return r, w
 
     def counters(self) -> dict:
         """Summed counters of every level (simulated lines, times the sampling)."""

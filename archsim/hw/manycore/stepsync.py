@@ -51,8 +51,9 @@ class OpTiming:
 class ManycoreState:
     """Runtime state of the chip between ops: its caches and where tensors live."""
 
-    def __init__(self, cfg, geom: MeshGeometry, cache_sample: int = 1) -> None:
-        self.caches = ChipCaches(cfg, geom, sample=cache_sample)
+    def __init__(self, cfg, geom: MeshGeometry, cache_sample: int = 1,
+                 log_hbm: bool = False) -> None:
+        self.caches = ChipCaches(cfg, geom, sample=cache_sample, log_hbm=log_hbm)
         self.addrs = AddressMap()
 
 
@@ -63,17 +64,19 @@ def _add(c: dict, k: str, v: float) -> None:
 class StepSyncModel:
     def __init__(self, cfg, samples: int = DEFAULT_SAMPLES,
                  write_samples: int = WRITE_SAMPLES, seed: int = 0,
-                 cache_sample: int = DEFAULT_CACHE_SAMPLE) -> None:
+                 cache_sample: int = DEFAULT_CACHE_SAMPLE, log_hbm: bool = False) -> None:
         self.cfg = cfg
         self.geom = MeshGeometry.from_config(cfg)
         self.shape = MachineShape.from_config(cfg)
-        self.state = ManycoreState(cfg, self.geom, cache_sample)
+        self.state = ManycoreState(cfg, self.geom, cache_sample, log_hbm)
         self.samples = samples
         self.write_samples = write_samples
         self.rng = np.random.default_rng(seed)
         self.line = cfg.line
         self._roles = ("A", "B")
         self._op: MeshOp | None = None
+        self.plan: list | None = None      # the event mode collects each step's work here
+        self._rec: dict | None = None
 
     # -------------------------------------------------------------------- where blocks live
     def _pieces(self, op_id: int, role: str, keys: np.ndarray, nbytes: int,
@@ -157,6 +160,11 @@ class StepSyncModel:
         _add(c, "l2_block_misses", l2_miss.size)
         f_l2 = self._route([traffic.l2_to_l1(geom, p_grp, p_base, p_lines, ptr, dst, line)],
                            self.cfg.noc.multicast, "l2")
+        rec = self._rec
+        if rec is not None:     # the event mode's plan: who waits for which lines
+            for i in range(uniq.size):
+                rec["pairs"].append((role, int(p_key[i]), int(p_grp[i]), dst[ptr[i]:ptr[i + 1]],
+                                     int(p_base[i]), int(p_lines[i]), bool(l2_missed[i])))
         if not l2_miss.size:
             return f_l2, None, 0
         mk2 = p_key[l2_miss]
@@ -169,6 +177,11 @@ class StepSyncModel:
         np.maximum.at(k_lines, kinv, l2_missed[l2_miss])
         k_base = np.zeros(ukeys.size, np.int64)
         k_base[kinv] = p_base[l2_miss]
+        if rec is not None:
+            gs = mg2[korder]
+            for j in range(ukeys.size):
+                rec["blocks"].append((role, int(ukeys[j]), int(k_base[j]), int(k_lines[j]),
+                                      gs[kptr[j]:kptr[j + 1]]))
         _add(c, "l2_accesses", int(l2_missed.sum()))       # fills
         _add(c, "llc_accesses", int(k_lines.sum()))        # one read per line, multicast
         f_llc = traffic.llc_to_l2(geom, k_base, k_lines, kptr, mg2[korder], line, self.samples,
@@ -196,6 +209,10 @@ class StepSyncModel:
         """Fetch time (cycles) of one step; updates counters."""
         cfg, geom = self.cfg, self.geom
         mc = cfg.noc.multicast
+        if self.plan is not None:
+            self._rec = {"tiles": tiles, "compute": compute, "pairs": [], "blocks": [],
+                         "writes": None}
+            self.plan.append(self._rec)
         total = LinkLoads.zeros(geom)
         hops_l2 = hops_llc = 0
         l2_flows, llc_flows = [], []
@@ -223,6 +240,8 @@ class StepSyncModel:
             lines = lines_of(w_bytes, self.line)
             (first, _), = self._pieces(op_id, w_role, w_keys, w_bytes, n_out_blocks)
             _add(c, "hbm_write_lines", self.state.caches.llc_write(first, lines))
+            if self._rec is not None:
+                self._rec["writes"] = (w_tiles, first, lines)
             f = traffic.writes_to_llc(geom, w_tiles, first, np.full(w_tiles.size, lines),
                                       self.line, self.write_samples, self.rng)
             ld = self._route([f], False, "write")
@@ -234,6 +253,10 @@ class StepSyncModel:
         latency = (hops_llc * h + cfg.llc.latency if any_llc else 0) + \
             (hops_l2 * h + cfg.l2.latency if any_l2 else 0)
         mesh = self._mesh_cycles(total, latency)
+        if self._rec is not None:
+            self._rec["hbm"] = self.state.caches.take_hbm()
+            self._rec["estimate"] = mesh
+            self._rec = None
         _add(c, "byte_hops", total.byte_hops())
         _add(c, "max_link_bytes", total.max_link())
         c["peak_link_bytes"] = max(c.get("peak_link_bytes", 0.0), total.max_link())
@@ -350,7 +373,8 @@ class StepSyncModel:
         barrier = 2 * (self.geom.rows - 1 + self.geom.cols - 1) * cfg.noc.hop_latency
         onchip += op.repeat * barrier
         c["barrier_cycles"] = op.repeat * barrier
-        cycles = max(onchip, offchip)
+        # the event mode has HBM among its components: its on-chip time already waited for it
+        cycles = onchip if getattr(self, "hbm_in_components", False) else max(onchip, offchip)
         compute = first.compute_cycles + n * steady.compute_cycles
         fetch = first.fetch_cycles + n * steady.fetch_cycles
         if offchip >= onchip:
