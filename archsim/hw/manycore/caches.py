@@ -55,6 +55,9 @@ class AddressMap:
             self._next += -(-span // ALIGN_LINES) * ALIGN_LINES
         return r
 
+    def get(self, key) -> tuple[int, int] | None:
+        return self._regions.get(key)
+
     @staticmethod
     def block_lines(base: int, span: int, keys: np.ndarray, lines: int) -> np.ndarray:
         """First line of blocks `keys` of `lines` lines each in a region."""

@@ -1,8 +1,9 @@
 """Step-synchronous execution of a MeshProgram (UPCYCLE's own method, papers.md section 2).
 
 Per op (a layer), every step gives each active tile one work item. For each step the model:
-1. looks each tile's A and B blocks up in its L1 (`BlockCache`); misses are grouped by L2 group
-   and looked up in the group's L2; L2 misses are fetched from the LLC slices;
+1. reads each tile's A and B blocks through its L1 (`caches.ChipCaches`: line-granular
+   instances of archsim.hw.cache); the lines missed are grouped by L2 group and read through
+   the group's L2, whose misses come from the LLC, whose misses come from HBM;
 2. routes the step's traffic on the mesh (`traffic`: L2 -> L1 multicast within groups, LLC -> L2
    multicast across groups, finished outputs to the LLC) and takes the load of the most-loaded
    link or local port;
@@ -11,8 +12,8 @@ Per op (a layer), every step gives each active tile one work item. For each step
    MAC instructions (or L1 line reads over the read ports, if more).
 
 Step s's operands are prefetched during step s-1, so the op's on-chip time is
-`fetch[0] + sum_s max(compute[s], fetch[s+1])`. Off-chip: the LLC (tensor granularity) says which
-bytes an op reads from and writes to HBM; the op's time is max(on-chip, off-chip bytes / HBM
+`fetch[0] + sum_s max(compute[s], fetch[s+1])`. Off-chip: the LLC's line misses (HBM reads) and
+dirty evictions (HBM writes) during the op; the op's time is max(on-chip, off-chip bytes / HBM
 bandwidth) plus one HBM latency when it touches HBM. Ops run one after another (a barrier per
 layer, costed as a gather-and-release round trip across the mesh). An op repeated n times (an LSTM's recurrent GEMM) runs twice — the second time with the
 caches the first left — and counts n-1 times the second.
@@ -77,6 +78,21 @@ class StepSyncModel:
         self._op: MeshOp | None = None
         self.plan: list | None = None      # the event mode collects each step's work here
         self._rec: dict | None = None
+
+    def set_program(self, ops) -> None:
+        """Note each tensor's last reader (for `lowering.invalidate_dead`)."""
+        self._last_read = {}
+        for i, op in enumerate(ops):
+            for name, _, role in op.reads:
+                if role != "param":
+                    self._last_read[name] = i
+
+    def _drop_dead(self, op_id: int) -> None:
+        amap, caches, line = self.state.addrs, self.state.caches, self.line
+        for name, _, role in self._op.reads:
+            r = amap.get(name)
+            if role != "param" and r and getattr(self, "_last_read", {}).get(name) == op_id:
+                caches.llc.invalidate(r[0] * line, r[1] * line)
 
     # -------------------------------------------------------------------- where blocks live
     def _pieces(self, op_id: int, role: str, keys: np.ndarray, nbytes: int,
@@ -352,6 +368,8 @@ class StepSyncModel:
             # back (an invalidate, as the kernel's last read of them would issue)
             base, span = self.state.addrs.region((op_id, "partial"), 1)
             self.state.caches.llc.invalidate(base * self.line, span * self.line)
+        if cfg.lowering.invalidate_dead:
+            self._drop_dead(op_id)
         n = op.repeat - 1
         c = {k: v + n * steady.counters.get(k, 0) for k, v in first.counters.items()
              if k not in ("fetched", "peak_link_bytes")}
