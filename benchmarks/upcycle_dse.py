@@ -82,6 +82,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workload", default=DEFAULT)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--png")
+    ap.add_argument("--clocks", nargs="*", type=float, default=list(CLOCKS))
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="start no new point after this many seconds of wall time (the table "
+                         "and plot then cover the points that finished)")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.what == "sensitivity":
@@ -108,16 +112,23 @@ def main(argv=None) -> int:
           "Pareto (power) | Pareto (area) | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     points = []
-    for tiles, (rows_, cols) in MESHES.items():
-        for bits in SIMD:
-            for ghz in CLOCKS:
-                over = (f"tiles.rows={rows_}", f"tiles.cols={cols}", f"tiles.vector_bits={bits}",
-                        f"tiles.clock={ghz} GHz")
-                r = run_point((a.workload, over, a.batch))
-                r.update(tiles=tiles, bits=bits, ghz=ghz)
-                points.append(r)
-                print(f"  done {tiles} {bits} {ghz}: {r['samples_per_s']:,.0f}/s "
-                      f"{r['power_w']:.0f} W ({r['cpu_s']:.0f} s CPU)", file=sys.stderr, flush=True)
+    t_start = time.perf_counter()
+    grid = [(tiles, bits, ghz) for ghz in a.clocks for tiles in MESHES for bits in SIMD]
+    for tiles, bits, ghz in grid:
+        if a.budget_s is not None and time.perf_counter() - t_start > a.budget_s:
+            print(f"  budget spent: {len(points)} of {len(grid)} points run", file=sys.stderr)
+            break
+        rows_, cols = MESHES[tiles]
+        over = (f"tiles.rows={rows_}", f"tiles.cols={cols}", f"tiles.vector_bits={bits}",
+                f"tiles.clock={ghz} GHz")
+        r = run_point((a.workload, over, a.batch))
+        r.update(tiles=tiles, bits=bits, ghz=ghz)
+        points.append(r)
+        print(f"  done {tiles} {bits} {ghz}: {r['samples_per_s']:,.0f}/s "
+              f"{r['power_w']:.0f} W ({r['cpu_s']:.0f} s CPU)", file=sys.stderr, flush=True)
+        if a.json:
+            Path(a.json).write_text(json.dumps(points, indent=1) + "\n")
+    points.sort(key=lambda p: (p["tiles"], p["bits"], p["ghz"]))
     fp, fa = set(pareto(points, "power_w")), set(pareto(points, "area_mm2"))
     for i, r in enumerate(points):
         print(f"| {r['tiles']} | {r['bits']} | {r['ghz']} | {r['samples_per_s']:,.0f} | "
