@@ -4,10 +4,11 @@
     python benchmarks/upcycle_modes.py --part 1   # or one of them
 
 Part 1 runs matmul and convolution layers on a reduced UPCYCLE (8 x 16 tiles, 4 groups; the
-event-driven mesh is Python routers, too slow for 2048 tiles in a benchmark) in both modes and
-prints each layer's cycles and the mean per-step fetch time: the step-synchronous estimate
-(most-loaded link / link width + longest route x hop latency) against the event-driven drain
-of the same packets through the router components.
+event mode is Python components, one event per packet per hop, too slow for 2048 tiles in a
+benchmark) in both modes, once with the configured HBM and once with an ideal one (no latency,
+unbounded bandwidth), and prints each layer's cycles: the step-synchronous formula against the
+event-driven components (tiles, group L2s, LLC, HBM stacks and mesh) running the same steps and
+cache look-ups.
 
 Part 2 runs the first 20 ops of ResNet-50 (batch 16, INT8) on the full 2048-tile chip with the
 LLC legs routed per line (exact) and with the default sampling (32 lines per block read, 8 per
@@ -23,12 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 LAYERS = [
-    "gemm(M=512, N=512, K=512, dtype='int8')",
-    "gemm(M=16, N=4096, K=1024, dtype='int8')",
-    "gemm(M=178, N=1024, K=1024, dtype='int8')",
-    "conv2d(N=1, H=28, W=28, C=128, K=128, R=3, dtype='int8')",
+    "gemm(M=256, N=256, K=256, dtype='int8')",
+    "gemm(M=16, N=1024, K=1024, dtype='int8')",
+    "gemm(M=178, N=256, K=1024, dtype='int8')",
+    "conv2d(N=1, H=28, W=28, C=64, K=64, R=3, dtype='int8')",
     "conv2d(N=1, H=14, W=14, C=256, K=256, R=1, dtype='int8')",
 ]
+IDEAL_HBM = ["hbm.bandwidth=1000000000 GiB/s", "hbm.latency=0 ns"]
 
 
 def main(argv=None) -> int:
@@ -42,27 +44,28 @@ def main(argv=None) -> int:
     from archsim.hw.manycore.eventsim import EventModel
     from archsim.hw.manycore.stepsync import StepSyncModel
     from archsim.lower.mesh import lower_mesh
-    cfg = load_config(ROOT / "hwconfigs/upcycle-2048.yaml",
-                      overrides=["tiles.rows=8", "tiles.cols=16"])
+    small = ["tiles.rows=8", "tiles.cols=16"]
+    cfg = load_config(ROOT / "hwconfigs/upcycle-2048.yaml", overrides=small)
+    ideal = load_config(ROOT / "hwconfigs/upcycle-2048.yaml", overrides=small + IDEAL_HBM)
     if part == 2:
         return part2(load_config, build_workload, StepSyncModel, lower_mesh)
-    print("Part 1: upcycle-2048 reduced to 8 x 16 tiles")
-    print("| layer | steps | stepsync cycles | event cycles | event / stepsync | "
-          "mean fetch/step: estimate | event | compute/step | bound (stepsync) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("Part 1: upcycle-2048 reduced to 8 x 16 tiles (4 L2 groups, 2 HBM stacks)")
+    print("| layer | steps | compute/step | stepsync cycles (bound) | event cycles | event / "
+          "stepsync | HBM MB | stepsync, ideal HBM | event, ideal HBM | event / stepsync, ideal "
+          "HBM | event CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for spec in LAYERS:
         op = lower_mesh(build_workload(spec), cfg).ops[0]
         s = StepSyncModel(cfg).run_op(op, 0)
-        em = EventModel(cfg)
-        t0 = time.perf_counter()
-        e = em.run_op(op, 0)
-        log = [x for x in em.step_log if x[1] > 0]
-        est = sum(x[0] for x in log) / max(len(log), 1)
-        ev = sum(x[1] for x in log) / max(len(log), 1)
-        print(f"| {spec} | {s.steps} | {s.cycles:,.0f} | {e.cycles:,.0f} | "
-              f"{e.cycles / s.cycles:.3f} | {est:,.0f} | {ev:,.0f} | "
-              f"{s.compute_cycles / max(s.steps, 1):,.0f} | {s.bound} |")
-        sys.stdout.flush()
+        si = StepSyncModel(ideal).run_op(op, 0)
+        c0 = time.process_time()
+        e = EventModel(cfg).run_op(op, 0)
+        ei = EventModel(ideal).run_op(op, 0)
+        cpu = time.process_time() - c0
+        print(f"| {spec} | {s.steps} | {s.compute_cycles / max(s.steps, 1):,.0f} | "
+              f"{s.cycles:,.0f} ({s.bound}) | {e.cycles:,.0f} | {e.cycles / s.cycles:.2f} | "
+              f"{s.counters['hbm_bytes'] / 1e6:.2f} | {si.cycles:,.0f} | {ei.cycles:,.0f} | "
+              f"{ei.cycles / si.cycles:.2f} | {cpu:.0f} |", flush=True)
     if part == 1:
         return 0
     print()

@@ -123,6 +123,10 @@ class ManycoreLoweringConfig:
     operand_fraction: float = param("share of L1 one step's operands may fill (the rest holds "
                                     "the next step's prefetch and the outputs)", default=0.5,
                                     gt=0, le=1)
+    invalidate_dead: bool = param("drop an activation from the LLC without writing it back once "
+                                  "its last reader has run (a cache-line invalidate the compiler "
+                                  "would issue); off: the LLC writes back every dirty line it "
+                                  "evicts, dead or not", default=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,60 +1,123 @@
-"""The step model's caches against a reference LRU on random traces."""
+"""The chip's caches (instances of archsim.hw.cache wired L1 -> group L2 -> LLC) against a
+reference hierarchy of textbook set-associative LRUs written here, on random traces."""
 from collections import OrderedDict
+from types import SimpleNamespace
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from archsim.hw.manycore.caches import BlockCache, TensorLlc, TileLrus
+from archsim.hw.manycore.caches import AddressMap, ChipCaches
+from archsim.hw.manycore.geometry import MeshGeometry
+
+LINE = 32
 
 
-def reference_lru(capacity, trace):
-    """Textbook LRU over (key, size): hit flags."""
-    lru, used, out = OrderedDict(), 0, []
-    for key, size in trace:
-        if key in lru:
-            lru.move_to_end(key)
-            out.append(True)
+class RefLru:
+    """Set-associative LRU over line addresses, set = line mod sets (the interleaved banks)."""
+
+    def __init__(self, size, ways, parent=None):
+        self.sets = size // (LINE * ways)
+        self.ways = ways
+        self.parent = parent
+        self.s = [OrderedDict() for _ in range(self.sets)]
+        self.dirty = set()
+
+    def holds(self, L):
+        return L in self.s[L % self.sets]
+
+    def touch(self, L, write=False):
+        """True on a hit; a hit on a line the parent dropped is a miss (inclusion)."""
+        st_ = self.s[L % self.sets]
+        wb = 0
+        if L in st_ and self.parent is not None and not self.parent.holds(L):
+            del st_[L]
+            if L in self.dirty:
+                self.dirty.discard(L)
+                wb += 1
+        if L in st_:
+            st_.move_to_end(L)
+            if write:
+                self.dirty.add(L)
+            return True, wb
+        if len(st_) >= self.ways:
+            v, _ = st_.popitem(last=False)
+            if v in self.dirty:
+                self.dirty.discard(v)
+                wb += 1
+        st_[L] = True
+        if write:
+            self.dirty.add(L)
+        return False, wb
+
+
+def _chip(rows=2, cols=4, gr=1, gc=2):
+    cfg = SimpleNamespace(line=LINE, l1=SimpleNamespace(size=1024, ways=2),
+                          l2=SimpleNamespace(size=4096, ways=4),
+                          llc=SimpleNamespace(size=16384, ways=4))
+    geom = MeshGeometry(rows, cols, gr, gc)
+    return cfg, geom
+
+
+ops = st.lists(st.tuples(st.sampled_from(["read", "write"]), st.integers(0, 7),
+                         st.integers(0, 1500), st.integers(1, 12)), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops)
+def test_chip_caches_equal_a_reference_lru_hierarchy(trace):
+    cfg, geom = _chip()
+    chip = ChipCaches(cfg, geom)
+    llc = RefLru(cfg.llc.size, cfg.llc.ways)
+    l2 = [RefLru(cfg.l2.size, cfg.l2.ways, llc) for _ in range(geom.groups)]
+    l1 = [RefLru(cfg.l1.size, cfg.l1.ways, l2[int(geom.group_of(t))]) for t in range(8)]
+    hbm_r = hbm_w = 0
+    for kind, tile, first, n in trace:
+        if kind == "write":
+            wb = sum(llc.touch(L, True)[1] for L in range(first, first + n))
+            assert chip.llc_write(np.array([first]), n) == wb
             continue
-        out.append(False)
-        if size > capacity:
-            continue
-        while used + size > capacity:
-            used -= lru.popitem(last=False)[1]
-        lru[key] = size
-        used += size
-    return out
+        miss1 = sum(not l1[tile].touch(L)[0] for L in range(first, first + n))
+        got = chip.l1_misses(np.array([tile]), [(np.array([first]), n)])
+        assert int(got[0]) == miss1
+        if miss1:
+            g = int(geom.group_of(tile))
+            want2, fetch = 0, []
+            for L in range(first, first + n):
+                if not l2[g].touch(L)[0]:
+                    want2 += 1
+                    fetch.append(L)
+            assert int(chip.l2_misses([g], [(np.array([first]), n)], [0])[0]) == want2
+            for L in fetch:
+                hit, wb = llc.touch(L)
+                hbm_r += not hit
+                hbm_w += wb
+            r, w = chip.l2_to_llc()
+            assert (r, w) == (hbm_r, hbm_w)
+            hbm_r = hbm_w = 0
 
 
-traces = st.lists(st.tuples(st.integers(0, 12), st.sampled_from([64, 128, 256])),
-                  max_size=200)
+def test_a_block_read_twice_hits_and_a_neighbour_group_misses():
+    cfg, geom = _chip()
+    chip = ChipCaches(cfg, geom)
+    blk = [(np.array([100]), 8)]
+    assert chip.l1_misses(np.array([0]), blk)[0] == 8
+    assert chip.l2_misses([0], blk, [0])[0] == 8
+    assert chip.l2_to_llc() == (8, 0)              # cold: from HBM
+    assert chip.l1_misses(np.array([0]), blk)[0] == 0
+    assert chip.l1_misses(np.array([1]), blk)[0] == 8   # another tile's L1
+    assert chip.l2_misses([0], blk, [0])[0] == 0        # ... but its group's L2 holds it
+    assert chip.l2_misses([1], blk, [0])[0] == 8        # another group's L2 does not
+    assert chip.l2_to_llc() == (0, 0)                    # the LLC does
 
 
-@given(traces)
-def test_block_cache_is_an_lru(trace):
-    size_of = {}
-    trace = [(k, size_of.setdefault(k, s)) for k, s in trace]  # a block keeps its size
-    c = BlockCache(512)
-    assert [c.access(k, s) for k, s in trace] == reference_lru(512, trace)
-
-
-@given(st.lists(st.lists(st.integers(0, 9), min_size=3, max_size=3), max_size=60),
-       st.sampled_from([64, 128]))
-def test_tile_lrus_match_one_lru_per_tile(steps, nbytes):
-    """Three tiles, one block per tile per step; blocks >= capacity / slots."""
-    tl = TileLrus(3, 512, slots=8)
-    refs = [BlockCache(512) for _ in range(3)]
-    for keys in steps:
-        hit = tl.access(np.arange(3), np.array(keys, dtype=np.int64), nbytes)
-        assert hit.tolist() == [refs[t].access(k, nbytes) for t, k in enumerate(keys)]
-
-
-def test_llc_misses_what_is_not_resident_and_writes_back_dirty_data():
-    llc = TensorLlc(100)
-    assert llc.read("w", 60) == (60, 0)          # cold
-    assert llc.read("w", 60) == (0, 0)           # resident
-    assert llc.write("a", 30) == (0, 0)
-    assert llc.write("b", 50) == (0, 0)          # evicts the least recent: "w", clean
-    assert llc.resident("w") == 0 and llc.resident("a") == 30
-    assert llc.read("w", 60) == (60, 80)         # room for w evicts dirty "a" then "b"
-    spill, _ = llc.write("huge", 250)
-    assert spill == 150                          # only the capacity stays on chip
+def test_blocks_tile_their_tensor_and_regions_do_not_overlap():
+    amap = AddressMap()
+    a = amap.region("x", 1000)
+    b = amap.region("y", 10)
+    assert amap.region("x", 5) == a
+    assert b[0] >= a[0] + a[1]
+    firsts = AddressMap.block_lines(*a, np.arange(10), 100)
+    assert sorted(firsts.tolist()) == list(range(0, 1000, 100))
+    # blocks beyond the tensor wrap and stay inside it
+    more = AddressMap.block_lines(*a, np.arange(40), 64)
+    assert (more >= a[0]).all() and (more + 64 <= a[0] + a[1]).all()

@@ -119,3 +119,38 @@ def test_cli_runs_a_manycore_machine_and_refuses_a_gpu_mode(tmp_path, capsys):
     assert main(["run", "--hw", HW, "-q", "--repeat", "2",
                  "-w", "gemm(M=64, N=64, K=64, dtype='int8')"]) == 2
     assert "--repeat" in capsys.readouterr().err
+
+
+def test_event_mode_components_wait_for_hbm_and_the_mesh():
+    """The event mode's HBM stacks and links are real servers: halving HBM bandwidth or the
+    link width slows a weight-streaming GEMM, an ideal HBM speeds it up, and a run repeats
+    exactly."""
+    spec = "gemm(M=8, N=256, K=512, dtype='int8')"
+    over = ["tiles.rows=4", "tiles.cols=8"]
+    base = _run(spec, over, "event")[1].time_s
+    assert _run(spec, over, "event")[1].time_s == base
+    slow_hbm = _run(spec, over + ["hbm.bandwidth=100 GiB/s"], "event")[1].time_s
+    narrow = _run(spec, over + ["noc.link_bytes_per_cycle=8"], "event")[1].time_s
+    ideal = _run(spec, over + ["hbm.bandwidth=1000000 GiB/s", "hbm.latency=0 ns"], "event")[1]
+    assert slow_hbm > base and narrow > base and ideal.time_s < base
+    # 256 KiB of weights at 100 GiB/s cannot arrive sooner than bytes / bandwidth
+    assert slow_hbm >= 512 * 256 / (100 * 2**30)
+
+
+def test_event_and_stepsync_modes_make_the_same_cache_look_ups():
+    spec = "conv2d(N=1, H=14, W=14, C=32, K=64, R=3, dtype='int8')"
+    over = ["tiles.rows=4", "tiles.cols=8"]
+    s = _run(spec, over, "stepsync")[1].ops[0].kernels[0]
+    e = _run(spec, over, "event")[1].ops[0].kernels[0]
+    for k in ("l1_accesses", "l2_accesses", "llc_accesses", "offchip_bytes", "steps"):
+        assert s[k] == e[k], k
+
+
+def test_dropping_dead_activations_only_removes_write_backs():
+    spec = "resnet50(batch=1, image=32, dtype='int8', bn='folded')"
+    over = ["tiles.rows=4", "tiles.cols=8", "llc.size=128 KiB", "l2.size=64 KiB"]
+    keep = _run(spec, over)[1]
+    drop = _run(spec, over + ["lowering.invalidate_dead=true"])[1]
+    assert drop.dram_write_bytes < keep.dram_write_bytes
+    assert drop.dram_read_bytes <= keep.dram_read_bytes
+    assert drop.time_s <= keep.time_s

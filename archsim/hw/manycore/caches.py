@@ -1,162 +1,185 @@
-"""The caches of the step-synchronous model, behind a small interface.
+"""The chip's caches: instances of the shared line-granular cache component, and where blocks live.
 
-`BlockCache` is what a tile's L1 and a group's L2 are to that model: a fully associative LRU
-over *operand blocks* (a lowering's A/B blocks, keyed by integers), sized in bytes. It is a
-stand-in: the line-granular set-associative Cython cache component being built for the shared
-component layer (issue "Machines as components") will replace it behind the same two calls,
-`access(key, nbytes) -> hit` and `flush()`. Block granularity ignores set conflicts and partial
-hits: a block is wholly present or wholly fetched.
+`ChipCaches` holds one `archsim.hw.cache.Cache` per tile's L1, one per group's L2 and one for the
+whole LLC, all with the config's 32 B lines and associativity, wired with `set_parent` (an L1 is
+inclusive in its group's L2, an L2 in the LLC: a hit counts only while the level above still
+holds the line).
 
-`TensorLlc` is the chip-wide LLC at tensor granularity (an op's operands and results by name,
-LRU, partial residency for tensors larger than it), which decides off-chip traffic: bytes read
-that are not resident come from HBM, dirty bytes evicted go back to it.
+Interleaving. A group's L2 is `group_size` banks, line `a` in bank `a mod group_size`; the LLC is
+one slice per tile, line `a` in slice `a mod tiles`. Each bank (slice) is an `s`-set cache
+indexed by `(a div banks) mod s`. One cache of `banks x s` sets indexed by `a mod (banks x s)`
+puts every line in the same set with the same neighbours, so it *is* the interleaved banks
+(plain modulo index, `hash_index=False`); which bank serves a line (for the mesh) is the
+geometry's business (`MeshGeometry.bank_tile`, `slice_tile`).
+
+Addresses (`AddressMap`): every tensor gets a line-aligned region (4 KiB aligned, allocated on
+first use, in the order ops touch them), so an op's output and the next op's input are the same
+lines and reuse across ops is seen at every level. An operand block `k` of `lines` lines sits at
+`base + (k x lines) mod span` (clamped to the end of the tensor): contiguous in its tensor, and
+a tensor's blocks cover it. Blocks that overlap in the real layout (a convolution's halo) or that
+the lowering does not lay out in the tensor (a repetition's fresh activations, split-K partial
+sums) get their own regions. A stream op's A block is a share of each tensor it reads.
+
+Off-chip traffic is what the LLC fetches (misses: HBM reads) and evicts dirty (HBM writes).
+Outputs are written into the LLC whole lines at a time (`write_fetch=False`: no read for
+ownership).
+
+`sample=S` simulates 1/S of the lines in every cache (archsim.hw.cache address sampling; the
+same lines at every level, as `set_parent` requires): counts are multiplied by S. The error
+against `sample=1` is measured in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
 
 import numpy as np
 
+from archsim.hw.cache import Cache
 
-class BlockCache:
-    """Fully associative LRU of blocks; `capacity` in bytes."""
-
-    __slots__ = ("capacity", "used", "_blocks", "hits", "misses")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = int(capacity)
-        self.used = 0
-        self._blocks: OrderedDict[int, int] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def access(self, key: int, nbytes: int) -> bool:
-        """Touch block `key` of `nbytes`; True on a hit. A miss allocates it (LRU eviction);
-        a block larger than the cache is fetched but not kept."""
-        blocks = self._blocks
-        if key in blocks:
-            blocks.move_to_end(key)
-            self.hits += 1
-            return True
-        self.misses += 1
-        if nbytes > self.capacity:
-            return False
-        while self.used + nbytes > self.capacity:
-            _, size = blocks.popitem(last=False)
-            self.used -= size
-        blocks[key] = nbytes
-        self.used += nbytes
-        return False
-
-    def __contains__(self, key: int) -> bool:
-        return key in self._blocks
-
-    def flush(self) -> None:
-        self._blocks.clear()
-        self.used = 0
+ALIGN_LINES = 128   # tensors start at 4 KiB boundaries (32 B lines), as an allocator would
 
 
-class TensorLlc:
-    """LRU over tensors (bytes resident and whether dirty); `capacity` in bytes."""
+class AddressMap:
+    """Tensor name (or private region key) -> (base line, span in lines)."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = int(capacity)
-        self._t: OrderedDict[str, list] = OrderedDict()   # name -> [resident bytes, dirty]
-        self.used = 0
+    def __init__(self) -> None:
+        self._regions: dict = {}
+        self._next = 0
 
-    def _make_room(self, nbytes: int, keep: str) -> int:
-        """Evict LRU tensors (not `keep`) until nbytes fit; returns dirty bytes evicted."""
-        dirty = 0
-        while self.used + nbytes > self.capacity and self._t:
-            name = next(iter(self._t))
-            if name == keep:
-                if len(self._t) == 1:
-                    break
-                self._t.move_to_end(name)
-                continue
-            size, d = self._t.pop(name)
-            self.used -= size
-            if d:
-                dirty += size
-        return dirty
+    def region(self, key, span_lines: int) -> tuple[int, int]:
+        r = self._regions.get(key)
+        if r is None:
+            span = max(1, int(span_lines))
+            r = (self._next, span)
+            self._regions[key] = r
+            self._next += -(-span // ALIGN_LINES) * ALIGN_LINES
+        return r
 
-    def read(self, name: str, nbytes: int) -> tuple[int, int]:
-        """Read a tensor of nbytes: (bytes missed -> read from HBM, dirty bytes written back)."""
-        entry = self._t.get(name)
-        have = entry[0] if entry else 0
-        want = min(nbytes, self.capacity)
-        miss = nbytes - min(have, nbytes)
-        dirty = 0
-        if want > have:
-            dirty = self._make_room(want - have, name)
-            grow = min(want - have, self.capacity - self.used)
-            if entry is None:
-                entry = self._t[name] = [0, False]
-            entry[0] += grow
-            self.used += grow
-        if entry is not None:
-            self._t.move_to_end(name)
-        return miss, dirty
+    def get(self, key) -> tuple[int, int] | None:
+        return self._regions.get(key)
 
-    def write(self, name: str, nbytes: int) -> tuple[int, int]:
-        """Write a tensor of nbytes: (bytes that do not fit and go straight to HBM, dirty
-        bytes of other tensors written back to make room)."""
-        entry = self._t.pop(name, None)
-        if entry:
-            self.used -= entry[0]
-        keep = min(nbytes, self.capacity)
-        dirty = self._make_room(keep, name)
-        keep = min(keep, self.capacity - self.used)
-        self._t[name] = [keep, True]
-        self.used += keep
-        return nbytes - keep, dirty
-
-    def resident(self, name: str) -> int:
-        e = self._t.get(name)
-        return e[0] if e else 0
+    @staticmethod
+    def block_lines(base: int, span: int, keys: np.ndarray, lines: int) -> np.ndarray:
+        """First line of blocks `keys` of `lines` lines each in a region."""
+        if lines >= span:
+            return np.full(keys.shape, base, np.int64)
+        off = (keys.astype(np.int64) * lines) % span
+        return base + np.minimum(off, span - lines)
 
 
-class TileLrus:
-    """The L1s of every tile at once: per tile a fully associative LRU of up to `slots` blocks
-    within `capacity` bytes, looked up for many tiles in one vectorised call (one block per
-    tile per call, as in a step). With blocks no smaller than capacity / slots it behaves
-    exactly like one `BlockCache` per tile (tested); smaller blocks are also evicted when the
-    slots run out."""
+class ChipCaches:
+    """Every L1, L2 and the LLC of a chip as line-granular caches."""
 
-    def __init__(self, tiles: int, capacity: int, slots: int = 16) -> None:
-        self.capacity = int(capacity)
-        self.keys = np.full((tiles, slots), -1, dtype=np.int64)
-        self.size = np.zeros((tiles, slots), dtype=np.int64)
-        self.stamp = np.zeros((tiles, slots), dtype=np.int64)
-        self.clock = 0
+    def __init__(self, cfg, geom, sample: int = 1, log_hbm: bool = False) -> None:
+        line = cfg.line
+        self.log_hbm = log_hbm          # keep the line addresses read from / written to HBM
+        self.hbm_reads: list = []
+        self.hbm_writes: list = []
+        self.line = line
+        self.sample = int(sample)
+        self.geom = geom
+        self.llc = Cache(cfg.llc.size, line, cfg.llc.ways, hash_index=False,
+                         write_fetch=False, sample=self.sample)
+        self.llc.record = log_hbm
+        self.l2 = []
+        for _ in range(geom.groups):
+            c = Cache(cfg.l2.size, line, cfg.l2.ways, hash_index=False, sample=self.sample)
+            c.set_parent(self.llc)
+            c.record = True
+            self.l2.append(c)
+        self._touched: set[int] = set()
+        group = geom.group_of(np.arange(geom.tiles))
+        self.l1 = []
+        for t in range(geom.tiles):
+            c = Cache(cfg.l1.size, line, cfg.l1.ways, hash_index=False, sample=self.sample)
+            c.set_parent(self.l2[int(group[t])])
+            self.l1.append(c)
 
-    def access(self, tiles: np.ndarray, keys: np.ndarray, nbytes: int) -> np.ndarray:
-        """Touch block keys[i] (nbytes each) in tile tiles[i] (tiles distinct); hit mask."""
-        self.clock += 1
-        K = self.keys[tiles]
-        match = K == keys[:, None]
-        hit = match.any(axis=1)
-        if hit.any():
-            rows, cols = np.nonzero(match)
-            self.stamp[tiles[rows], cols] = self.clock
-        miss = ~hit
-        if nbytes > self.capacity or not miss.any():
-            return hit
-        mt = tiles[miss]
-        # evict least recently used blocks until the new one fits and a slot is free
-        while True:
-            used = self.size[mt].sum(axis=1)
-            full = (self.keys[mt] >= 0).all(axis=1)
-            need = (used + nbytes > self.capacity) | full
-            if not need.any():
-                break
-            nt = mt[need]
-            st = np.where(self.keys[nt] >= 0, self.stamp[nt], np.iinfo(np.int64).max)
-            victim = st.argmin(axis=1)
-            self.keys[nt, victim] = -1
-            self.size[nt, victim] = 0
-        free = (self.keys[mt] < 0).argmax(axis=1)
-        self.keys[mt, free] = keys[miss]
-        self.size[mt, free] = nbytes
-        self.stamp[mt, free] = self.clock
-        return hit
+    # ------------------------------------------------------------------------------ look-ups
+    def l1_misses(self, tiles: np.ndarray, pieces: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        """Each tile tiles[i] reads its block: pieces (first line per tile, lines). Lines
+        missed per tile (scaled by the sampling)."""
+        line = self.line
+        l1 = self.l1
+        out = np.zeros(tiles.size, np.int64)
+        tl = tiles.tolist()
+        for addr, n in pieces:
+            nb = n * line
+            al = addr.tolist()
+            for i, t in enumerate(tl):
+                out[i] += l1[t].access(al[i] * line, nb)[1]
+        return out * self.sample
+
+    def l2_misses(self, groups: list[int], pieces: list[tuple[np.ndarray, int]],
+                  idx: list[int]) -> np.ndarray:
+        """Group groups[i]'s L2 reads block idx[i] of `pieces` (first line per block, lines):
+        L2 lines missed per read (scaled by the sampling). The misses are recorded; `l2_to_llc`
+        fetches them."""
+        line = self.line
+        l2 = self.l2
+        out = np.zeros(len(groups), np.int64)
+        for addr, n in pieces:
+            nb = n * line
+            al = addr.tolist()
+            for i, (g, j) in enumerate(zip(groups, idx)):
+                out[i] += l2[g].access(al[j] * line, nb)[1]
+        self._touched.update(groups)
+        return out * self.sample
+
+    def l2_to_llc(self) -> tuple[int, int]:
+        """Fetch what the L2s missed since the last call from the LLC: (HBM lines read, HBM
+        lines written back)."""
+        line, llc = self.line, self.llc
+        r = w = 0
+        for g in sorted(self._touched):
+            c = self.l2[g]
+            fetched = c.take_fetches()
+            c.take_writebacks()          # L2s hold no dirty lines (outputs go to the LLC)
+            if fetched.size:
+                _, m, wb = llc.access_addrs(fetched, line)
+                r += m
+                w += wb
+        self._touched.clear()
+        self._log()
+        return r * self.sample, w * self.sample
+
+    def llc_write(self, first_lines: np.ndarray, nlines: int) -> int:
+        """Blocks written to the LLC whole; HBM lines written back to make room."""
+        line = self.line
+        llc = self.llc
+        wb = 0
+        nb = nlines * line
+        for a in first_lines.tolist():
+            wb += llc.access(a * line, nb, write=True)[2]
+        self._log()
+        return wb * self.sample
+
+    def _log(self) -> None:
+        if self.log_hbm:
+            self.hbm_reads.append(self.llc.take_fetches() // self.line)
+            self.hbm_writes.append(self.llc.take_writebacks() // self.line)
+
+    def take_hbm(self) -> tuple[np.ndarray, np.ndarray]:
+        """Line addresses read from and written to HBM since the last take (log_hbm)."""
+        r = np.concatenate(self.hbm_reads).astype(np.int64) if self.hbm_reads else np.zeros(0, np.int64)
+        w = np.concatenate(self.hbm_writes).astype(np.int64) if self.hbm_writes else np.zeros(0, np.int64)
+        self.hbm_reads, self.hbm_writes = [], []
+        return r, w
+
+    def counters(self) -> dict:
+        """Summed counters of every level (simulated lines, times the sampling)."""
+        s = self.sample
+        out = {}
+        for name, caches in (("l1", self.l1), ("l2", self.l2), ("llc", [self.llc])):
+            acc = hits = misses = 0
+            for c in caches:
+                k = c.counters()
+                acc += k["accesses"]
+                hits += k["hits"]
+                misses += k["misses"]
+            out[name] = {"accesses": acc * s, "hits": hits * s, "misses": misses * s}
+        return out
+
+
+def lines_of(nbytes: int, line: int) -> int:
+    return max(1, math.ceil(nbytes / line))

@@ -26,6 +26,7 @@ def run_program(program: MeshProgram, cfg, *, mode: str = "stepsync", seed: int 
         model = EventModel(cfg, seed=seed)
     else:
         model = StepSyncModel(cfg, seed=seed)
+    model.set_program(program.ops)
     clock = cfg.tiles.clock
     rows: list[OpResult] = []
     totals: dict[str, float] = {}

@@ -1,161 +1,180 @@
-"""The mesh as components: one router per tile, links as bounded channels, XY multicast.
+"""The mesh as components on the engine's message layer (`archsim.engine.component`).
 
-A `Router` is an engine `Component` with five input buffers (E, W, S, N from its neighbours,
-each a `Channel` of `buffer_packets` packets and `hop_latency` cycles of latency, and L, its
-tile's injection queue) and five output ports (the four links and the ejection port to its
-tile). Every cycle, each free output port takes the packet at the head of one input (round
-robin over the inputs) that has destinations behind that port, if the next router's buffer has
-room; the port is then busy for ceil(bytes / link width) cycles (serialisation). A multicast
-packet is forked at the router by `routing.split_by_port`: each output port gets a copy with
-the destinations behind it, and the input buffer frees the packet once every copy has left —
-so each link carries a multicast packet once and each destination receives it once.
+One `RouterNode` per tile. Neighbouring routers are joined by one `Link` per direction
+(latency `noc.hop_latency` cycles, bandwidth `noc.link_bytes_per_cycle`, depth
+`noc.buffer_packets` messages: the credits of the next router's input buffer). Each tile's
+network interface is a `Port` node joined to its router by an injection link and an ejection
+link of the same width (its local port). A packet is one engine `Message`; its destination set
+lives in the network's packet table under the message's `tag` (a `Message` carries one
+destination name, a multicast packet has several).
 
-Message granularity is a packet of up to `noc.packet_bytes` (a bundle of lines), not a flit;
-contention, back-pressure (a full buffer holds the upstream port) and serialisation are
-modelled, virtual channels and deadlock-avoidance are not (XY routing on a mesh is deadlock
-free without them).
+A router keeps one FIFO per input (E, W, S, N from its neighbours, L from its tile). When a
+message arrives, or an output link frees a credit, it serves its inputs round robin: the head
+packet is split by `routing.split_by_port` (XY routing; a multicast packet is forked, each
+output port getting the destinations behind it), each part is sent on its output link when
+that link has a credit (`Link.send`; a refusal is back-pressure and the router resumes in
+`on_link_free`), and once every part has left the head is dropped and its input link
+released (giving the upstream router its credit back). So a link carries a multicast packet
+once and every destination receives it once (tested). A link serialises its messages at its
+bandwidth and delivers each after its latency (store and forward per hop: with one-line
+packets, a flit, that is cut-through). Head-of-line blocking at an input is modelled; virtual
+channels are not (XY routing on a mesh needs none to be deadlock free).
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import Callable
 
-from archsim.engine import Channel, Clock, Component, Simulator
+from archsim.engine import Clock
+from archsim.engine.component import Link, Machine, Message, Node
 from archsim.hw.manycore.geometry import MeshGeometry
 from archsim.hw.manycore.routing import next_tile, split_by_port
 
 DIRS = ("E", "W", "S", "N")
 OPPOSITE = {"E": "W", "W": "E", "S": "N", "N": "S"}
+PORTS = ("L",) + DIRS
 
 
-class Packet:
-    __slots__ = ("pid", "dests", "nbytes", "tag", "src", "born")
-
-    def __init__(self, pid: int, src: int, dests: tuple, nbytes: int, tag=None, born: int = 0):
-        self.pid, self.src, self.dests, self.nbytes, self.tag, self.born = \
-            pid, src, dests, nbytes, tag, born
-
-
-class Router(Component):
+class RouterNode(Node):
     def __init__(self, net: "MeshNetwork", tile: int) -> None:
-        super().__init__(net.sim, f"router{tile}", net.clock)
+        super().__init__(net.machine, f"router{tile}")
         self.net = net
         self.tile = tile
-        self.inputs: dict[str, Channel] = {}      # filled by MeshNetwork: port -> channel
-        self.outputs: dict[str, Channel] = {}     # port -> the neighbour's input channel
-        self.local: deque = deque()               # injection queue (the tile's NI)
-        self.busy_until = {p: 0 for p in DIRS + ("L",)}
-        self._pending: dict[int, dict] = {}       # id(packet at an input head) -> port -> dests
+        self.in_port: dict[str, str] = {}         # input link name -> port
+        self.out: dict[str, Link] = {}            # port -> output link
+        self.q = {p: deque() for p in PORTS}      # port -> (input link, message)
+        self._split: dict[int, dict] = {}         # tag of an input head -> port -> dests
         self._rr = 0
+        self.hops = 0
 
-    def _heads(self):
-        """(input name, packet) of every input with a packet ready, in round-robin order."""
-        names = ("L",) + DIRS
-        n = len(names)
-        out = []
-        for i in range(n):
-            name = names[(self._rr + i) % n]
-            if name == "L":
-                if self.local:
-                    out.append((name, self.local[0]))
-            else:
-                ch = self.inputs.get(name)
-                if ch is not None and ch.can_get():
-                    out.append((name, ch.peek()))
-        return out
+    def on_message(self, link: str, msg: Message) -> None:
+        self.q[self.in_port[link]].append((link, msg))
+        self._serve()
 
-    def tick(self) -> bool:
+    def on_link_free(self, link: str) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
         net = self.net
-        now = self.sim.now
-        period = self.period
-        heads = self._heads()
-        if not heads:
-            return False
-        progressed = False
-        wait_until = None
-        for name, pkt in heads:
-            split = self._pending.get(id(pkt))
-            if split is None:
-                split = dict(split_by_port(net.geom, self.tile, pkt.dests))
-                self._pending[id(pkt)] = split
-            for port in list(split):
-                if self.busy_until[port] > now:
-                    wait_until = self.busy_until[port] if wait_until is None \
-                        else min(wait_until, self.busy_until[port])
+        progress = True
+        while progress:
+            progress = False
+            for i in range(5):
+                port = PORTS[(self._rr + i) % 5]
+                q = self.q[port]
+                if not q:
                     continue
-                dests = split[port]
-                ser = math.ceil(pkt.nbytes / net.link_bytes) * period
-                if port == "L":
-                    self.busy_until["L"] = now + ser
-                    net._deliver_at(now + ser, self.tile, pkt, dests)
-                else:
-                    ch = self.outputs[port]
-                    if not ch.can_put():
-                        continue               # back-pressure: woken when the buffer drains
-                    ch.put(Packet(pkt.pid, pkt.src, dests, pkt.nbytes, pkt.tag, pkt.born))
-                    self.busy_until[port] = now + ser
-                    net.link_bytes_moved += pkt.nbytes
-                    net.link_load[(self.tile, port)] = \
-                        net.link_load.get((self.tile, port), 0) + pkt.nbytes
-                del split[port]
-                progressed = True
-            if not split:
-                del self._pending[id(pkt)]
-                if name == "L":
-                    self.local.popleft()
-                else:
-                    self.inputs[name].get()
-                progressed = True
-        self._rr = (self._rr + 1) % 5
-        if progressed:
-            return True
-        if wait_until is not None:
-            self.sim.schedule(max(0, wait_until - now), self.wake)
-        return False
+                link, msg = q[0]
+                split = self._split.get(msg.tag)
+                if split is None:
+                    split = split_by_port(net.geom, self.tile, net.dests[msg.tag])
+                    self._split[msg.tag] = split
+                for out in list(split):
+                    part = split[out]
+                    tag = msg.tag if len(split) == 1 else net.fork(msg.tag, part)
+                    if out != "L":
+                        net.dests[tag] = part
+                    if self.out[out].send(Message(msg.kind, msg.nbytes, msg.addr, src=msg.src,
+                                                  tag=tag)):
+                        del split[out]
+                        if out != "L":
+                            net.link_bytes_moved += msg.nbytes
+                            key = (self.tile, out)
+                            net.link_load[key] = net.link_load.get(key, 0) + msg.nbytes
+                    elif tag != msg.tag:
+                        net.unfork(tag)
+                if not split:
+                    del self._split[msg.tag]
+                    q.popleft()
+                    net.machine.links[link].release()
+                    progress = True
+            self._rr = (self._rr + 1) % 5
+
+
+class Port(Node):
+    """A tile's network interface: a queue of packets to inject, and the ejection sink."""
+
+    def __init__(self, net: "MeshNetwork", tile: int) -> None:
+        super().__init__(net.machine, f"port{tile}")
+        self.net = net
+        self.tile = tile
+        self.queue: deque = deque()
+        self.link: Link | None = None
+
+    def send(self, msg: Message) -> None:
+        self.queue.append(msg)
+        self._push()
+
+    def _push(self) -> None:
+        while self.queue and self.link.send(self.queue[0]):
+            self.queue.popleft()
+
+    def on_link_free(self, link: str) -> None:
+        self._push()
+
+    def on_message(self, link: str, msg: Message) -> None:
+        self.net.machine.links[link].release()
+        self.net._arrive(self.tile, msg)
 
 
 class MeshNetwork:
-    """Routers for every tile of `geom`, joined by bounded channels. `inject` a packet at its
-    source; `on_deliver(tile, packet)` is called once per destination when the packet's last
-    byte has left the destination router's ejection port."""
+    """Routers and ports for every tile of `geom` on `machine`. `inject(src, dests, nbytes,
+    kind, tag)` queues a packet at its source's port; `on_deliver(tile, packet_id, kind,
+    nbytes)` runs once per destination when the packet's last byte has left that tile's
+    ejection link. `packet_id` is what `inject` returned."""
 
-    def __init__(self, sim: Simulator, geom: MeshGeometry, clock: Clock, *, link_bytes: int,
+    def __init__(self, machine: Machine, geom: MeshGeometry, clock: Clock, *, link_bytes: int,
                  hop_latency: int, buffer_packets: int,
-                 on_deliver: Callable[[int, Packet], None] | None = None) -> None:
-        self.sim, self.geom, self.clock = sim, geom, clock
-        self.link_bytes = link_bytes
+                 on_deliver: Callable[[int, int, str, int], None] | None = None) -> None:
+        self.machine, self.geom, self.clock = machine, geom, clock
         self.on_deliver = on_deliver
-        self.routers = [Router(self, t) for t in range(geom.tiles)]
+        self.dests: dict[int, tuple] = {}       # tag -> destinations still ahead
+        self.origin: dict[int, int] = {}        # tag of a fork -> packet id
         self.link_bytes_moved = 0
         self.link_load: dict[tuple, int] = {}
         self.delivered = 0
-        self._pid = 0
-        lat = hop_latency * clock.period
+        self._tag = 0
+        per = clock.period
+        bw = link_bytes / per
+        lat = hop_latency * per
+        self.routers = [RouterNode(self, t) for t in range(geom.tiles)]
+        self.ports = [Port(self, t) for t in range(geom.tiles)]
         for t, r in enumerate(self.routers):
             x, y = (int(v) for v in geom.xy(t))
             for port in DIRS:
                 if (port == "E" and x == geom.cols - 1) or (port == "W" and x == 0) or \
                         (port == "S" and y == geom.rows - 1) or (port == "N" and y == 0):
                     continue
-                nb = self.routers[next_tile(geom, t, port)]
-                ch = Channel(sim, f"link{t}{port}", buffer_packets, lat)
-                ch.producer = r
-                ch.consumer = nb
-                r.outputs[port] = ch
-                nb.inputs[OPPOSITE[port]] = ch
+                nb = next_tile(geom, t, port)
+                name = f"link{t}{port}"
+                r.out[port] = Link(machine, name, r.name, f"router{nb}", latency=lat,
+                                   bandwidth=bw, depth=buffer_packets)
+                self.routers[nb].in_port[name] = OPPOSITE[port]
+            p = self.ports[t]
+            p.link = Link(machine, f"inject{t}", p.name, r.name, latency=0, bandwidth=bw,
+                          depth=buffer_packets)
+            r.in_port[f"inject{t}"] = "L"
+            r.out["L"] = Link(machine, f"eject{t}", r.name, p.name, latency=0, bandwidth=bw)
 
-    def inject(self, src: int, dests, nbytes: int, tag=None) -> Packet:
-        pkt = Packet(self._pid, src, tuple(int(d) for d in dests), int(nbytes), tag, self.sim.now)
-        self._pid += 1
-        r = self.routers[src]
-        r.local.append(pkt)
-        r.wake()
-        return pkt
+    def inject(self, src: int, dests, nbytes: int, kind: str = "data") -> int:
+        tag = self._tag
+        self._tag += 1
+        self.dests[tag] = tuple(int(d) for d in dests)
+        self.origin[tag] = tag
+        self.ports[src].send(Message(kind, int(nbytes), 0, src=str(src), tag=tag))
+        return tag
 
-    def _deliver_at(self, when: int, tile: int, pkt: Packet, dests) -> None:
-        def done():
-            self.delivered += 1
-            if self.on_deliver is not None:
-                self.on_deliver(tile, pkt)
-        self.sim.schedule_at(when, done)
+    def fork(self, tag: int, part) -> int:
+        t = self._tag
+        self._tag += 1
+        self.origin[t] = self.origin[tag]
+        return t
+
+    def unfork(self, tag: int) -> None:
+        self.dests.pop(tag, None)
+        self.origin.pop(tag, None)
+
+    def _arrive(self, tile: int, msg: Message) -> None:
+        self.delivered += 1
+        if self.on_deliver is not None:
+            self.on_deliver(tile, self.origin[msg.tag], msg.kind, msg.nbytes)

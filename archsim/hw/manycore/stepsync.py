@@ -1,8 +1,9 @@
 """Step-synchronous execution of a MeshProgram (UPCYCLE's own method, papers.md section 2).
 
 Per op (a layer), every step gives each active tile one work item. For each step the model:
-1. looks each tile's A and B blocks up in its L1 (`BlockCache`); misses are grouped by L2 group
-   and looked up in the group's L2; L2 misses are fetched from the LLC slices;
+1. reads each tile's A and B blocks through its L1 (`caches.ChipCaches`: line-granular
+   instances of archsim.hw.cache); the lines missed are grouped by L2 group and read through
+   the group's L2, whose misses come from the LLC, whose misses come from HBM;
 2. routes the step's traffic on the mesh (`traffic`: L2 -> L1 multicast within groups, LLC -> L2
    multicast across groups, finished outputs to the LLC) and takes the load of the most-loaded
    link or local port;
@@ -11,8 +12,8 @@ Per op (a layer), every step gives each active tile one work item. For each step
    MAC instructions (or L1 line reads over the read ports, if more).
 
 Step s's operands are prefetched during step s-1, so the op's on-chip time is
-`fetch[0] + sum_s max(compute[s], fetch[s+1])`. Off-chip: the LLC (tensor granularity) says which
-bytes an op reads from and writes to HBM; the op's time is max(on-chip, off-chip bytes / HBM
+`fetch[0] + sum_s max(compute[s], fetch[s+1])`. Off-chip: the LLC's line misses (HBM reads) and
+dirty evictions (HBM writes) during the op; the op's time is max(on-chip, off-chip bytes / HBM
 bandwidth) plus one HBM latency when it touches HBM. Ops run one after another (a barrier per
 layer, costed as a gather-and-release round trip across the mesh). An op repeated n times (an LSTM's recurrent GEMM) runs twice — the second time with the
 caches the first left — and counts n-1 times the second.
@@ -25,11 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archsim.hw.manycore import traffic
-from archsim.hw.manycore.caches import BlockCache, TensorLlc, TileLrus
+from archsim.hw.manycore.caches import AddressMap, ChipCaches, lines_of
 from archsim.hw.manycore.geometry import MeshGeometry
 from archsim.hw.manycore.routing import LinkLoads, link_loads
 from archsim.lower.mesh import ACC_BYTES, MachineShape, MeshOp, item_cycles, place, wave_items
 
+DEFAULT_CACHE_SAMPLE = 1   # lines simulated in the caches: 1 in this many (caches.py)
 DEFAULT_SAMPLES = 32   # lines routed per block on the LLC read leg (see traffic.py)
 WRITE_SAMPLES = 8      # lines routed per output block on the LLC write leg
 
@@ -48,21 +50,12 @@ class OpTiming:
 
 
 class ManycoreState:
-    """Runtime state of the chip between ops: caches and the address map of operand blocks."""
+    """Runtime state of the chip between ops: its caches and where tensors live."""
 
-    def __init__(self, cfg, geom: MeshGeometry) -> None:
-        self.l1 = TileLrus(geom.tiles, cfg.l1.size)
-        self.l2 = [BlockCache(cfg.l2.size) for _ in range(geom.groups)]
-        self.llc = TensorLlc(cfg.llc.size)
-        self._bases: dict[tuple, int] = {}
-        self._next_line = 0
-
-    def base(self, key: tuple, lines: int) -> int:
-        """First line address of a region (an op's A, B or output blocks), allocated once."""
-        if key not in self._bases:
-            self._bases[key] = self._next_line
-            self._next_line += lines
-        return self._bases[key]
+    def __init__(self, cfg, geom: MeshGeometry, cache_sample: int = 1,
+                 log_hbm: bool = False) -> None:
+        self.caches = ChipCaches(cfg, geom, sample=cache_sample, log_hbm=log_hbm)
+        self.addrs = AddressMap()
 
 
 def _add(c: dict, k: str, v: float) -> None:
@@ -71,28 +64,83 @@ def _add(c: dict, k: str, v: float) -> None:
 
 class StepSyncModel:
     def __init__(self, cfg, samples: int = DEFAULT_SAMPLES,
-                 write_samples: int = WRITE_SAMPLES, seed: int = 0) -> None:
+                 write_samples: int = WRITE_SAMPLES, seed: int = 0,
+                 cache_sample: int = DEFAULT_CACHE_SAMPLE, log_hbm: bool = False) -> None:
         self.cfg = cfg
         self.geom = MeshGeometry.from_config(cfg)
         self.shape = MachineShape.from_config(cfg)
-        self.state = ManycoreState(cfg, self.geom)
+        self.state = ManycoreState(cfg, self.geom, cache_sample, log_hbm)
         self.samples = samples
         self.write_samples = write_samples
         self.rng = np.random.default_rng(seed)
         self.line = cfg.line
         self._roles = ("A", "B")
+        self._op: MeshOp | None = None
+        self.plan: list | None = None      # the event mode collects each step's work here
+        self._rec: dict | None = None
+
+    def set_program(self, ops) -> None:
+        """Note each tensor's last reader (for `lowering.invalidate_dead`)."""
+        self._last_read = {}
+        for i, op in enumerate(ops):
+            for name, _, role in op.reads:
+                if role != "param":
+                    self._last_read[name] = i
+
+    def _drop_dead(self, op_id: int) -> None:
+        amap, caches, line = self.state.addrs, self.state.caches, self.line
+        for name, _, role in self._op.reads:
+            r = amap.get(name)
+            if role != "param" and r and getattr(self, "_last_read", {}).get(name) == op_id:
+                caches.llc.invalidate(r[0] * line, r[1] * line)
+
+    # -------------------------------------------------------------------- where blocks live
+    def _pieces(self, op_id: int, role: str, keys: np.ndarray, nbytes: int,
+                nblocks: int) -> list[tuple[np.ndarray, int]]:
+        """(first line of each block, lines) for every piece of the blocks `keys` of `role`.
+
+        A and B blocks live in their tensor (a stream's A block is a share of every tensor it
+        reads); a repetition's fresh activations (X, Y) and split-K partial sums (R, written as
+        `partial`) live in regions of their own."""
+        op, line, amap = self._op, self.line, self.state.addrs
+        lines = lines_of(nbytes, line)
+        if role == "R":       # parts 1..splitk-1 of an output block, after part 0's slot
+            part = lines_of(op.mb * op.nb * ACC_BYTES, line)
+            base, span = amap.region((op_id, "partial"), op.out_blocks * part)
+            return [(AddressMap.block_lines(base, span, keys + 1, part), lines)]
+        if role in ("out", "partial"):
+            if role == "partial":
+                base, span = amap.region((op_id, "partial"), nblocks * lines)
+            else:
+                total = sum(w[1] for w in op.writes) or nblocks * nbytes
+                base, span = amap.region(op.out_tensor, lines_of(total, line))
+            return [(AddressMap.block_lines(base, span, keys, lines), lines)]
+        sizes = {name: nb for name, nb, _ in op.reads}
+        if role in ("X", "Y"):
+            base, span = amap.region((op_id, role), nblocks * lines)
+            return [(AddressMap.block_lines(base, span, keys, lines), lines)]
+        if role == "A" and op.cls == "stream" and len(op.reads) > 1:
+            total = sum(sizes.values()) or 1
+            out = []
+            for name, nb, _ in op.reads:
+                base, span = amap.region(name, lines_of(nb, line))
+                n = lines_of(math.ceil(nbytes * nb / total), line)
+                out.append((AddressMap.block_lines(base, span, keys, n), n))
+            return out
+        name = op.a_tensor if role == "A" else op.b_tensor
+        base, span = amap.region(name, lines_of(sizes.get(name, nblocks * nbytes), line))
+        return [(AddressMap.block_lines(base, span, keys, lines), lines)]
 
     # -------------------------------------------------------------------- one step's fetch
     def _fetch(self, op_id: int, role: str, tiles: np.ndarray, keys: np.ndarray, nbytes: int,
                nblocks: int, c: dict):
-        """Look blocks up in L1 then L2; return the (L2->L1, LLC->L2) flows and bytes fetched
-        from the LLC."""
-        geom, st, line = self.geom, self.state, self.line
-        lines = max(1, math.ceil(nbytes / line))
-        base0 = st.base((op_id, role), lines * nblocks)
-        # blocks of different ops and roles never alias: each (op, role) has its own key space
-        prefix = (op_id * 8 + "ABRXY".index(role)) << 40
-        miss = ~st.l1.access(tiles, keys + prefix, nbytes)
+        """Look blocks up in the L1s, then the L2s (misses fetched from the LLC, its misses
+        from HBM); return the (L2->L1, LLC->L2) flows and bytes fetched from the LLC."""
+        geom, caches, line = self.geom, self.state.caches, self.line
+        pieces = self._pieces(op_id, role, keys, nbytes, nblocks)
+        lines = sum(n for _, n in pieces)
+        missed = np.minimum(caches.l1_misses(tiles, pieces), lines)
+        miss = missed > 0
         n_miss = int(miss.sum())
         _add(c, "l1_block_hits", tiles.size - n_miss)
         _add(c, "l1_block_misses", n_miss)
@@ -100,6 +148,7 @@ class StepSyncModel:
             return None, None, 0
         mt = tiles[miss]
         mk = keys[miss]
+        ml = missed[miss]
         mg = geom.group_of(mt)
         pair_key = mk * geom.groups + mg
         uniq, inv = np.unique(pair_key, return_inverse=True)
@@ -109,17 +158,30 @@ class StepSyncModel:
         dst = mt[order]
         p_key = uniq // geom.groups
         p_grp = uniq % geom.groups
-        p_base = base0 + p_key * lines
-        _add(c, "l1_fill_lines", n_miss * lines)
-        _add(c, "l2_accesses", uniq.size * lines)
-        l2 = st.l2
-        l2_miss = [i for i, (g, k) in enumerate(zip(p_grp.tolist(), p_key.tolist()))
-                   if not l2[g].access(k + prefix, nbytes)]
-        _add(c, "l2_block_hits", uniq.size - len(l2_miss))
-        _add(c, "l2_block_misses", len(l2_miss))
-        f_l2 = self._route([traffic.l2_to_l1(geom, p_grp, p_base, np.full(uniq.size, lines),
-                                             ptr, dst, line)], self.cfg.noc.multicast, "l2")
-        if not l2_miss:
+        # the multicast to a group's tiles carries the lines the neediest of them missed
+        p_lines = np.zeros(uniq.size, np.int64)
+        np.maximum.at(p_lines, inv, ml)
+        mi = np.nonzero(miss)[0]
+        idx = np.zeros(uniq.size, np.int64)
+        idx[inv[::-1]] = mi[::-1]          # a tile of each pair (the first): its block's lines
+        p_base = pieces[0][0][idx]
+        _add(c, "l1_fill_lines", int(ml.sum()))
+        _add(c, "l2_accesses", int(p_lines.sum()))
+        l2_missed = np.minimum(caches.l2_misses(p_grp.tolist(), pieces, idx.tolist()), lines)
+        hr, hw = caches.l2_to_llc()
+        _add(c, "hbm_read_lines", hr)
+        _add(c, "hbm_write_lines", hw)
+        l2_miss = np.nonzero(l2_missed)[0]
+        _add(c, "l2_block_hits", uniq.size - l2_miss.size)
+        _add(c, "l2_block_misses", l2_miss.size)
+        f_l2 = self._route([traffic.l2_to_l1(geom, p_grp, p_base, p_lines, ptr, dst, line)],
+                           self.cfg.noc.multicast, "l2")
+        rec = self._rec
+        if rec is not None:     # the event mode's plan: who waits for which lines
+            for i in range(uniq.size):
+                rec["pairs"].append((role, int(p_key[i]), int(p_grp[i]), dst[ptr[i]:ptr[i + 1]],
+                                     int(p_base[i]), int(p_lines[i]), bool(l2_missed[i])))
+        if not l2_miss.size:
             return f_l2, None, 0
         mk2 = p_key[l2_miss]
         mg2 = p_grp[l2_miss]
@@ -127,11 +189,20 @@ class StepSyncModel:
         korder = np.argsort(kinv, kind="stable")
         kptr = np.zeros(ukeys.size + 1, np.int64)
         np.cumsum(np.bincount(kinv, minlength=ukeys.size), out=kptr[1:])
-        _add(c, "l2_accesses", len(l2_miss) * lines)      # fills
-        _add(c, "llc_accesses", ukeys.size * lines)       # one read per line, multicast
-        f_llc = traffic.llc_to_l2(geom, base0 + ukeys * lines, np.full(ukeys.size, lines), kptr,
-                                  mg2[korder], line, self.samples, self.rng)
-        return f_l2, f_llc, ukeys.size * lines * line
+        k_lines = np.zeros(ukeys.size, np.int64)
+        np.maximum.at(k_lines, kinv, l2_missed[l2_miss])
+        k_base = np.zeros(ukeys.size, np.int64)
+        k_base[kinv] = p_base[l2_miss]
+        if rec is not None:
+            gs = mg2[korder]
+            for j in range(ukeys.size):
+                rec["blocks"].append((role, int(ukeys[j]), int(k_base[j]), int(k_lines[j]),
+                                      gs[kptr[j]:kptr[j + 1]]))
+        _add(c, "l2_accesses", int(l2_missed.sum()))       # fills
+        _add(c, "llc_accesses", int(k_lines.sum()))        # one read per line, multicast
+        f_llc = traffic.llc_to_l2(geom, k_base, k_lines, kptr, mg2[korder], line, self.samples,
+                                  self.rng)
+        return f_l2, f_llc, int(k_lines.sum()) * line
 
     def _route(self, flows: list, multicast: bool, phase: str = "") -> LinkLoads | None:
         """Link loads of a list of CSR flow batches, routed together."""
@@ -149,10 +220,15 @@ class StepSyncModel:
                           np.concatenate([f[3] for f in flows]), multicast=multicast)
 
     def _step(self, op: MeshOp, op_id: int, tiles, a_keys, b_keys, n_blocks_a, n_blocks_b,
-              w_tiles, w_keys, w_bytes, n_out_blocks, compute: float, c: dict, fetched: dict):
+              w_tiles, w_keys, w_bytes, n_out_blocks, compute: float, c: dict, fetched: dict,
+              w_role: str = "out"):
         """Fetch time (cycles) of one step; updates counters."""
         cfg, geom = self.cfg, self.geom
         mc = cfg.noc.multicast
+        if self.plan is not None:
+            self._rec = {"tiles": tiles, "compute": compute, "pairs": [], "blocks": [],
+                         "writes": None}
+            self.plan.append(self._rec)
         total = LinkLoads.zeros(geom)
         hops_l2 = hops_llc = 0
         l2_flows, llc_flows = [], []
@@ -177,11 +253,13 @@ class StepSyncModel:
             total += ld
             hops_llc = ld.max_hops
         if w_tiles is not None and w_tiles.size:
-            lines = max(1, math.ceil(w_bytes / self.line))
-            base0 = self.state.base((op_id, "out"), lines * n_out_blocks)
-            f = traffic.writes_to_llc(geom, w_tiles, base0 + w_keys * lines,
-                                      np.full(w_tiles.size, lines), self.line, self.write_samples,
-                                      self.rng)
+            lines = lines_of(w_bytes, self.line)
+            (first, _), = self._pieces(op_id, w_role, w_keys, w_bytes, n_out_blocks)
+            _add(c, "hbm_write_lines", self.state.caches.llc_write(first, lines))
+            if self._rec is not None:
+                self._rec["writes"] = (w_tiles, first, lines)
+            f = traffic.writes_to_llc(geom, w_tiles, first, np.full(w_tiles.size, lines),
+                                      self.line, self.write_samples, self.rng)
             ld = self._route([f], False, "write")
             if ld is not None:
                 total += ld
@@ -191,6 +269,10 @@ class StepSyncModel:
         latency = (hops_llc * h + cfg.llc.latency if any_llc else 0) + \
             (hops_l2 * h + cfg.l2.latency if any_l2 else 0)
         mesh = self._mesh_cycles(total, latency)
+        if self._rec is not None:
+            self._rec["hbm"] = self.state.caches.take_hbm()
+            self._rec["estimate"] = mesh
+            self._rec = None
         _add(c, "byte_hops", total.byte_hops())
         _add(c, "max_link_bytes", total.max_link())
         c["peak_link_bytes"] = max(c.get("peak_link_bytes", 0.0), total.max_link())
@@ -215,6 +297,15 @@ class StepSyncModel:
         fresh = lambda t: rep > 0 and roles.get(t) != "param"  # noqa: E731
         self._roles = ("X" if fresh(op.a_tensor) else "A",
                        "Y" if op.b_tensor and fresh(op.b_tensor) else "B")
+        if rep > 0:   # the fresh activations were just written on chip by the previous repetition
+            for role, nbytes, nblocks in (
+                    (self._roles[0], op.a_bytes, op.G * op.i_blocks * op.k_blocks),
+                    (self._roles[1], op.b_bytes, op.G * op.k_blocks * op.j_blocks)):
+                if role in ("X", "Y") and nbytes:
+                    lines = lines_of(nbytes, self.line)
+                    base, span = self.state.addrs.region((op_id, role), nblocks * lines)
+                    _add(c, "hbm_write_lines",
+                         self.state.caches.llc_write(np.array([base]), span))
         ib, jb, kbn = op.i_blocks, op.j_blocks, op.k_blocks
         n_a = op.G * ib * (kbn if op.a_follows_k else 1)
         n_b = (1 if op.b_shared else op.G) * kbn * jb
@@ -243,7 +334,8 @@ class StepSyncModel:
                 _add(c, "vector_ops", n * op.vector_ops)
                 _add(c, "l1_accesses", n * op.l1_line_reads)
                 f = self._step(op, op_id, t, a_keys, b_keys, n_a, n_b, tiles[done],
-                               out_key[done], out_bytes, n_out, item, c, fetched)
+                               out_key[done], out_bytes, n_out, item, c, fetched,
+                               "partial" if op.splitk > 1 else "out")
                 fetch.append(f)
                 comp.append(item)
             if op.splitk > 1:   # reduction: part-0 tiles read the other parts' partial sums
@@ -268,26 +360,23 @@ class StepSyncModel:
 
     def run_op(self, op: MeshOp, op_id: int) -> OpTiming:
         cfg = self.cfg
-        llc = self.state.llc
-        off_r = off_w = 0
-        for name, nbytes, _role in op.reads:
-            miss, dirty = llc.read(name, nbytes)
-            off_r += miss
-            off_w += dirty
+        self._op = op
         first = self._run_once(op, op_id)
-        # a tensor larger than the LLC is streamed from HBM every time its blocks are fetched
-        for role, name in (("A", op.a_tensor), ("B", op.b_tensor)):
-            size = next((r[1] for r in op.reads if r[0] == name), 0)
-            if name and size > cfg.llc.size:
-                off_r += max(0, first.counters["fetched"].get(role, 0) - size)
-        for name, nbytes in op.writes:
-            spill, dirty = llc.write(name, nbytes)
-            off_w += spill + dirty
         steady = self._run_once(op, op_id, rep=1) if op.repeat > 1 else first
+        if op.splitk > 1:
+            # split-K partial sums are dead once reduced: dropped from the LLC without a write
+            # back (an invalidate, as the kernel's last read of them would issue)
+            base, span = self.state.addrs.region((op_id, "partial"), 1)
+            self.state.caches.llc.invalidate(base * self.line, span * self.line)
+        if cfg.lowering.invalidate_dead:
+            self._drop_dead(op_id)
         n = op.repeat - 1
         c = {k: v + n * steady.counters.get(k, 0) for k, v in first.counters.items()
              if k not in ("fetched", "peak_link_bytes")}
         c["peak_link_bytes"] = first.counters.get("peak_link_bytes", 0.0)
+        # off-chip traffic is what the LLC missed and evicted dirty
+        off_r = c.get("hbm_read_lines", 0) * self.line
+        off_w = c.get("hbm_write_lines", 0) * self.line
         clock = cfg.tiles.clock
         onchip = first.onchip_cycles + n * steady.onchip_cycles
         off_bytes = off_r + off_w
@@ -302,7 +391,8 @@ class StepSyncModel:
         barrier = 2 * (self.geom.rows - 1 + self.geom.cols - 1) * cfg.noc.hop_latency
         onchip += op.repeat * barrier
         c["barrier_cycles"] = op.repeat * barrier
-        cycles = max(onchip, offchip)
+        # the event mode has HBM among its components: its on-chip time already waited for it
+        cycles = onchip if getattr(self, "hbm_in_components", False) else max(onchip, offchip)
         compute = first.compute_cycles + n * steady.compute_cycles
         fetch = first.fetch_cycles + n * steady.fetch_cycles
         if offchip >= onchip:
