@@ -17,7 +17,6 @@ from solvers.cs import (
     ExactDivergence,
     HaarWaveletThreshold,
     MonteCarloDivergence,
-    ResidualConsistencyDivergence,
     SkimageTV,
     amp,
     measure,
@@ -48,7 +47,6 @@ def main() -> None:
         "exact": ExactDivergence(),
         "BB-MC gaussian, eps=1e-3 max abs(r)": MonteCarloDivergence("gaussian", "max", 1e-3, 1),
         "BB-MC rademacher, eps=1e-3 sigma": MonteCarloDivergence("rademacher", "sigma", 1e-3, 1),
-        "residual-consistency (no call)": ResidualConsistencyDivergence(),
     }
     denoisers = {"haar tau=1.5": HaarWaveletThreshold(128, tau=1.5, levels=4, shifts=4)}
     if skimage_available():
