@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         result = simulate(graph, cfg, exec_mode=args.exec_mode, l2_start=args.l2,
-                          repeat=args.repeat, seed=args.seed, progress=update,
+                          repeat=args.repeat, seed=args.seed, progress=update, max_work=args.max_work,
                           **({"monitors": [timeline]} if timeline else {}),
                           **({"checkpoint": checkpoint(hw)} if checkpoint else {}))
     finally:

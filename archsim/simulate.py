@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from archsim.errors import UserError
+from archsim.graph.work import DEFAULT_MAX_WORK, check_work
 from archsim.hw.registry import machine_kind
 from archsim.hw.result import SimResult
 
@@ -24,9 +25,13 @@ def exec_modes(cfg) -> tuple[str, ...]:
 
 def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold", repeat: int = 1,
              seed: int = 0, progress: Callable[[float], None] | None = None,
-             monitors=None, checkpoint: dict | None = None) -> SimResult | None:
+             monitors=None, max_work: float | None = DEFAULT_MAX_WORK,
+             checkpoint: dict | None = None) -> SimResult | None:
     """Simulate `graph` on `cfg`. monitors: callables fn(bus, clock_hz), called after the
     machine is built and before it runs (signal subscribers: WindowMonitor, Timeline, taps).
+
+    max_work: the estimated-work limit (`archsim.graph.work`, the CLI's --max-work, same
+    default); a graph over it raises WorkLimitError before anything is built. None: no limit.
     checkpoint: stop-and-save or resume options for run functions that take them (marked
     `run.checkpoints = True`; archsim.hw.gpu.model.run_program says what they are); a stop
     returns None."""
@@ -40,6 +45,8 @@ def simulate(graph, cfg, *, exec_mode: str | None = None, l2_start: str = "cold"
         raise UserError(f"--l2 must be 'cold' or 'warm', found {l2_start!r}")
     if repeat < 1:
         raise UserError(f"--repeat must be >= 1, found {repeat}")
+    if max_work is not None:
+        check_work(graph, max_work, repeat)
     if monitors and not mk.signals:
         raise UserError(f"the {kind} machine publishes no signals yet; monitors need one that does")
     opts = dict(l2_start=l2_start, repeat=repeat, seed=seed, progress=progress)

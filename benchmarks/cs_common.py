@@ -26,3 +26,29 @@ def savefig(fig, name: str) -> str:
     path = PLOTS / name
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return os.path.relpath(path, pathlib.Path.cwd())
+
+
+def mean_std(values, fmt="{:.2f}") -> str:
+    """'mean ± sample std' over seeds; non-finite values are counted, not averaged."""
+    import numpy as np
+    v = np.asarray(values, dtype=float)
+    ok = v[np.isfinite(v)]
+    if len(ok) == 0:
+        return f"diverged {len(v)}/{len(v)}"
+    text = fmt.format(ok.mean()) + " ± " + fmt.format(ok.std(ddof=1) if len(ok) > 1 else 0.0)
+    return text if len(ok) == len(v) else f"{text} (diverged {len(v) - len(ok)}/{len(v)})"
+
+
+def seed_rows(per_seed_rows, n_label_cols: int, fmt="{:.2f}"):
+    """Rows of mean ± std: per_seed_rows[s][i] is seed s's row i; the first n_label_cols cells
+    are labels (equal across seeds), the rest numbers."""
+    out = []
+    for i, row in enumerate(per_seed_rows[0]):
+        cells = list(row[:n_label_cols])
+        for j in range(n_label_cols, len(row)):
+            if isinstance(row[j], str):      # a text cell ("-"): as seed 0 has it
+                cells.append(row[j])
+            else:
+                cells.append(mean_std([rows[i][j] for rows in per_seed_rows], fmt))
+        out.append(cells)
+    return out

@@ -4,7 +4,8 @@ A workload spec is a few characters, but `gemm(M=2**40, N=2**40, K=2**40)` or
 `conv2d(..., R=34107)` would keep a simulator busy for days (and overflow its C counters long
 before). So a run's work is estimated from the graph alone — its flops, its compulsory bytes and
 its kernel launches, each op counted `repeat` times — and refused past a limit with a message
-saying how to raise it (the CLI's `--max-work`).
+saying how to raise it (the CLI's `--max-work` for `run` and `sweep`, `max_work=` of
+`archsim.simulate.simulate`, which every caller goes through).
 
 The unit is a flop-equivalent: one flop, or 1/BYTE_WEIGHT of a byte moved, or 1/KERNEL_WEIGHT
 of a kernel launch. The weights come from the GPU model's own host cost, measured on the shared
@@ -62,7 +63,7 @@ def check_work(graph: Graph, max_work: float = DEFAULT_MAX_WORK, repeat: int = 1
             f"workload {graph.attrs.get('spec', graph.name)!r} is too large to simulate: about "
             f"{w.total:.3g} flop-equivalents ({w.flops:.3g} flops, {w.bytes:.3g} bytes, "
             f"{w.kernels:,} kernels) against a limit of {max_work:.3g}; choose smaller sizes, or "
-            f"raise the limit with --max-work {_suggest(w.total)} if you mean it")
+            f"raise the limit with --max-work {_suggest(w.total)} (max_work= in Python) if you mean it")
     return w
 
 

@@ -44,7 +44,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         store = Store(db) if Path(db).is_file() else None
         try:
-            p = plan(spec, store, retry_failed=args.retry_failed)
+            p = plan(spec, store, retry_failed=args.retry_failed, max_work=args.max_work)
         finally:
             if store is not None:
                 store.close()
@@ -63,7 +63,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               f"already in {db}, {len(p.todo)} to run")
         return 0
     s = run_sweep(spec, db=db, workers=args.workers, scheduler=args.scheduler,
-                  retry_failed=args.retry_failed, progress=not args.quiet)
+                  retry_failed=args.retry_failed, progress=not args.quiet, max_work=args.max_work)
     walls = sorted(s.point_wall_s)
     med = walls[len(walls) // 2] if walls else 0.0
     print(f"{spec.name}: ran {s.ran} point(s) ({s.failed} failed), skipped {s.skipped} already in "
@@ -202,7 +202,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- parser
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e15, found {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, found {text!r}")
+    return value
+
+
 def add_commands(sub) -> None:
+    from archsim.graph.work import DEFAULT_MAX_WORK
     s = sub.add_parser("sweep", help="run a design-space sweep file (Dask), results into SQLite")
     s.add_argument("file", help="sweep YAML (machines, workloads, grid/zip override axes)")
     s.add_argument("--dry-run", action="store_true", help="list the points and what the store has")
@@ -212,6 +223,10 @@ def add_commands(sub) -> None:
     s.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
     s.add_argument("--retry-failed", action="store_true", help="run recorded failures again")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    s.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK,
+                   help=f"estimated-work limit per point, as `archsim run --max-work` (default "
+                        f"{DEFAULT_MAX_WORK:g}); a point over it is recorded as failed with the "
+                        f"reason; raise it and pass --retry-failed to run those points")
     s.set_defaults(fn=cmd_sweep)
 
     r = sub.add_parser("results", help="query a sweep database; table or CSV")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archsim import __version__
+from archsim.errors import UserError
 from archsim.sweep.spec import Point
 
 
@@ -29,6 +30,7 @@ class Job:
     config: Any           # the resolved, immutable config object
     exec_mode: str
     version: str = __version__
+    max_work: float = float("inf")   # set by make_job; not part of the key (it changes no result)
 
 
 def resolve_config(point: Point):
@@ -44,14 +46,17 @@ def point_key(point: Point, config_dict: dict, exec_mode: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def make_job(point: Point) -> Job:
-    """Resolve the point's config and key (raises ConfigError/UserError if the point is bad)."""
+def make_job(point: Point, max_work: float | None = None) -> Job:
+    """Resolve the point's config and key (raises ConfigError/UserError if the point is bad).
+    max_work: the estimated-work limit the point runs under (default: archsim's, as `archsim
+    run`); a point over it is recorded as failed with WorkLimitError's message."""
     from archsim.config import to_dict
+    from archsim.graph.work import DEFAULT_MAX_WORK
     from archsim.simulate import default_exec_mode
     cfg = resolve_config(point)
     exec_mode = point.exec_mode or default_exec_mode(cfg)
     return Job(key=point_key(point, to_dict(cfg), exec_mode), point=point, config=cfg,
-               exec_mode=exec_mode)
+               exec_mode=exec_mode, max_work=DEFAULT_MAX_WORK if max_work is None else max_work)
 
 
 def run_job(job: Job) -> dict:
@@ -62,6 +67,9 @@ def run_job(job: Job) -> dict:
             raise RuntimeError(f"worker runs archsim {__version__}, the sweep expects {job.version}")
         report = simulate_point(job)
         return {"key": job.key, "status": "ok", "report": report, "error": None,
+                "wall_s": time.perf_counter() - t0}
+    except UserError as exc:  # the user's own input (a work limit, a spec): its message alone
+        return {"key": job.key, "status": "failed", "report": None, "error": str(exc),
                 "wall_s": time.perf_counter() - t0}
     except Exception as exc:  # recorded, never fatal: one bad point must not stop a sweep
         last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
@@ -85,7 +93,7 @@ def simulate_point(job: Job) -> dict:
         graph = training_graph(graph)
     t0 = time.perf_counter()
     result = simulate(graph, job.config, exec_mode=job.exec_mode, l2_start=p.l2_start,
-                      repeat=p.repeat, seed=p.seed)
+                      repeat=p.repeat, seed=p.seed, max_work=job.max_work)
     wall = time.perf_counter() - t0
     simulator = {"backend": engine.BACKEND, "wall_s": wall, "events": result.events,
                  "events_per_s": result.events / wall if wall > 0 else 0.0,

@@ -32,7 +32,8 @@ class Plan:
         return [j for j in self.jobs if j.key not in self.done]
 
 
-def plan(spec: SweepSpec, store: Store | None, *, retry_failed: bool = False) -> Plan:
+def plan(spec: SweepSpec, store: Store | None, *, retry_failed: bool = False,
+         max_work: float | None = None) -> Plan:
     """Resolve every point's config and key; a bad point is a ConfigError at its sweep-file line."""
     from archsim.graph import get_workload
     from archsim.graph.spec import parse_spec
@@ -46,7 +47,7 @@ def plan(spec: SweepSpec, store: Store | None, *, retry_failed: bool = False) ->
                 raise ConfigError(str(exc), file=spec.file, key="workloads") from None
             checked_workloads.add(point.workload)
         try:
-            job = make_job(point)
+            job = make_job(point, max_work)
         except ConfigError as exc:
             raise locate_override_error(spec, point, exc) from None
         if job.key in seen:
@@ -118,11 +119,13 @@ class Summary:
 
 def run_sweep(spec: SweepSpec, *, db: str | None = None, workers: int | None = None,
               scheduler: str | None = None, retry_failed: bool = False, progress: bool = True,
-              on_point: Callable[[Job, dict], None] | None = None) -> Summary:
-    """Run every point of `spec` not yet in the store; return what happened."""
+              on_point: Callable[[Job, dict], None] | None = None,
+              max_work: float | None = None) -> Summary:
+    """Run every point of `spec` not yet in the store; return what happened. max_work: the
+    estimated-work limit per point (default: archsim's, as `archsim run --max-work`)."""
     t0 = time.perf_counter()
     with Store(db or spec.db) as store:
-        p = plan(spec, store, retry_failed=retry_failed)
+        p = plan(spec, store, retry_failed=retry_failed, max_work=max_work)
         todo = p.todo
         s = Summary(skipped=len(p.jobs) - len(todo), duplicates=len(p.same_as))
         if not todo:

@@ -18,7 +18,6 @@ from .divergence import (
     ExactDivergence,
     MessageContext,
     MonteCarloDivergence,
-    ResidualConsistencyDivergence,
     VarianceMatchingDivergence,
 )
 from .history import History, Result

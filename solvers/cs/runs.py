@@ -20,7 +20,6 @@ from .divergence import (
     DivergenceEstimator,
     ExactDivergence,
     MonteCarloDivergence,
-    ResidualConsistencyDivergence,
     VarianceMatchingDivergence,
 )
 from .history import History
@@ -71,8 +70,6 @@ def make_divergence(kind: str, probes: int = 1) -> DivergenceEstimator:
         probe = parts[1] if len(parts) > 1 else "gaussian"
         rule = parts[2] if len(parts) > 2 else "max"
         return MonteCarloDivergence(probe=probe, eps_rule=rule, probes=probes)
-    if kind == "residual-consistency":
-        return ResidualConsistencyDivergence()
     if kind == "variance-matching":
         return VarianceMatchingDivergence()
     raise ValueError(f"unknown divergence estimator {kind!r}")

@@ -97,7 +97,7 @@ def vamp(
     for _ in range(iters):
         if measure_var:
             # Measured (not believed) error variance of r2: r2 - x is isotropic w.r.t. A, so
-            # ||y - A r2||^2 ~ M s_w^2 + ||A||_F^2 tau2 (same decoupling as the estimator).
+            # ||y - A r2||^2 ~ M s_w^2 + ||A||_F^2 tau2 (solvers/cs/README.md, variance matching).
             res2 = y - op.matvec(r2)
             hist.operator_products += 1
             tau2 = np.maximum((np.sum(res2 * res2) - m / gamma_w) / op.frobenius_sq, 1e-12 / gamma2)

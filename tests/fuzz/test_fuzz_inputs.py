@@ -108,6 +108,9 @@ def test_generated_cli_cases_exit_0_or_2(seed, tmp_path_factory, capsys):
     ["run", "-q", "--set", "hbm.bandwidth=6TB/s", "-w", "add(n=1000)"],
     ["run", "-q", "--set", "name=a\x01b"],
     ["validate", "/dev/zero"],
+    # fuzz seed 4749 (issue 16, second stage): a 977 GiB CPU L1 asked numpy for 122 GiB of
+    # per-line state (MemoryError, exit 1); CPU cache sizes are now capped at 2 GiB
+    ["run", "-q", "--hw", "xeon-host", "--set", "l1.size=977  GiB", "-w", "softmax(rows=64, cols=128)"],
 ])
 def test_issue_16_inputs_exit_2_with_one_line(argv, capsys):
     try:
