@@ -39,10 +39,14 @@ class TileArrayConfig:
     def tiles(self) -> int:
         return self.rows * self.cols
 
+# cache sizes <= 2 GiB, as for the CPU (archsim.config.cpu): the largest shipping caches are
+# ~1.1 GiB and the line-granular cache keeps state per line (a 1e30 B LLC was accepted)
+_CACHE_MAX = 2**31
+
 
 @dataclass(frozen=True, kw_only=True)
 class L1Config:
-    size: int = param("private L1 data cache per tile", "B", gt=0)
+    size: int = param("private L1 data cache per tile", "B", gt=0, le=_CACHE_MAX)
     ways: int = param("associativity", ge=1)
     read_ports: int = param("line reads per cycle", default=2, ge=1)
     latency: int = param("hit latency in cycles", default=2, ge=0)
@@ -50,7 +54,8 @@ class L1Config:
 
 @dataclass(frozen=True, kw_only=True)
 class L2Config:
-    size: int = param("L2 capacity per group (all the group's banks together)", "B", gt=0)
+    size: int = param("L2 capacity per group (all the group's banks together)", "B", gt=0,
+                      le=_CACHE_MAX)
     ways: int = param("associativity", ge=1)
     group_rows: int = param("tiles of a group along y", ge=1)
     group_cols: int = param("tiles of a group along x", ge=1)
@@ -59,7 +64,8 @@ class L2Config:
 
 @dataclass(frozen=True, kw_only=True)
 class LlcConfig:
-    size: int = param("LLC capacity, all slices together (one slice per tile)", "B", gt=0)
+    size: int = param("LLC capacity, all slices together (one slice per tile)", "B", gt=0,
+                      le=_CACHE_MAX)
     ways: int = param("associativity", ge=1)
     latency: int = param("slice access latency in cycles", default=16, ge=0)
 

@@ -111,6 +111,9 @@ def test_generated_cli_cases_exit_0_or_2(seed, tmp_path_factory, capsys):
     # fuzz seed 4749 (issue 16, second stage): a 977 GiB CPU L1 asked numpy for 122 GiB of
     # per-line state (MemoryError, exit 1); CPU cache sizes are now capped at 2 GiB
     ["run", "-q", "--hw", "xeon-host", "--set", "l1.size=977  GiB", "-w", "softmax(rows=64, cols=128)"],
+    # the many-core chip's caches were unbounded (a 1e30 B LLC was accepted): same 2 GiB cap
+    ["run", "-q", "--hw", "upcycle-2048", "--set", "llc.size=1e30 B"],
+    ["run", "-q", "--hw", "upcycle-2048", "--set", "l1.size=4 GiB"],
 ])
 def test_issue_16_inputs_exit_2_with_one_line(argv, capsys):
     try:
