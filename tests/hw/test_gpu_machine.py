@@ -203,3 +203,25 @@ def test_no_event_before_its_cause(cfg, n, m, two):
             assert nxt["start"] >= prev["end"] + gap
         for r in mine:
             assert r["end"] > r["start"]
+
+
+def test_fifo_starts_the_next_kernel_only_once_a_multi_wave_gemm_dispatched_all(cfg):
+    """FIFO (today's hardware): a kernel on another stream dispatches only after every CTA of
+    the kernel before it has dispatched, i.e. once a non-persistent GEMM reaches its last wave.
+    K-range chunks of one wave each span the whole wave, so counting them as waves made a
+    multi-wave GEMM look fully dispatched after a few chunks of its first wave."""
+    from archsim.lower.program import Program
+    g = prog("gemm(M=8192,N=8192,K=2048,dtype='fp32')", cfg)
+    a = prog("add(n=1048576)", cfg)
+    bufs = {**g.buffers, **{k: dataclasses.replace(b, addr=b.addr + (1 << 40))
+                            for k, b in a.buffers.items()}}
+    p = Program("pair", g.machine, "bsp", g.ops + a.ops, bufs)
+    kg, ka = g.ops[0].kernels[0], a.ops[0].kernels[0]
+    assert not kg.tile.persistent and kg.ctas > kg.units // 2
+    both = run_machine(make_model(p, cfg), p, streams=[[(0, kg)], [(1, ka)]])
+    ker = {k["name"]: k for o in both.ops for k in o.kernels}
+    gemm, add = ker[kg.name], ker[ka.name]
+    waves = gemm["waves"]
+    assert waves >= 4
+    # the add starts no earlier than the GEMM's last wave (waves are equal in length)
+    assert add["start_s"] >= gemm["start_s"] + gemm["time_s"] * (waves - 1.5) / waves

@@ -60,6 +60,8 @@ class _Chunk:
     last_step: bool = False  # holds a tile's last K-step (its epilogue)
     slice_req: np.ndarray | None = None    # bytes requested per L2 slice (lines hash to slices)
     slice_miss: np.ndarray | None = None   # of which fetched from DRAM
+    wave: int = -1         # the wave a K-range chunk of a GEMM belongs to (-1: the chunk spans
+                           # `waves` whole waves, as stream/row/attention chunks do)
 
     def slice_skew(self) -> float:
         """Busiest slice's bytes over the mean (1 when lines spread evenly; up to the slice
@@ -140,6 +142,7 @@ class GpuModel:
                     continue
                 ch = _Chunk(u1 - u0, (u1 - u0) / conc, s1 - s0)
                 ch.last_step = s1 >= steps
+                ch.wave = w
                 before = self._counters()
                 self.l2.gemm_chunk(a, b, c, t.M, t.N, t.K, t.esize, t.c_esize,
                                    t.tm, t.tn, t.tk, t.split, t.batch,
@@ -614,9 +617,16 @@ class ChunkCosts:
         self.occ = max(1, run.occ)
         self._sm, self._run = model.cfg.sm, run
         # the first chunk of the last wave: from then on every CTA of the kernel is dispatched
-        cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
+        # (K-range chunks of a GEMM wave each span the whole wave's units: count them by wave
+        # index, not by summing `waves`, or a multi-wave GEMM looks fully dispatched after a
+        # few chunks of its first wave and FIFO starts the next kernel beside it early)
         full = max(run.waves - 1, 0)
-        self.last_wave_chunk = int(np.searchsorted(cw, full - 1e-9, side="right")) if full else 0
+        if full and n and all(c.wave >= 0 for c in run.chunks):
+            self.last_wave_chunk = next(j for j, c in enumerate(run.chunks) if c.wave >= full)
+        else:
+            cw = np.cumsum([c.waves for c in run.chunks]) if n else np.zeros(0)
+            self.last_wave_chunk = (int(np.searchsorted(cw, full - 1e-9, side="right"))
+                                    if full else 0)
         bufs = getattr(model, "_bufs", {})
         first = next((bufs[a.buffer].addr for a in k.accesses if a.buffer in bufs), 0)
         self.first_channel = int(first // model.cfg.hbm.interleave) % int(model.cfg.hbm.channels)
