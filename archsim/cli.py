@@ -228,16 +228,6 @@ def _int_at_least(lo: int, hi: int = 2**63 - 1):
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1e15, found {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, found {text!r}")
-    return value
-
-
 def cmd_ypu_asm(args: argparse.Namespace) -> int:
     from archsim.hw.ypu.asm import assemble
     src = Path(args.file)
@@ -253,7 +243,7 @@ def cmd_ypu_asm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from archsim.graph.work import DEFAULT_MAX_WORK
+    from archsim.graph.work import DEFAULT_MAX_WORK, max_work_arg
     p = argparse.ArgumentParser(prog="archsim", description="Cycle-level architecture simulator.")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     # --debug is accepted after the subcommand too (`archsim run ... --debug`)
@@ -277,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_int_at_least(0, 2**32 - 1), default=0)
     r.add_argument("--out", "-o", help="write DIR/report.json and DIR/report.md")
     r.add_argument("--top", type=_int_at_least(0), default=12, help="ops shown in the terminal table")
-    r.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK,
+    r.add_argument("--max-work", type=max_work_arg, default=DEFAULT_MAX_WORK,
                    help=f"refuse workloads estimated above this many flop-equivalents (flops + "
                         f"64 x bytes + 1e8 per kernel; default {DEFAULT_MAX_WORK:g}, a few "
                         f"minutes of simulation)")

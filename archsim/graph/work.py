@@ -69,3 +69,15 @@ def check_work(graph: Graph, max_work: float = DEFAULT_MAX_WORK, repeat: int = 1
 
 def _suggest(total: float) -> str:
     return f"{float(f'{total * 1.01:.2g}'):.2g}"
+
+
+def max_work_arg(text: str) -> float:
+    """argparse type of --max-work (archsim run, archsim sweep): a positive finite number."""
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e15, found {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, found {text!r}")
+    return value

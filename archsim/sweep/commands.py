@@ -202,18 +202,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- parser
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1e15, found {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, found {text!r}")
-    return value
-
-
 def add_commands(sub) -> None:
-    from archsim.graph.work import DEFAULT_MAX_WORK
+    from archsim.graph.work import DEFAULT_MAX_WORK, max_work_arg
     s = sub.add_parser("sweep", help="run a design-space sweep file (Dask), results into SQLite")
     s.add_argument("file", help="sweep YAML (machines, workloads, grid/zip override axes)")
     s.add_argument("--dry-run", action="store_true", help="list the points and what the store has")
@@ -223,7 +213,7 @@ def add_commands(sub) -> None:
     s.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:8786)")
     s.add_argument("--retry-failed", action="store_true", help="run recorded failures again")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    s.add_argument("--max-work", type=_positive_float, default=DEFAULT_MAX_WORK,
+    s.add_argument("--max-work", type=max_work_arg, default=DEFAULT_MAX_WORK,
                    help=f"estimated-work limit per point, as `archsim run --max-work` (default "
                         f"{DEFAULT_MAX_WORK:g}); a point over it is recorded as failed with the "
                         f"reason; raise it and pass --retry-failed to run those points")
