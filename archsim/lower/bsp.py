@@ -304,9 +304,13 @@ def _attention_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                          v=mem.of(do), o=mem.of(dk), bq=vendor.ATTN_BWD_KV_TILE, pack=1,
                          bkv=vendor.ATTN_BWD_Q_STEP, causal=causal, esize=es, mma_factor=2.5,
                          unit_extra=vendor.ATTENTION_BWD_UNIT_CYCLES)
+    # 200 KiB of buffers on Hopper; an SM with less shared memory (an A100's 164 KiB) gets the
+    # same plan with its buffers cut to what fits (cuDNN's sm80 kernel uses smaller tiles: the
+    # A100 timing of this kernel is not calibrated)
+    smem = min(200 * 1024, vendor._smem_limit(cfg))
     kernels.append(Kernel(
         "cudnn_generated_fort_native_sdpa_sm90_flash_bprop_wgmma_f16_64x64x64", op.name, op.kind,
-        "attention", (ctas, 1, 1), 384, 168, 200 * 1024, units, steps, "tensor", dt,
+        "attention", (ctas, 1, 1), 384, 168, smem, units, steps, "tensor", dt,
         tensor_flops=op.flops, simt_ops=scores * vendor.ATTENTION_BWD_OPS_PER_SCORE, tile=tile,
         accesses=(Access("stream", mem.of(q), nbytes=q.nbytes),
                   Access("stream", mem.of(k), nbytes=k.nbytes),
