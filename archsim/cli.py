@@ -258,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"workload spec, e.g. \"gemm(M=4096, N=4096, K=4096)\" (default {DEFAULT_WORKLOAD})")
     r.add_argument("--mode", choices=("inference", "training"), default="inference")
     r.add_argument("--exec", dest="exec_mode", default=None,
-                   help="execution mode: bsp on a GPU (default), cpu on a CPU (default)")
+                   help="execution mode of the machine kind: on a GPU bsp (default, kernel by "
+                        "kernel), fused (vertical fusion) or dataflow (Kitsune pipelines); "
+                        "cpu on a CPU; stepsync (default) or event on a many-core chip")
     r.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set l2.size=80MiB (repeatable)")
     r.add_argument("--l2", choices=("cold", "warm"), default="cold",
