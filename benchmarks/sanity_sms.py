@@ -2,7 +2,7 @@
 
 (1) Each GPU workload of the sanity test on h200 with 1.25x, 1.5x and 2x the SMs: change in time.
 (2) --rank SPEC SMS: every (tile, split-K) plan of the workload's first GEMM ranked by the vendor
-    heuristic's score (lower/vendor.py, re-scored here with its own pieces), each timed alone
+    heuristic's score (lower/vendor.py tensor_gemm_plans), each timed alone
     on the model: shows where the fastest plan ranks.
 (3) --cost: CPU seconds of the default `archsim run` workload (BERT-base, batch 8, seq 128, 12
     layers) through archsim.simulate. Run it before and after
@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -56,22 +55,7 @@ def rank(spec: str, sms: int) -> None:
     op = next(o for o in g.ops if o.kind == "gemm")
     M, N, K, batch = op.attrs["M"], op.attrs["N"], op.attrs["K"], op.attrs.get("batch", 1)
     esize = 2
-    rate = cfg.sm.tensor_flops_per_cycle["bf16"]
-    fixed = cfg.launch.kernel_fixed * cfg.clocks.tensor_boost
-    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
-    ksteps_total = math.ceil(K / V.K_STEP)
-    plans = []
-    for idx, (tn, tm) in enumerate(V.TENSOR_TILES):          # the heuristic's own score
-        tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
-        for split in V.SPLITS:
-            if split > 1 and (ksteps_total < 8 * split or tiles * split > cfg.sm.count):
-                continue
-            step = V.gemm_step_cycles(tm, tn, V.K_STEP, esize, rate, cfg.sm.mma_step_overhead,
-                                      cfg.sm.tma_bytes_per_cycle)
-            cyc = math.ceil(tiles * split / cfg.sm.count) * (math.ceil(ksteps_total / split) + 2) * step
-            if split > 1:
-                cyc += fixed + (split + 1) * M * N * batch * 4 / dram_bpc
-            plans.append((cyc * (1.0 - 0.002 * idx), tn, tm, split, tiles))
+    plans = V.tensor_gemm_plans(M, N, K, batch, esize, cfg.sm.tensor_flops_per_cycle["bf16"], cfg)
     plans.sort(key=lambda c: c[0])
     heuristic = V.plan_gemm(M, N, K, batch, "bf16", cfg)
     print(f"{spec} on {sms} SMs; the heuristic picks {heuristic.tile_n}x{heuristic.tile_m} "

@@ -88,6 +88,41 @@ def gemm_step_cycles(tile_m: int, tile_n: int, k_step: int, esize: int, rate: fl
     return max(mma, load)
 
 
+def tensor_gemm_plans(M: int, N: int, K: int, batch: int, esize: int, rate: float, cfg,
+                      splits=None) -> list[tuple[float, int, int, int, int]]:
+    """Every (tile, split-K) plan of a tensor-pipe GEMM with the heuristic's score (estimated
+    cycles, lower is better), in candidate order: [(score, tile_n, tile_m, split, tiles)]."""
+    sms = cfg.sm.count
+    overhead = cfg.sm.mma_step_overhead
+    load_bpc = cfg.sm.tma_bytes_per_cycle
+    fixed_cycles = cfg.launch.kernel_fixed * cfg.clocks.tensor_boost
+    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
+    l2_bpc = cfg.l2.bandwidth / cfg.clocks.tensor_boost
+    ksteps_total = math.ceil(K / K_STEP)
+    plans = []
+    for idx, (tn, tm) in enumerate(TENSOR_TILES):
+        tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
+        for split in (splits or SPLITS):
+            if split > 1 and (ksteps_total < 8 * split or tiles * split > sms):
+                continue  # split-K only to fill SMs in a single wave, with >= 8 K-steps per split
+            units = tiles * split
+            waves = math.ceil(units / sms)
+            ksteps = math.ceil(ksteps_total / split)
+            step = gemm_step_cycles(tm, tn, K_STEP, esize, rate, overhead, load_bpc)
+            cyc = waves * (ksteps + 2) * step       # +2: pipeline fill and epilogue
+            # L2 floor: beyond its first read, A is re-read once per further column of tiles
+            # and B once per further row (small tiles on many SMs are L2-bound before they are
+            # MMA-bound; without it 1.5x the SMs picked a plan 25 % slower:
+            # benchmarks/sanity_sms.py). The first reads are the same for every plan.
+            rereads = (M * (math.ceil(N / tn) - 1) + N * (math.ceil(M / tm) - 1)) * K * esize
+            cyc = max(cyc, rereads * batch / l2_bpc)
+            if split > 1:  # fp32 partials written, then a reduction kernel reads them back
+                cyc += fixed_cycles + (split + 1) * M * N * batch * 4 / dram_bpc
+            # prefer bigger tiles a little (fewer L2 re-reads, lower power per flop)
+            plans.append((cyc * (1.0 - 0.002 * idx), tn, tm, split, tiles))
+    return plans
+
+
 def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
               splits: tuple[int, ...] | None = None) -> GemmPlan:
     """The launch a cuBLAS-like library picks for C[b,M,N] = A[b,M,K] B[b,K,N].
@@ -112,31 +147,10 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
         return GemmPlan(tn, tm, SIMT_K_STEP, 3, 1, tiles, tiles, False, "simt",
                         SIMT_TILE_THREADS[(tn, tm)], 3 * (tn + tm) * SIMT_K_STEP * 4, 232)
     rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
-    overhead = cfg.sm.mma_step_overhead
-    load_bpc = cfg.sm.tma_bytes_per_cycle
-    fixed_cycles = cfg.launch.kernel_fixed * cfg.clocks.tensor_boost
-    dram_bpc = cfg.hbm.bandwidth / cfg.clocks.tensor_boost
-    best = None
-    ksteps_total = math.ceil(K / K_STEP)
-    for idx, (tn, tm) in enumerate(TENSOR_TILES):
-        tiles = math.ceil(N / tn) * math.ceil(M / tm) * batch
-        for split in (splits or SPLITS):
-            if split > 1 and (ksteps_total < 8 * split or tiles * split > sms):
-                continue  # split-K only to fill SMs in a single wave, with >= 8 K-steps per split
-            units = tiles * split
-            waves = math.ceil(units / sms)
-            ksteps = math.ceil(ksteps_total / split)
-            step = gemm_step_cycles(tm, tn, K_STEP, esize, rate, overhead, load_bpc)
-            cyc = waves * (ksteps + 2) * step       # +2: pipeline fill and epilogue
-            # operands re-read through L2 once per tile row/column: DRAM bound when they spill
-            if split > 1:  # fp32 partials written, then a reduction kernel reads them back
-                cyc += fixed_cycles + (split + 1) * M * N * batch * 4 / dram_bpc
-            # prefer bigger tiles a little (fewer L2 re-reads, lower power per flop)
-            key = cyc * (1.0 - 0.002 * idx)
-            if best is None or key < best[0]:
-                best = (key, tn, tm, split, tiles)
-    if best is None:  # only when `splits` excludes 1 and no split-K plan fits
+    plans = tensor_gemm_plans(M, N, K, batch, esize, rate, cfg, splits)
+    if not plans:  # only when `splits` excludes 1 and no split-K plan fits
         return None
+    best = min(plans, key=lambda p: p[0])
     _, tn, tm, split, tiles = best
     units = tiles * split
     persistent = units > sms
