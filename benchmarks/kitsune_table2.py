@@ -125,8 +125,9 @@ def _dram(r) -> int:
     return r.dram_read_bytes + r.dram_write_bytes
 
 
-def row(app: str, phase: str, cfg, graphs: str = "paper", gemm_chains: bool = True) -> dict:
-    spec = APPS[app][0]
+def prepared(spec: str, phase: str, graphs: str):
+    """The graph of `spec` for `phase` as Table 2 counts it, and its op names (views excluded):
+    graphs='paper' makes activations their own ops and drops the optimizer step."""
     g = build_workload(spec)
     if graphs == "paper":
         g = eager_activations(g)
@@ -134,7 +135,12 @@ def row(app: str, phase: str, cfg, graphs: str = "paper", gemm_chains: bool = Tr
         g = training_graph(g)
         if graphs == "paper":
             g = without_optimizer(g)
-    real = {o.name for o in g.ops if o.kind != "view"}
+    return g, {o.name for o in g.ops if o.kind != "view"}
+
+
+def row(app: str, phase: str, cfg, graphs: str = "paper", gemm_chains: bool = True) -> dict:
+    spec = APPS[app][0]
+    g, real = prepared(spec, phase, graphs)
     t0 = time.perf_counter()
     groups = fusion_groups(g, cfg, gemm_chains)
     plan = plan_dataflow(g, cfg, edge_gathers=False)
@@ -172,14 +178,7 @@ def whole(apps, phases, cfg, graphs: str) -> None:
         for app in apps:
             if (app, phase) not in PAPER:
                 continue
-            g = build_workload(WHOLE[app])
-            if graphs == "paper":
-                g = eager_activations(g)
-            if phase == "train":
-                g = training_graph(g)
-                if graphs == "paper":
-                    g = without_optimizer(g)
-            real = {o.name for o in g.ops if o.kind != "view"}
+            g, real = prepared(WHOLE[app], phase, graphs)
             t0 = time.perf_counter()
             plan = plan_dataflow(g, cfg, edge_gathers=False)
             dt = time.perf_counter() - t0
