@@ -328,6 +328,17 @@ def _attention_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 # ---- SIMT / memory kernels --------------------------------------------------------------------
 
+def _unrolled_copy(name: str, op: Op, mem: _Memory, src, dst, n: int, write_bytes: int,
+                   ops_per_elem: int) -> Kernel:
+    """PyTorch's unrolled (non-vectorized) copy kernel: 128 threads, 4 elements each, over `n`
+    elements, reading all of `src` and writing `write_bytes` of `dst`."""
+    ctas = max(1, math.ceil(n / 512))
+    return Kernel(name, op.name, op.kind, "stream", (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt",
+                  dst.dtype, simt_ops=n * ops_per_elem,
+                  accesses=(Access("stream", mem.of(src), nbytes=src.nbytes),
+                            Access("stream", mem.of(dst), write=True, nbytes=write_bytes)))
+
+
 @lowers("elementwise")
 def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     out = op.outputs[0]
@@ -335,12 +346,8 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     ctas, threads = vendor.elementwise_grid(n)
     if op.attrs.get("fn") == "slice_copy":   # dY copied into a slice of the zero-filled source
         src = op.inputs[-1]
-        ctas = max(1, math.ceil(src.numel / 512))
-        return [Kernel("elementwise_kernel<128,4,direct_copy>", op.name, op.kind, "stream",
-                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
-                       simt_ops=src.numel * vendor.STRIDED_COPY_OPS,
-                       accesses=(Access("stream", mem.of(src), nbytes=src.nbytes),
-                                 Access("stream", mem.of(out), write=True, nbytes=src.nbytes)))]
+        return [_unrolled_copy("elementwise_kernel<128,4,direct_copy>", op, mem, src, out,
+                               src.numel, src.nbytes, vendor.STRIDED_COPY_OPS)]
     acc = [Access("stream", mem.of(t), nbytes=t.nbytes) for t in _distinct(op.inputs)]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     fn = op.attrs.get("fn", "add")
@@ -359,12 +366,8 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                        accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
                                  Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
     if out.itemsize > x.itemsize:   # widening: the unrolled (non-vectorized) copy kernel
-        ctas = max(1, math.ceil(out.numel / 512))
-        return [Kernel("unrolled_elementwise_kernel<direct_copy>", op.name, op.kind, "stream",
-                       (ctas, 1, 1), 128, 32, 0, ctas, 1, "simt", out.dtype,
-                       simt_ops=out.numel * vendor.CAST_WIDEN_OPS,
-                       accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
-                                 Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
+        return [_unrolled_copy("unrolled_elementwise_kernel<direct_copy>", op, mem, x, out,
+                               out.numel, out.nbytes, vendor.CAST_WIDEN_OPS)]
     return [Kernel("copy_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0, ctas,
                    1, "memory", out.dtype, simt_ops=out.numel * vendor.ELEMENTWISE_BASE_OPS,
                    accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
