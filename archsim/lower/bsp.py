@@ -375,14 +375,15 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 
 def _row_kernel(op: Op, mem: _Memory, name: str, ctas: int, threads: int, passes: int,
-                ops: int, dep_rounds: int, dep_chain: float = 0.0) -> list[Kernel]:
+                ops: int, dep_rounds: int, dep_chain: float = 0.0,
+                load_inflight: int = 16, tail_rounds: float = 0.0) -> list[Kernel]:
     x, out = op.inputs[0], op.outputs[0]
     acc = [Access("stream", mem.of(x), nbytes=x.nbytes, passes=passes)]
     acc += [Access("stream", mem.of(t), nbytes=t.nbytes) for t in op.inputs[1:]]
     acc.append(Access("stream", mem.of(out), write=True, nbytes=out.nbytes))
     return [Kernel(name, op.name, op.kind, "row", (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt",
                    out.dtype, simt_ops=int(ops), dep_rounds=dep_rounds, dep_chain=dep_chain,
-                   accesses=tuple(acc))]
+                   load_inflight=load_inflight, tail_rounds=tail_rounds, accesses=tuple(acc))]
 
 
 @lowers("softmax")
@@ -485,10 +486,14 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
         cols = x.numel // rows
         ctas = rows if cols > vendor.REDUCE_ROW_SPLIT else math.ceil(rows / 16)
         return _row_kernel(op, mem, "reduce_kernel<512,1>", max(1, ctas), 512, 1,
-                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2,
+                           load_inflight=vendor.reduce_inflight(x.itemsize),
+                           tail_rounds=vendor.REDUCE_TAIL_ROUNDS)
     ctas = max(1, min(x.numel // 4096 + 1, 4 * cfg.sm.count))
     return _row_kernel(op, mem, "reduce_kernel", ctas, 512, 1,
-                       x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2)
+                       x.numel * vendor.REDUCTION_OPS_PER_ELEM, 2,
+                       load_inflight=vendor.reduce_inflight(x.itemsize),
+                       tail_rounds=vendor.REDUCE_TAIL_ROUNDS)
 
 
 @lowers("transpose")

@@ -126,6 +126,15 @@ class Kernel:
     dep_chain: float = 0.0         # dependent instructions per thread per unit (a sequential
                                    # per-thread chain, e.g. Welford updates); 0: the unit's
                                    # lane-instructions per lane
+    load_inflight: int = 16        # bytes one thread keeps in flight per read stream (vector
+                                   # width x independent loads issued before the first is
+                                   # used): the SM's outstanding-miss limit scales with it
+                                   # (16: the 16-B vector load that sm.miss_bytes_per_cycle
+                                   # was calibrated on)
+    tail_rounds: float = 0.0       # dependent memory round trips after the streaming phase
+                                   # that no later work overlaps (a reduction's epilogue:
+                                   # block reduce, partials store, fence + semaphore, final
+                                   # read), added once at the kernel's end
 
     @property
     def ctas(self) -> int:

@@ -366,6 +366,18 @@ GAMMA_BETA_CHAIN = (300, 42)
 # F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
 COLUMN_REDUCE_ROWS = 64
 REDUCTION_OPS_PER_ELEM = 6
+# PyTorch's reduce_kernel along the contiguous axis (input_vectorized_thread_reduce_impl): each
+# thread loads REDUCE_VEC_ELEMS-element vectors into as many independent accumulators, and the
+# loop's iterations carry no dependence through memory, so REDUCE_LOADS of them are in flight
+# at once: bytes in flight per thread = loads x vector elements x element size
+REDUCE_VEC_ELEMS = 4
+REDUCE_LOADS = 4
+REDUCE_TAIL_ROUNDS = 4
+
+
+def reduce_inflight(esize: int) -> int:
+    """Bytes one reduce_kernel thread keeps in flight (Kernel.load_inflight)."""
+    return REDUCE_LOADS * REDUCE_VEC_ELEMS * esize
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
 
 

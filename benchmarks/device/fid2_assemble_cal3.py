@@ -20,10 +20,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CAL = os.path.join(HERE, "..", "data", "h200-fidelity2-cal.json")
 
 
-def main(raw):
-    t = json.load(open(os.path.join(raw, "k3_time.json")))
-    segs = m.segments(m.read_ncu(os.path.join(raw, "k3_ncu.csv")))
-    order = json.load(open(os.path.join(raw, "k3_order.json")))
+def merge_raw(raw, stem="k3"):
+    """The cases of STEM_time.json with the Nsight Compute kernels of STEM_ncu.csv / STEM_order.json
+    joined in, as calibration cases (set "cal")."""
+    t = json.load(open(os.path.join(raw, f"{stem}_time.json")))
+    segs = m.segments(m.read_ncu(os.path.join(raw, f"{stem}_ncu.csv")))
+    order = json.load(open(os.path.join(raw, f"{stem}_order.json")))
     assert len(segs) == len(order), (len(segs), len(order))
     by_id = {c["id"]: c for c in t["cases"]}
     for cid, ks in zip(order, segs):
@@ -40,6 +42,11 @@ def main(raw):
         c["kernel_names"] = list(dict.fromkeys(k["name"] for k in (c["kernels"] or c.get("cupti_kernels", []))))
         c["is_kernel"] = bool(c["kernels"])
         new.append(c)
+    return t, new
+
+
+def main(raw):
+    _, new = merge_raw(raw, "k3")
     cal = json.load(open(CAL))
     cal["kernel_cases"] = [c for c in cal["kernel_cases"] if not c["id"].startswith("F3-")] + new
     cal["about_cal3"] = ("F3-Kxx: issue 15 tuning pass, measured 2026-12-03 after the first tuning steps "

@@ -177,6 +177,35 @@ def cal3_kernels() -> list[dict]:
     return L
 
 
+def cal4_kernels() -> list[dict]:
+    """Issue 15, third stage (memory and row kernels): calibration shapes for the classes whose
+    mechanisms the calibration had too few sizes of: large row / whole-tensor sums (loads in
+    flight, several waves), fp32 -> bf16 casts, device copies around the L2 size, RMS norms,
+    mid-size elementwise kernels, fused Adam over many tensors, softmax backward. New shapes only
+    (--check). Stored in h200-fidelity2-cal4.json (ids F4-Kxx) by fid2_assemble_cal4.py."""
+    L = []
+    for r, c, dt in [(16384, 4096, "fp32"), (4096, 16384, "bf16"), (1, 2 ** 27, "bf16"), (131072, 512, "fp32"),
+                     (32768, 2048, "bf16"), (2048, 32768, "fp32"), (1, 2 ** 25, "fp32")]:
+        L.append(dict(op="reduce", rows=r, cols=c, dtype=dt))
+    for n, dt, to in [(2 ** 23, "fp32", "bf16"), (2 ** 25, "fp32", "bf16"), (2 ** 27, "fp32", "bf16"),
+                      (2 ** 25, "bf16", "fp32")]:
+        L.append(dict(op="cast", n=n, dtype=dt, to=to))
+    for n in (2 ** 19, 3 * 2 ** 19, 3 * 2 ** 20, 3 * 2 ** 21, 3 * 2 ** 22):
+        L.append(dict(op="copy", n=n, dtype="fp32"))
+    for r, c in [(4096, 4096), (1024, 8192), (8192, 2048), (256, 4096), (16384, 1024)]:
+        L.append(dict(op="layernorm", rows=r, cols=c, dtype="bf16", rms=True))
+    for op, n, dt in [("relu", 2 ** 21, "fp32"), ("relu", 2 ** 24, "fp32"), ("add", 2 ** 23, "bf16"),
+                      ("add", 2 ** 22, "fp32"), ("mul", 3 * 2 ** 19, "bf16")]:
+        L.append(dict(op=op, n=n, dtype=dt))
+    for nt, n in [(16, 2 ** 20), (256, 2 ** 16), (4, 2 ** 22)]:
+        L.append(dict(op="adam_fused", n_tensors=nt, n=n, dtype="fp32"))
+    for r, c in [(4096, 1024), (1024, 4096)]:
+        L.append(dict(op="softmax_backward", rows=r, cols=c, dtype="bf16"))
+    for i, c in enumerate(L):
+        c["id"] = f"F4-K{i:02d}"
+    return L
+
+
 def heldout_models() -> list[dict]:
     L = []
     for B, S in [(4, 256), (16, 384)]:
@@ -236,7 +265,7 @@ def cal_energy() -> list[dict]:
 
 def all_kernel_cases():
     return [dict(c, set="heldout2") for c in heldout_kernels()] + [dict(c, set="cal") for c in cal_kernels()] + \
-        [dict(c, set="cal3") for c in cal3_kernels()]
+        [dict(c, set="cal3") for c in cal3_kernels()] + [dict(c, set="cal4") for c in cal4_kernels()]
 
 
 def all_model_cases():
@@ -276,7 +305,7 @@ def check(root: str) -> list[str]:
             older += json.load(f)["cases"]
     old_k = {shape_key(c) for c in older if "op" in c}
     old_m = {model_key(c) for c in older if "workload" in c}
-    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels()}
+    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels() + cal4_kernels()}
     cal_m = {model_key(c) for c in cal_models()}
     for c in heldout_kernels():
         if shape_key(c) in old_k or shape_key(c) in cal_k:

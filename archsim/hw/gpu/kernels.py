@@ -72,15 +72,23 @@ class KernelModel:
     def replay(self, gm, k, run, bufs) -> None:
         gm._replay_stream(k, run, bufs)
 
+    @staticmethod
+    def miss_rate(sm, k) -> float:
+        """DRAM-missing load bytes an SM receives per cycle (Little's law): the outstanding
+        requests it holds are its threads' independent read streams (at most 4) x the bytes
+        each thread keeps in flight per stream (`Kernel.load_inflight`), over the loaded
+        latency; `sm.miss_bytes_per_cycle` is that rate for one stream of 16-B loads."""
+        streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
+        return sm.miss_bytes_per_cycle * streams * k.load_inflight / 16.0
+
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         cfg, k = gm.cfg, run.kernel
         sm = cfg.sm
         ops = k.simt_ops / max(k.units, 1)
-        streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
         return {"simt": self.pipe_cycles(sm, run, ch, u_sm, ops / sm.simt_lanes) / f,
                 "sm_load": ch.req * share / (sm.lsu_bytes_per_cycle * f),
                 # loads that miss to DRAM: limited by the requests an SM keeps in flight
-                "sm_miss": ch.miss * share / (sm.miss_bytes_per_cycle * streams * f),
+                "sm_miss": ch.miss * share / (self.miss_rate(sm, k) * f),
                 "cta_launch": u_sm * cfg.launch.cta_launch}
 
     def coeffs(self, gm, run, ch):
@@ -88,9 +96,8 @@ class KernelModel:
         sm = cfg.sm
         units = max(ch.units, 1)
         ops = k.simt_ops / max(k.units, 1)
-        streams = max(1, min(4, sum(1 for a in k.accesses if not a.write)))
         lsu = max(ch.req / units / sm.lsu_bytes_per_cycle,
-                  ch.miss / units / (sm.miss_bytes_per_cycle * streams))
+                  ch.miss / units / self.miss_rate(sm, k))
         return "simt", ops / sm.simt_lanes, lsu, cfg.launch.cta_launch
 
     def pipe_cycles(self, sm, run, ch, u, per) -> float:
@@ -132,6 +139,11 @@ class RowModel(KernelModel):
         """A kernel with an explicit per-thread chain (`Kernel.dep_chain`: Welford loops) issues
         its row's loads inside the chain: its dependent memory rounds add to the chain's time."""
         add, floor = KernelModel.latency(self, gm, run, ch)
+        k = run.kernel
+        if k.tail_rounds and run.chunks and ch is run.chunks[-1]:
+            # the epilogue of the last CTAs: nothing of the kernel is left to overlap it
+            cfg = gm.cfg
+            add += k.tail_rounds * (cfg.l2.latency + cfg.hbm.latency)
         if run.kernel.dep_chain and gm.cfg.sm.dependent_issue_cycles and run.chunks and \
                 ch is run.chunks[0]:
             # the first wave's rounds come before its chain; later waves' overlap earlier work
