@@ -27,7 +27,9 @@ How a case maps (correlate.py's and correlate_models.py's helpers are imported, 
 - adam_fused -> the optimizer-phase ops of training_graph (BERT-base's parameters, or n_tensors
   parameters of n elements): archsim runs one Adam op per parameter.
 Measured time: Nsight Compute's kernel_ns_sum (L2 flushed before each kernel), simulated from a
-cold L2; a cudaMemcpyAsync copy (no kernel) uses the CUPTI duration of its Memcpy DtoD activity.
+cold L2; a cudaMemcpyAsync copy (no kernel) uses the CUPTI duration of its Memcpy DtoD activity,
+recorded on one more eager call after the timed ones, so it is simulated as measured: warm L2, the
+second of two back-to-back copies.
 Whole models: correlate_models.spec_as_measured, simulated with a warm L2 (repeat=2, as
 correlate_models.py; training through training_graph with the optimizer the step ran: Adam for
 BERT, SGD for ResNet-50), compared with graph_us; "rep%" is the measured energy's run-to-run
@@ -221,7 +223,10 @@ def run_kernels(name, cases, cfg, rows, unmapped):
         try:
             g, phase, desc, ignored = case_workload(c)
             t0 = time.perf_counter()
-            res = simulate(g, cfg, l2_start="cold")
+            if src == "ncu":   # Nsight Compute flushed the caches before the kernel
+                res = simulate(g, cfg, l2_start="cold")
+            else:   # a CUPTI memcpy of an eager call after warm-up calls: back to back, warm L2
+                res = simulate(g, cfg, l2_start="warm", repeat=2)
             wall = time.perf_counter() - t0
             t_s, dram = phase_time(res, g, phase)
         except Unmapped as exc:

@@ -171,6 +171,11 @@ class LaunchConfig:
     copy_engine_bandwidth: float = param(
         "device-to-device copy-engine (DMA) throughput, bytes read + written per second",
         "B/s", default=2.75e12, gt=0, le=MAX_BANDWIDTH)
+    copy_engine_l2_bandwidth: float = param(
+        "the copy engine's own throughput when both sides of a copy stay in L2 (bytes read + "
+        "written per second); copy_engine_bandwidth then limits only the DRAM bytes it moves "
+        "(0, the default: the same as copy_engine_bandwidth)", "B/s", default=0.0, ge=0,
+        le=MAX_BANDWIDTH)
     kernel_fixed: float = param(
         "fixed part of every kernel's device duration: front-end setup, first CTA dispatch and "
         "the final drain/flush (what an empty kernel measures)", "s", default=0.0, ge=0,

@@ -353,7 +353,8 @@ def _elementwise(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     fn = op.attrs.get("fn", "add")
     return [Kernel(f"vectorized_elementwise_kernel<{fn}>", op.name, op.kind, "stream",
                    (ctas, 1, 1), threads, 32, 0, ctas, 1, "simt", out.dtype,
-                   simt_ops=n * vendor.elementwise_ops(fn), accesses=tuple(acc))]
+                   simt_ops=n * vendor.elementwise_ops(fn), accesses=tuple(acc),
+                   load_inflight=vendor.elementwise_inflight((op.inputs or (out,))[0].itemsize))]
 
 
 @lowers("copy")
@@ -370,6 +371,7 @@ def _copy(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                                out.numel, out.nbytes, vendor.CAST_WIDEN_OPS)]
     return [Kernel("copy_kernel", op.name, op.kind, "stream", (ctas, 1, 1), threads, 32, 0, ctas,
                    1, "memory", out.dtype, simt_ops=out.numel * vendor.ELEMENTWISE_BASE_OPS,
+                   load_inflight=vendor.elementwise_inflight(x.itemsize),
                    accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
                              Access("stream", mem.of(out), write=True, nbytes=out.nbytes)))]
 
@@ -398,8 +400,9 @@ def _softmax(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 def _layernorm(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     rows, cols = op.attrs["rows"], op.attrs["cols"]
     name, ctas, threads, passes = vendor.layernorm_plan(rows, cols)
-    a, b = vendor.LAYERNORM_OPS
-    c0, c1 = vendor.LAYERNORM_CHAIN
+    rms = bool(op.attrs.get("rms"))
+    a, b = vendor.RMSNORM_OPS if rms else vendor.LAYERNORM_OPS
+    c0, c1 = vendor.RMSNORM_CHAIN if rms else vendor.LAYERNORM_CHAIN
     per_cta = rows / ctas
     rounds = 2 + math.ceil(cols * op.inputs[0].itemsize / vendor.LAYERNORM_ROUND_BYTES)
     return _row_kernel(op, mem, name, ctas, threads, passes, rows * (a + b * cols), rounds,

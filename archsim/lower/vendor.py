@@ -355,6 +355,12 @@ LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
 # decode rms-norm (1 x 4096: 6.4 us)
 LAYERNORM_CHAIN = (0, 33)
 LAYERNORM_ROUND_BYTES = 2048
+# RMS norm (the same vectorized_layer_norm_kernel with rms_norm=1): no mean, so the per-thread chain
+# is a sum of squares (one FMA per element, no Welford division) and the block reduction combines
+# one sum instead of (mean, M2, count) pairs: fixed and per-element lane-instructions per row, and
+# chain slots per element a thread holds
+RMSNORM_OPS = (20_000, 16)
+RMSNORM_CHAIN = (0, 16)
 # layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
 # walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
 # fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)
@@ -383,6 +389,16 @@ DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predic
 
 def elementwise_ops(fn: str) -> int:
     return ELEMENTWISE_BASE_OPS + ELEMENTWISE_FN_OPS.get(fn, 1)
+
+
+ELEMENTWISE_THREAD_ELEMS = 8   # elements per thread of vectorized_elementwise_kernel (1024 per CTA)
+
+
+def elementwise_inflight(esize: int) -> int:
+    """Bytes in flight per thread and input of vectorized_elementwise_kernel: all its elements are
+    loaded (16-B vectors) before any is used, so 8 x the element size (16 B for 2-byte types: the
+    load sm.miss_bytes_per_cycle was calibrated on; 32 B for fp32)."""
+    return ELEMENTWISE_THREAD_ELEMS * esize
 
 
 def elementwise_grid(n: int) -> tuple[int, int]:

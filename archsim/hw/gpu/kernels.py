@@ -44,6 +44,23 @@ def kernel_model(k) -> "KernelModel":
                         f"{sorted(KERNEL_MODELS)}") from None
 
 
+def load_miss_frac(k, ch) -> float:
+    """Fraction of a chunk's LOADS that miss to DRAM: a dependent round waits on its loads, never
+    on its stores, so the DRAM misses are shared over the bytes read, not over everything requested
+    (`Access` volumes give the read share of the chunk's requests)."""
+    if not ch.req:
+        return 0.0
+    rd = wr = 0
+    for a in k.accesses:
+        v = a.nbytes * a.passes + a.count * a.row_bytes
+        if a.write:
+            wr += v
+        else:
+            rd += v
+    share = rd / (rd + wr) if rd + wr else 1.0
+    return min(1.0, ch.miss / max(ch.req * share, 1e-30))
+
+
 class KernelModel:
     """Defaults: a streaming kernel on the SIMT pipe (row, gather, roofline kernels too).
 
@@ -114,8 +131,7 @@ class KernelModel:
 
     def latency(self, gm, run, ch):
         cfg = gm.cfg
-        miss_frac = ch.miss / ch.req if ch.req else 0.0
-        return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
+        return 0.0, ch.latency_rounds * (cfg.l2.latency + load_miss_frac(run.kernel, ch) * cfg.hbm.latency)
 
     def head(self, gm, k) -> float:
         return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency
@@ -268,7 +284,13 @@ class DmaModel(KernelModel):
         return "simt", 0.0, 0.0, 0.0
 
     def ce_bytes(self, gm, run, ch) -> float:
-        return ch.req
+        """Bytes at the engine's DRAM-side rate (`launch.copy_engine_bandwidth`) that take as long
+        as the chunk's transfer: its DRAM reads and write-backs, or all it moves at the engine's
+        own rate when both sides stay in L2 (`launch.copy_engine_l2_bandwidth`)."""
+        la = gm.cfg.launch
+        own = ch.req * la.copy_engine_bandwidth / la.copy_engine_l2_bandwidth \
+            if la.copy_engine_l2_bandwidth else ch.req
+        return max(ch.miss + ch.wb, own)
 
     def head(self, gm, k) -> float:
         return gm.cfg.hbm.latency
