@@ -480,7 +480,8 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
         rounds = math.ceil(rows / (cy * 16)) + 6 + math.ceil(math.log2(cy)) if cy > 1 else \
             math.ceil(rows / 16)
         return _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
-                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds)
+                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds,
+                           load_inflight=vendor.COLUMN_REDUCE_LOADS * x.itemsize)
     if y.numel > 1 and nd >= 1 and x.numel > y.numel:
         # rows reduced along the last axis: reduce_kernel<512, 1>, 32 x 16 threads, a warp per
         # row and 16 rows a CTA; rows longer than vendor.REDUCE_ROW_SPLIT get a CTA each

@@ -371,6 +371,7 @@ GAMMA_BETA_CHAIN = (300, 42)
 # memory after a fence and semaphore: dependent memory rounds (h200-fidelity2-cal.json
 # F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
 COLUMN_REDUCE_ROWS = 64
+COLUMN_REDUCE_LOADS = 4   # a thread's column loads in flight (one element each: 4 x 2 B for bf16)
 REDUCTION_OPS_PER_ELEM = 6
 # PyTorch's reduce_kernel along the contiguous axis (input_vectorized_thread_reduce_impl): each
 # thread loads REDUCE_VEC_ELEMS-element vectors into as many independent accumulators, and the

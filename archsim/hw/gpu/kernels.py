@@ -44,12 +44,8 @@ def kernel_model(k) -> "KernelModel":
                         f"{sorted(KERNEL_MODELS)}") from None
 
 
-def load_miss_frac(k, ch) -> float:
-    """Fraction of a chunk's LOADS that miss to DRAM: a dependent round waits on its loads, never
-    on its stores, so the DRAM misses are shared over the bytes read, not over everything requested
-    (`Access` volumes give the read share of the chunk's requests)."""
-    if not ch.req:
-        return 0.0
+def read_share(k) -> float:
+    """Share of a kernel's requested bytes that are loads (from its `Access` volumes)."""
     rd = wr = 0
     for a in k.accesses:
         v = a.nbytes * a.passes + a.count * a.row_bytes
@@ -57,8 +53,15 @@ def load_miss_frac(k, ch) -> float:
             wr += v
         else:
             rd += v
-    share = rd / (rd + wr) if rd + wr else 1.0
-    return min(1.0, ch.miss / max(ch.req * share, 1e-30))
+    return rd / (rd + wr) if rd + wr else 1.0
+
+
+def load_miss_frac(k, ch) -> float:
+    """Fraction of a chunk's LOADS that miss to DRAM: a dependent round waits on its loads, never
+    on its stores, so the DRAM misses are shared over the bytes read, not over everything requested."""
+    if not ch.req:
+        return 0.0
+    return min(1.0, ch.miss / max(ch.req * read_share(k), 1e-30))
 
 
 class KernelModel:
@@ -131,7 +134,8 @@ class KernelModel:
 
     def latency(self, gm, run, ch):
         cfg = gm.cfg
-        return 0.0, ch.latency_rounds * (cfg.l2.latency + load_miss_frac(run.kernel, ch) * cfg.hbm.latency)
+        miss_frac = ch.miss / ch.req if ch.req else 0.0
+        return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
 
     def head(self, gm, k) -> float:
         return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency
@@ -140,7 +144,45 @@ class KernelModel:
         return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
 
 
-register_kernel_model("stream", "gather", "roofline")(KernelModel)
+register_kernel_model("gather", "roofline")(KernelModel)
+
+
+@register_kernel_model("stream")
+class StreamModel(KernelModel):
+    """Streaming kernels (elementwise, copies, casts): each thread loads its elements, computes,
+    then stores them, so on an SM a unit's store phase follows its load phase instead of
+    overlapping it (CTAs of a grid start together and stay in step). Per unit on the busiest SM,
+    load-path cycles = load phase (the slowest of: its loads through the LSU, its DRAM misses at
+    the outstanding-request limit, its share of the chunk's DRAM reads at the HBM rate, in cycles
+    at the boost clock) + store phase (its stores through the LSU). The DRAM total (reads and
+    write-backs) stays a separate bound."""
+
+    def chain_cycles(self, sm, run) -> float:
+        return 0.0
+
+    def _lsu_cycles(self, gm, run, ch) -> float:
+        cfg, k = gm.cfg, run.kernel
+        sm = cfg.sm
+        units = max(ch.units, 1)
+        u_sm = math.ceil(units / sm.count)
+        rd = ch.req * read_share(k)
+        dram_rd = ch.miss / (cfg.hbm.bandwidth * gm.channel_share(ch.miss + ch.wb))
+        load = max(rd / units / sm.lsu_bytes_per_cycle, ch.miss / units / self.miss_rate(sm, k),
+                   dram_rd * cfg.clocks.boost / u_sm)
+        return load + (ch.req - rd) / units / sm.lsu_bytes_per_cycle
+
+    def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
+        cfg, k = gm.cfg, run.kernel
+        sm = cfg.sm
+        ops = k.simt_ops / max(k.units, 1)
+        return {"simt": self.pipe_cycles(sm, run, ch, u_sm, ops / sm.simt_lanes) / f,
+                "sm_load": u_sm * self._lsu_cycles(gm, run, ch) / f,
+                "cta_launch": u_sm * cfg.launch.cta_launch}
+
+    def coeffs(self, gm, run, ch):
+        cfg, k = gm.cfg, run.kernel
+        ops = k.simt_ops / max(k.units, 1)
+        return "simt", ops / cfg.sm.simt_lanes, self._lsu_cycles(gm, run, ch), cfg.launch.cta_launch
 
 
 @register_kernel_model("row")
@@ -154,8 +196,9 @@ class RowModel(KernelModel):
     def latency(self, gm, run, ch):
         """A kernel with an explicit per-thread chain (`Kernel.dep_chain`: Welford loops) issues
         its row's loads inside the chain: its dependent memory rounds add to the chain's time."""
-        add, floor = KernelModel.latency(self, gm, run, ch)
-        k = run.kernel
+        cfg, k = gm.cfg, run.kernel
+        # a row's dependent rounds wait on its loads (a load-then-reduce chain), never on its stores
+        add, floor = 0.0, ch.latency_rounds * (cfg.l2.latency + load_miss_frac(k, ch) * cfg.hbm.latency)
         if k.tail_rounds and run.chunks and ch is run.chunks[-1]:
             # the epilogue of the last CTAs: nothing of the kernel is left to overlap it
             cfg = gm.cfg
