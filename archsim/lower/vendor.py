@@ -346,6 +346,7 @@ SOFTMAX_WARP_OPS = (400, 58)        # softmax_warp_forward (cols <= 2048 and <= 
 # 1024x50257 and h200-fidelity2-cal.json 256x4096; was (1_400_000, 32), whose per-row constant
 # made short block rows 2-3x too slow)
 SOFTMAX_BLOCK_OPS = (20_000, 70)
+SOFTMAX_BWD_WARP_COLS = 1024       # softmax_warp_backward up to 1024 elements a row, else the smem block kernel
 LAYERNORM_OPS = (35_000, 41)        # vectorized_layer_norm_kernel
 # its per-thread dependent chain (Welford's sequential mean/M2 updates with a division, then the
 # normalize pass): fixed + per element a thread holds (cols / 128), in dependent-issue slots; the
