@@ -59,6 +59,8 @@ from correlate_models import spec_as_measured  # noqa: E402
 
 SETS = {"heldout2": os.path.join(HERE, "data", "h200-heldout-2.json"),
         "cal": os.path.join(HERE, "data", "h200-fidelity2-cal.json")}
+# further calibration files whose kernel cases join the "cal" set (issue 15, third stage: F5-Kxx)
+CAL_EXTRA = [os.path.join(HERE, "data", "h200-fidelity2-cal5.json")]
 # fields of a kernel case that describe the measurement, not the workload
 NOT_SHAPE = {"id", "set", "op", "note", "flops", "min_bytes", "median_us", "min_us", "reps", "graph_us",
              "graph_reps", "tflops", "gbps_min_bytes", "cupti_kernels", "cupti_ns_sum", "kernels",
@@ -351,6 +353,9 @@ def main(argv=None) -> int:
     for s in (("heldout2", "cal") if args.set == "both" else (args.set,)):
         with open(SETS[s]) as fh:
             data = json.load(fh)
+        for extra in (CAL_EXTRA if s == "cal" else ()):
+            with open(extra) as fh:
+                data["kernel_cases"] = data["kernel_cases"] + json.load(fh)["kernel_cases"]
         label = {"heldout2": "HELD-OUT h200-heldout-2.json", "cal": "CALIBRATION h200-fidelity2-cal.json"}[s]
         sel = lambda c: not args.only or args.only in c["id"] or args.only in c.get("op", c.get("workload", ""))  # noqa: E731
         unmapped: list = []
