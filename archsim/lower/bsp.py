@@ -260,9 +260,12 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
     causal = bool(at.get("causal"))
     scores = B * H * S * Skv // (2 if causal else 1)
+    busiest = total = 0.0
+    if causal and pack == 1:   # units of unequal length on a dynamic scheduler
+        busiest, total = vendor.causal_attention_schedule(B, H, S, Skv, bq, vendor.ATTN_KV_TILE, ctas)
     tile = AttentionTile(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
                 bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
-                esize=op.inputs[0].itemsize)
+                esize=op.inputs[0].itemsize, busiest_steps=busiest, total_steps=total)
     return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
                    "attention", (ctas, 1, 1), 384, 168, 160 * 1024, units, steps, "tensor",
                    op.inputs[0].dtype, tensor_flops=op.flops,

@@ -226,7 +226,7 @@ class AttentionModel(_TileModel):
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
         mma = 4.0 * t.mma_factor * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
-        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
+        smx = k.simt_ops / max(t.total_steps or k.units * k.steps, 1) / sm.simt_lanes
         return mma + smx
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:

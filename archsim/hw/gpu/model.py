@@ -174,7 +174,9 @@ class GpuModel:
         q, kk, v, o = (bufs[getattr(t, x)].addr for x in ("q", "k", "v", "o"))
         for w in range(waves):
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
-            ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
+            # units of unequal length (causal): the busiest CTA's steps, spread over the waves
+            steps = t.busiest_steps / waves if t.busiest_steps else k.steps
+            ch = _Chunk(u1 - u0, (u1 - u0) / conc, steps)
             before = self._counters()
             for u in range(u0, u1):
                 if pack > 1:   # unit = (batch, K/V head): its `pack` query heads, all S rows
