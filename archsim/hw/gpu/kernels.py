@@ -168,21 +168,35 @@ class GemmModel(_TileModel):
         return 2.0 * t.tm * t.tn * t.tk / rate + t.step_extra + (
             sm.single_warpgroup_step_overhead if t.single_warpgroup else sm.mma_step_overhead)
 
+    def _store_cycles(self, sm, k, ch) -> float:
+        """Cycles one unit's output-tile store takes on its SM (`sm.tile_store_bytes_per_cycle`),
+        spread over the tile's K-steps: the store of one tile overlaps the next tile's main loop,
+        so it binds only when a tile has few K-steps (K = 64 batched GEMMs, 1x1 convolutions of
+        64 channels)."""
+        if k.pipe != "tensor" or not sm.tile_store_bytes_per_cycle:
+            return 0.0
+        t = k.tile
+        return t.tm * t.tn * t.c_esize * ch.steps / max(k.steps, 1) / sm.tile_store_bytes_per_cycle
+
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         sm, k = gm.cfg.sm, run.kernel
         pipe = "tensor" if k.pipe == "tensor" else "simt"
         terms = {pipe: self.pipe_cycles(sm, run, ch, u_sm, None) / f,
                  "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
+        store = self._store_cycles(sm, k, ch)
+        if store:
+            terms["sm_store"] = u_sm * store / f
         return terms
 
     def coeffs(self, gm, run, ch):
         sm, k = gm.cfg.sm, run.kernel
         units = max(ch.units, 1)
+        load = max(ch.req / units / sm.tma_bytes_per_cycle, self._store_cycles(sm, k, ch))
         if k.pipe == "tensor":
             per = ch.steps * self._tensor_step(sm, k) + (
                 sm.gemm_tile_overhead if ch.last_step else 0.0)
-            return "tensor", per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
-        return "simt", 0.0, ch.req / units / sm.tma_bytes_per_cycle, 0.0
+            return "tensor", per, load, 0.0
+        return "simt", 0.0, load, 0.0
 
     def nonlinear(self, k) -> bool:   # the SIMT GEMM's warp efficiency depends on units
         return k.pipe != "tensor"
