@@ -178,7 +178,10 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                                  Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
     # implicit GEMM on NHWC: A[M, C*R*S] gathered from the input (each input pixel re-read R*S
     # times: L2 hits), B = the weights [K, R*S*C] (k-contiguous), C = the output [M, K]
-    if at["R"] * at["S"] == 1:   # 1x1: cuDNN hands it to cuBLAS (nvjet), as measured
+    if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
+        # 1x1 stride 1: cuDNN hands it to cuBLAS (nvjet), as measured; a strided 1x1 (ResNet's
+        # downsampling projections) runs the implicit-GEMM kernel below (h200-fidelity2-cal5.json
+        # F5-K06..K08: sm90_xmma_fprop_implicit_gemm ... tilesize128x128x64)
         return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
                              b_trans=True)
     plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
