@@ -463,6 +463,56 @@ def _layernorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     return kernels or _roofline(op, cfg, mem)
 
 
+@lowers("batchnorm_stats")
+def _batchnorm_stats(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Training batch norm's statistics: batch_norm_collect_statistics_channels_last, a per-channel
+    Welford over the N*H*W rows (row model: issue-bound, or a thread's dependent chain when few
+    row blocks hold many rows each)."""
+    x, st = op.inputs[0], op.outputs[0]
+    C = x.shape[-1]
+    rows = x.numel // C
+    gx, gy, threads, per_thread = vendor.batchnorm_grid(rows, C, reduction=True)
+    return [Kernel("batch_norm_collect_statistics_channels_last_kernel", op.name, op.kind, "row",
+                   (gx, gy, 1), threads, 32, 0, gx * gy, 1, "simt", x.dtype,
+                   simt_ops=x.numel * vendor.BN_STATS_OPS,
+                   dep_chain=per_thread * vendor.BN_STATS_CHAIN,
+                   dep_rounds=math.ceil(per_thread / vendor.BN_STATS_ROWS_PER_ROUND),
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(st), write=True, nbytes=st.nbytes)))]
+
+
+@lowers("batchnorm_bwd")
+def _batchnorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Training batch norm's backward: batch_norm_backward_reduce_channels_last (per-channel sums
+    of dY and dY*(x-mean): the scale / shift gradients) then batch_norm_backward_elemt (dX)."""
+    dy, x = op.inputs[0], op.inputs[1]
+    C = x.shape[-1]
+    rows = x.numel // C
+    dx = [t for t in op.outputs if t.shape == x.shape]
+    dpar = [t for t in op.outputs if t.shape != x.shape]
+    sums = mem.place(f"{op.name}:sums", 2 * C * 4, "workspace")
+    gx, gy, threads, per_thread = vendor.batchnorm_grid(rows, C, reduction=True)
+    kernels = [Kernel(
+        "batch_norm_backward_reduce_channels_last_kernel", op.name, op.kind, "row", (gx, gy, 1),
+        threads, 32, 0, gx * gy, 1, "simt", dy.dtype, simt_ops=x.numel * vendor.BN_BWD_REDUCE_OPS,
+        dep_chain=per_thread * vendor.BN_BWD_REDUCE_CHAIN,
+        accesses=(Access("stream", mem.of(dy), nbytes=dy.nbytes),
+                  Access("stream", mem.of(x), nbytes=x.nbytes),
+                  *(Access("stream", mem.of(t), write=True, nbytes=t.nbytes) for t in dpar),
+                  Access("stream", sums.name, write=True, nbytes=sums.nbytes)))]
+    if dx:
+        gx, gy, threads, _ = vendor.batchnorm_grid(rows, C, reduction=False)
+        kernels.append(Kernel(
+            "batch_norm_backward_elemt_channels_last_kernel", op.name, op.kind, "stream",
+            (gx, gy, 1), threads, 32, 0, gx * gy, 1, "simt", dy.dtype,
+            simt_ops=x.numel * vendor.BN_BWD_ELEMT_OPS,
+            accesses=(Access("stream", mem.of(dy), nbytes=dy.nbytes),
+                      Access("stream", mem.of(x), nbytes=x.nbytes),
+                      Access("stream", sums.name, nbytes=sums.nbytes),
+                      Access("stream", mem.of(dx[0]), write=True, nbytes=dx[0].nbytes))))
+    return kernels
+
+
 @lowers("reduction")
 def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     x = op.inputs[0]

@@ -401,6 +401,37 @@ REDUCTION_OPS_PER_ELEM = 6
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
 
 
+# Batch norm in training mode, NHWC (PyTorch's *_channels_last kernels): CTAs of 32 channels x 16
+# row lanes (512 threads), grid (C / 32, row blocks); each thread folds its rows of one channel
+# into a Welford (statistics) or sum (backward) accumulator -- a dependent chain per element.
+# [cal] h200-fidelity2-cal.json F2-K101/K102 and h200-fidelity2-cal5.json F5-K31..K38 (five
+# shapes, 3.2-51 M elements): lane-instructions per element (issue-bound large cases) and
+# dependent-issue slots per element a thread folds (the one-row-block case: 98 rows a thread).
+BN_STATS_OPS = 95           # batch_norm_collect_statistics_channels_last (Welford, fp32 divide)
+BN_STATS_CHAIN = 82         # ALU slots; its loads (4 rows an iteration) are dependent memory rounds
+BN_STATS_ROWS_PER_ROUND = 4
+BN_BWD_REDUCE_OPS = 60      # batch_norm_backward_reduce_channels_last (sum dY, sum dY*(x-mean))
+BN_BWD_REDUCE_CHAIN = 70
+BN_BWD_ELEMT_OPS = 66      # batch_norm_backward_elemt_channels_last (dX from dY, x and 4 per-channel
+                           # terms: c = i % C index math per element; issue-bound, same cases)
+BN_ROWS_PER_THREAD = 16     # PyTorch's ELEMENTS_PER_THREAD in flexible_launch_configs
+BN_MAX_ROW_BLOCKS = 128     # MAX_H_BLOCK
+
+
+def batchnorm_grid(rows: int, C: int, reduction: bool) -> tuple[int, int, int, int]:
+    """(grid x, grid y, threads, rows each thread folds) of PyTorch's channels-last batch-norm
+    kernels (flexible_launch_configs): a reduction kernel with fewer than 8 row blocks runs one
+    row block (no grid-wide reduction), as measured (F5-K35: 1568 rows -> grid (64, 1))."""
+    bx = min(1 << (max(C, 1).bit_length() - 1), 32)
+    need = max(1, math.ceil(rows / BN_ROWS_PER_THREAD))
+    by = min(1 << (need.bit_length() - 1), 512 // bx)
+    gx = math.ceil(C / bx)
+    gy = min(math.ceil(rows / (by * BN_ROWS_PER_THREAD)), BN_MAX_ROW_BLOCKS)
+    if reduction and gy < 8:
+        gy = 1
+    return gx, gy, bx * by, math.ceil(rows / (by * gy))
+
+
 def elementwise_ops(fn: str) -> int:
     return ELEMENTWISE_BASE_OPS + ELEMENTWISE_FN_OPS.get(fn, 1)
 
