@@ -12,7 +12,7 @@ answers, for one chunk of a kernel (see model.py):
   override it and set `nonlinear`);
 - `l2_bytes`, `ce_bytes`: bytes through the L2 and the copy engine;
 - `latency(gm, run, ch)`: (seconds added after the body, seconds the chunk lasts at least);
-- `head(gm, k)`: the kernel's fixed time; `volume(k)`: its L2 request volume (for sampling);
+- `head(gm, k, run)`: the kernel's fixed time (its fill latency from the run's first chunk); `volume(k)`: its L2 request volume (for sampling);
 - `uses_sms`: False for copy-engine kernels.
 
 A new kernel kind (a dataflow queue kernel, say) is one more class here or in its own module.
@@ -42,6 +42,18 @@ def kernel_model(k) -> "KernelModel":
     except KeyError:
         raise UserError(f"kernel {k.name}: no GPU kernel model {k.model!r}; registered: "
                         f"{sorted(KERNEL_MODELS)}") from None
+
+
+def fill_latency(gm, run) -> float:
+    """The DRAM round trip that fills a kernel's pipes before its first results: paid by the
+    share of its first chunk's L2 requests that miss (a kernel whose inputs the previous kernel
+    left in L2 -- small-batch inference -- starts on L2 hits); the full DRAM latency when the
+    run is not known."""
+    lat = gm.cfg.hbm.latency
+    if run is None or not run.chunks:
+        return lat
+    ch = run.chunks[0]
+    return lat * (min(1.0, ch.miss / ch.req) if ch.req else 1.0)
 
 
 class KernelModel:
@@ -110,8 +122,8 @@ class KernelModel:
         miss_frac = ch.miss / ch.req if ch.req else 0.0
         return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
 
-    def head(self, gm, k) -> float:
-        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency
+    def head(self, gm, k, run=None) -> float:
+        return gm.cfg.launch.kernel_fixed + fill_latency(gm, run)
 
     def volume(self, k) -> int:
         return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
@@ -150,9 +162,9 @@ class _TileModel(KernelModel):
         cfg = gm.cfg
         return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
 
-    def head(self, gm, k) -> float:
+    def head(self, gm, k, run=None) -> float:
         extra = gm.cfg.launch.tma_setup if k.pipe == "tensor" else 0.0
-        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency + extra
+        return gm.cfg.launch.kernel_fixed + fill_latency(gm, run) + extra
 
 
 @register_kernel_model("gemm")
@@ -272,5 +284,5 @@ class DmaModel(KernelModel):
     def ce_bytes(self, gm, run, ch) -> float:
         return ch.req
 
-    def head(self, gm, k) -> float:
+    def head(self, gm, k, run=None) -> float:
         return gm.cfg.hbm.latency

@@ -265,13 +265,13 @@ class GpuModel:
         granules = math.ceil(dram_bytes / hbm.interleave) if dram_bytes > 0 else hbm.channels
         return min(1.0, granules / hbm.channels)
 
-    def head_time(self, k: Kernel) -> float:
+    def head_time(self, k: Kernel, run: "_KernelRun | None" = None) -> float:
         """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
-        return kernel_model(k).head(self, k)
+        return kernel_model(k).head(self, k, run)
 
     def kernel_time(self, run: _KernelRun, f: float) -> float:
         times, _ = self.chunk_times(run, f)
-        return self.head_time(run.kernel) + sum(times)
+        return self.head_time(run.kernel, run) + sum(times)
 
     def totals(self, run: _KernelRun) -> dict:
         return {"req": sum(c.req for c in run.chunks), "hit": sum(c.hit for c in run.chunks),
@@ -290,7 +290,7 @@ class GpuModel:
         fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
         fmax = min(fmax, cfg.clocks.boost)
         cyc, const, floor, add = _clock_terms(self, run)
-        head = self.head_time(k)
+        head = self.head_time(k, run)
 
         def ktime(f):
             return head + float(np.sum(np.maximum(np.maximum(cyc / f, const), floor) + add))
@@ -356,7 +356,7 @@ class GpuModel:
             run = self.replay(k, program)
             f, t, actions = self.choose_clock(run)
             times, bounds = self.chunk_times(run, f)
-            head = self.head_time(k)
+            head = self.head_time(k, run)
             scale = t / max(head + sum(times), 1e-30)
             rec = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": t, "actions": actions,
                    "start": sim.now, "bounds": bounds, **self.totals(run)}
@@ -590,7 +590,7 @@ class ChunkCosts:
     def __init__(self, model: GpuModel, run: _KernelRun, f: float):
         k = run.kernel
         self.f = f
-        self.head = model.head_time(k)
+        self.head = model.head_time(k, run)
         n = len(run.chunks)
         self.units = np.array([c.units for c in run.chunks], np.int64)
         self.req = np.array([c.req for c in run.chunks], float)
