@@ -53,7 +53,19 @@ def fill_latency(gm, run) -> float:
     if run is None or not run.chunks:
         return lat
     ch = run.chunks[0]
-    return lat * (min(1.0, ch.miss / ch.req) if ch.req else 1.0)
+    if not ch.req:
+        return lat
+    if run.kernel.tile is not None:
+        # tiled kernels: their first K-step's panels are shared by many CTAs (re-reads hit
+        # behind one miss), so the request miss share does not say whether the fill waits on
+        # DRAM; they keep the full round trip (calibrated so)
+        return lat
+    # the share of the chunk's requests that are loads (stores allocate in L2 without a fetch)
+    acc = [a for a in run.kernel.accesses if a.kind == "stream"]
+    total = sum(a.nbytes * a.passes for a in acc)
+    reads = sum(a.nbytes * a.passes for a in acc if not a.write)
+    share = reads / total if total and reads else 1.0
+    return lat * min(1.0, ch.miss / (ch.req * share))
 
 
 class KernelModel:
