@@ -60,10 +60,11 @@ def fill_latency(gm, run) -> float:
         # behind one miss), so the request miss share does not say whether the fill waits on
         # DRAM; they keep the full round trip (calibrated so)
         return lat
-    # the share of the chunk's requests that are loads (stores allocate in L2 without a fetch)
+    # the share of the chunk's requests that are first loads of a line (stores allocate in L2
+    # without a fetch; a row kernel's later passes re-read what its first pass brought in)
     acc = [a for a in run.kernel.accesses if a.kind == "stream"]
     total = sum(a.nbytes * a.passes for a in acc)
-    reads = sum(a.nbytes * a.passes for a in acc if not a.write)
+    reads = sum(a.nbytes for a in acc if not a.write)
     share = reads / total if total and reads else 1.0
     return lat * min(1.0, ch.miss / (ch.req * share))
 
