@@ -191,6 +191,17 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
     tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
+    if tn == 64 and tm == 128:
+        # few tiles: 64-row tiles when their extra wave parallelism beats the larger tile's MMA
+        # efficiency by the cost model (waves x K-steps x step cycles); h200-fidelity2-cal5.json
+        # F5-K14 (8x7x7x512: 64x64x64 tiles) beside F2-K07 (32x7x7x512: 128x64x64)
+        rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
+        ov = cfg.sm.single_warpgroup_step_overhead
+
+        def cost(m):
+            return math.ceil(math.ceil(M / m) * math.ceil(N / 64) / min(sms, CONV_PERSISTENT_CTAS)) * \
+                (2.0 * m * 64 * 64 / rate + ov)
+        tm = 64 if cost(64) < cost(128) else 128
     tk = 32 if tn == 128 and tm == 128 and N < 256 else 64
     tiles = math.ceil(M / tm) * math.ceil(N / tn)
     ctas = min(tiles, CONV_PERSISTENT_CTAS)

@@ -140,3 +140,12 @@ def test_tiny_kernel_on_l2_resident_inputs_skips_the_dram_fill(cfg):
     warm = simulate(g, cfg, l2_start="warm").time_s
     assert cold - warm > 1.2 * cfg.hbm.latency      # the fill and the first round both hit
     assert warm < 2.0e-6 < cold
+
+
+def test_small_3x3_conv_takes_64_row_tiles_when_128_rows_leave_sms_idle(cfg):
+    # measured kernel names: 8x7x7x512 3x3 -> tilesize64x64x64 (F5-K14); 32x7x7x512 -> 128x64x64
+    # (F2-K07). GEMM view: M = N*P*Q, N = output channels, K = 9 * C
+    small = vendor.plan_conv_implicit(8 * 49, 512, 9 * 512, "bf16", cfg)
+    big = vendor.plan_conv_implicit(32 * 49, 512, 9 * 512, "bf16", cfg)
+    assert (small.tile_m, small.tile_n) == (64, 64)
+    assert (big.tile_m, big.tile_n) == (128, 64)
