@@ -15,6 +15,9 @@ The result holds, in this order:
    - conv2d/conv3d -> '<kind>_dgrad' and '<kind>_wgrad' (implicit GEMMs, forward flops each);
    - attention     -> 'attention_bwd' (flash backward: 5 matrix products against 2, so 2.5x);
    - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
+                      a channels-last 'batchnorm' (an inference graph's batch norm) trains in
+                      training mode: a 'batchnorm_stats' op (the batch's per-channel mean and
+                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
    - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
