@@ -4,7 +4,8 @@
                                              [--only SUBSTRING] [--json OUT.json]
 
 Reads benchmarks/data/h200-heldout-2.json (the FROZEN held-out set: report it, never tune on it) and
-benchmarks/data/h200-fidelity2-cal.json (the calibration set for the issue's weak classes), runs
+benchmarks/data/h200-fidelity2-cal.json (the calibration set for the issue's weak classes; its kernel
+cases are joined by those of h200-fidelity2-cal5.json, issue 15's third-stage calibration), runs
 every case through archsim.simulate.simulate, and prints for each set separately: per-case error,
 kernel-time MAPE / median / worst overall and per class, whole-model errors (graph-replay device
 time, kernel sum, DRAM bytes, NVML board energy per step) and, for the calibration set, the energy
