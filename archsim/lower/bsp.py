@@ -184,7 +184,7 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
         # F5-K06..K08: sm90_xmma_fprop_implicit_gemm ... tilesize128x128x64)
         return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
                              b_trans=True)
-    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
+    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"])
     return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
                          plan=plan, xmma=True)
 

@@ -166,7 +166,7 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
 CONV_PERSISTENT_CTAS = 120
 
 
-def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
+def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9) -> GemmPlan:
     """sm90_xmma_fprop_implicit_gemm_..._tilesize{tm}x{tn}x{tk}_warpgroupsize1x1x1.
 
     Tile N is 128 when the output channels are a multiple of 128 and 128-row tiles alone fill
@@ -182,7 +182,8 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     # 32 -> 128x64x64); very long M (>= 2 x SMs of 128-row tiles: 64x28x28x128 and 256x14x14x256)
     # -> 256-row tiles on a grid of one CTA per SM
     esize = 4 if dtype == "fp32" else 2
-    if mt128 >= 2 * sms and N >= 128:
+    # (a strided 1x1 convolution keeps 128x128 tiles at any M: h200-fidelity2-cal5.json F5-K06..K08)
+    if mt128 >= 2 * sms and N >= 128 and filter_taps > 1:
         tm, tn, tk = 256, (64 if N <= 128 else 128), 64
         tiles = math.ceil(M / tm) * math.ceil(N / tn)
         ctas = min(tiles, sms)

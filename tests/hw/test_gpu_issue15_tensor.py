@@ -83,6 +83,9 @@ def test_strided_1x1_conv_runs_the_implicit_gemm_and_stride_1_runs_cublas(cfg):
     s2, s1 = _conv_kernels(cfg, 2), _conv_kernels(cfg, 1)
     assert len(s2) == 1 and s2[0].startswith("sm90_xmma_fprop_implicit_gemm")
     assert len(s1) == 1 and s1[0].startswith("nvjet_sm90")
+    # at long M too the strided 1x1 keeps 128x128x64 tiles (F5-K06: 64x56x56x256 -> 512, stride 2)
+    p = vendor.plan_conv_implicit(64 * 28 * 28, 512, 256, "bf16", cfg, filter_taps=1)
+    assert (p.tile_m, p.tile_n, p.k_step) == (128, 128, 64)
 
 
 # ---- batch norm in training mode -------------------------------------------------------------
