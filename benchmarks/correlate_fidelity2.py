@@ -24,7 +24,8 @@ How a case maps (correlate.py's and correlate_models.py's helpers are imported, 
 - layernorm/gelu/softmax/attention/embedding/pool_backward -> archsim.graph.training.training_graph
   of the forward op with its inputs as parameters, timing only the ops of phase "backward";
   conv2d_dgrad / conv2d_wgrad -> the conv2d_dgrad / conv2d_wgrad op of training_graph(conv2d);
-  batchnorm_* -> not compared (archsim has no batch-norm op: listed as such);
+  batchnorm_train / _backward -> the forward ops / the batchnorm_bwd op of training_graph of
+  workloads/resnet.py's batch_norm (training mode); batchnorm_eval -> that batch_norm's kernels;
 - adam_fused -> the optimizer-phase ops of training_graph (BERT-base's parameters, or n_tensors
   parameters of n elements): archsim runs one Adam op per parameter.
 Measured time: Nsight Compute's kernel_ns_sum (L2 flushed before each kernel), simulated from a
@@ -63,8 +64,10 @@ from correlate_models import spec_as_measured  # noqa: E402
 SETS = {"heldout2": os.path.join(HERE, "data", "h200-heldout-2.json"),
         "cal": os.path.join(HERE, "data", "h200-fidelity2-cal.json")}
 # further calibration kernel cases measured later, read into the "cal" set (issue 15, third stage:
-# memory and row kernels, benchmarks/device/fid2_assemble_cal4.py)
-CAL_EXTRA = [os.path.join(HERE, "data", "h200-fidelity2-cal4.json")]
+# memory and row kernels F4-Kxx, benchmarks/device/fid2_assemble_cal4.py; tensor kernels and batch
+# norm F5-Kxx, benchmarks/device/fid2_assemble_cal5.py)
+CAL_EXTRA = [os.path.join(HERE, "data", "h200-fidelity2-cal4.json"),
+             os.path.join(HERE, "data", "h200-fidelity2-cal5.json")]
 # fields of a kernel case that describe the measurement, not the workload
 NOT_SHAPE = {"id", "set", "op", "note", "flops", "min_bytes", "median_us", "min_us", "reps", "graph_us",
              "graph_reps", "tflops", "gbps_min_bytes", "cupti_kernels", "cupti_ns_sum", "kernels",
@@ -135,7 +138,18 @@ def case_workload(c: dict):
                                                               name="bias_grad"))
         return g, None, "reduce over axis 0", []
     if op.startswith("batchnorm"):
-        raise Unmapped("archsim has no batch-norm op (workloads build it from reductions and elementwise ops)")
+        # workloads/resnet.py's eager batch norm of an (N, H, W, C) activation; training and
+        # backward through training_graph (training mode: batch statistics, its own backward)
+        from workloads.resnet import batch_norm
+        train = op != "batchnorm_eval"
+        g = _params_graph("bn", dt, lambda b: batch_norm(
+            b, (b.param if train else b.input)("x", (c["N"], c["H"], c["W"], c["C"])), "bn"))
+        if not train:
+            return g, None, "eager batch norm (inference kernels)", []
+        g = training_graph(g, precision="pure")
+        if op == "batchnorm_train":
+            return g, "forward", "forward ops of training_graph(batch norm): statistics + transform", []
+        return g, "kind:batchnorm_bwd", "batchnorm_bwd op of training_graph(batch norm)", []
     if op in ("conv2d_dgrad", "conv2d_wgrad"):
         g = training_graph(_params_graph("conv", dt, lambda b: b.conv2d(
             b.param("x", (c["N"], c["H"], c["W"], c["C"])), c["K"], c["R"], stride=c["stride"], pad=c["R"] // 2,
@@ -365,7 +379,7 @@ def main(argv=None) -> int:
                 with open(extra) as fh:
                     data["kernel_cases"] += json.load(fh)["kernel_cases"]
         label = {"heldout2": "HELD-OUT h200-heldout-2.json",
-                 "cal": "CALIBRATION h200-fidelity2-cal.json + cal4"}[s]
+                 "cal": "CALIBRATION h200-fidelity2-cal.json + cal4 + cal5"}[s]
         sel = lambda c: not args.only or args.only in c["id"] or args.only in c.get("op", c.get("workload", ""))  # noqa: E731
         unmapped: list = []
         summary[s] = {"kernels": run_kernels(label, [c for c in data["kernel_cases"] if sel(c)], cfg, rows, unmapped)}

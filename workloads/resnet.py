@@ -33,13 +33,21 @@ def conv_bn(b: GraphBuilder, x: TensorSpec, out_channels: int, kernel: int, stri
     if bn == "folded":
         return b.conv2d(x, out_channels, kernel, stride=stride, bias=True, name=name)
     y = b.conv2d(x, out_channels, kernel, stride=stride, bias=False, name=name)
-    with b.scope(f"{name}.bn"):
-        stats = b.param("running_stats", (4, out_channels), "fp32")  # mean, var, weight, bias
-    stats = b.copy(stats, dtype=y.dtype, name=f"{name}.bn.cast")
-    coeffs = b.elementwise("bn_prep", b.view(stats, (4, out_channels)), name=f"{name}.bn.prep")
-    scale = b.view(coeffs, (out_channels,), name=f"{name}.bn.scale")
-    shift = b.view(coeffs, (out_channels,), name=f"{name}.bn.shift")
-    return b.elementwise("batchnorm", y, scale, shift, name=f"{name}.bn")
+    return batch_norm(b, y, f"{name}.bn")
+
+
+def batch_norm(b: GraphBuilder, y: TensorSpec, name: str = "bn") -> TensorSpec:
+    """Eager BatchNorm2d of a channels-last activation (the module doc's 'eager' kernels). A
+    training graph (archsim.graph.training) runs it in training mode: the batch's statistics
+    first, and its own backward."""
+    C = y.shape[-1]
+    with b.scope(name):
+        stats = b.param("running_stats", (4, C), "fp32")  # mean, var, weight, bias
+    stats = b.copy(stats, dtype=y.dtype, name=f"{name}.cast")
+    coeffs = b.elementwise("bn_prep", b.view(stats, (4, C)), name=f"{name}.prep")
+    scale = b.view(coeffs, (C,), name=f"{name}.scale")
+    shift = b.view(coeffs, (C,), name=f"{name}.shift")
+    return b.elementwise("batchnorm", y, scale, shift, name=name)
 
 
 def bottleneck(b: GraphBuilder, x: TensorSpec, planes: int, stride: int,

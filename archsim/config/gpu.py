@@ -76,6 +76,10 @@ class SmConfig:
         "cycles per output tile of a GEMM not overlapped with the main loop (epilogue: "
         "accumulators through shared memory to global, pipeline refill)", None, default=0.0, ge=0,
         le=MAX_CYCLES)
+    tile_store_bytes_per_cycle: float = param(
+        "bytes per SM cycle a tiled tensor-core kernel stores its output tiles at (epilogue: "
+        "shared memory to L2 by bulk copy, overlapped with the next tile's main loop): binds "
+        "GEMMs with few K-steps per tile; 0: off", None, default=0.0, ge=0, le=MAX_RATE)
     single_warpgroup_step_overhead: float = param(
         "cycles per K-step not overlapped with MMA issue in kernels with one consumer warpgroup "
         "(cuDNN's sm90 xmma implicit-GEMM convolutions); mma_step_overhead is for nvjet's two",

@@ -15,6 +15,9 @@ The result holds, in this order:
    - conv2d/conv3d -> '<kind>_dgrad' and '<kind>_wgrad' (implicit GEMMs, forward flops each);
    - attention     -> 'attention_bwd' (flash backward: 5 matrix products against 2, so 2.5x);
    - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
+                      a channels-last 'batchnorm' (an inference graph's batch norm) trains in
+                      training mode: a 'batchnorm_stats' op (the batch's per-channel mean and
+                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
    - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
@@ -73,6 +76,16 @@ register_kind("softmax_bwd", lambda op: 4 * op.inputs[0].numel,
 register_kind("layernorm_bwd",
               lambda op: (9 if op.attrs.get("rms") else 12) * op.inputs[0].numel,
               doc="layer-norm (RMS-norm) backward: dX and the affine-parameter gradients")
+
+# Batch norm in training mode (an inference graph's per-channel 'batchnorm' elementwise, NHWC,
+# trained): the forward first reduces its input to per-channel mean and variance
+# ('batchnorm_stats': PyTorch's batch_norm_collect_statistics_channels_last, Welford); the
+# backward reduces dY and dY*(x - mean) per channel, then forms dX ('batchnorm_bwd': PyTorch's
+# batch_norm_backward_reduce / _elemt channels-last kernels).
+register_kind("batchnorm_stats", lambda op: 8 * op.inputs[0].numel,
+              doc="batch-norm training statistics: per-channel mean and variance of X (Welford)")
+register_kind("batchnorm_bwd", lambda op: 10 * op.inputs[0].numel,
+              doc="batch-norm training backward: per-channel sums of dY and dY*(X-mean), then dX")
 
 # LookupFFN backward kinds (archsim.graph.op's gather_add, code_score): attrs as the forward's
 _GATHER_ADD_ATTRS = ("tokens", "tables", "rows", "dim", "rows_drawn", "order", "tile", "lookups",
@@ -170,6 +183,11 @@ class _Backward:
             attrs = {**op.attrs, "phase": "forward"}
             if self.accum > 1:
                 attrs["repeat"] = op.repeat * self.accum
+            if _is_batchnorm(op):   # training mode: the batch's statistics first
+                x = op.inputs[0]
+                st = TensorSpec(f"{op.name}.batch_stats", (2, x.shape[-1]), "fp32", "activation")
+                self.g.add_op(Op(f"{op.name}.stats", "batchnorm_stats", (x,), (st,),
+                                 {k: v for k, v in attrs.items() if k in ("phase", "repeat")}))
             self.g.add_op(Op(op.name, op.kind, op.inputs, op.outputs, attrs))
         for op in fwd_ops:  # which tensors need a gradient
             if any(t.role == "param" or t.name in self.needs for t in op.inputs):
@@ -275,6 +293,14 @@ class _Backward:
                 else:
                     g = self._unbroadcast(t, dy)
                 self.add_contrib(t, g)
+            return
+        if _is_batchnorm(op) and self.wants(op.inputs[0]):
+            # training batch norm: dX through the batch statistics, dScale / dShift per channel
+            outs = [self.grad_spec(t) for t in targets]
+            self.emit("batchnorm_bwd", "bn_bwd", (dy, *op.inputs), outs,
+                      {o.name: t.name for o, t in zip(outs, targets)})
+            for o, t in zip(outs, targets):
+                self.add_contrib(t, o)
             return
         if fn == "cast":
             g = self.grad_spec(op.inputs[0])
@@ -497,6 +523,14 @@ class _Backward:
                              {"phase": "backward"}))
         self._update(p, g, optimizer, shape, sparse=True, extra_inputs=(idx,),
                      tag="" if i == 0 else str(i), repeat=rep)
+
+
+def _is_batchnorm(op: Op) -> bool:
+    """An inference graph's batch norm: elementwise 'batchnorm' of a channels-last activation by
+    per-channel scale and shift (workloads/resnet.py's conv_bn)."""
+    return (op.kind == "elementwise" and op.attrs.get("fn") == "batchnorm" and len(op.inputs) == 3
+            and len(op.inputs[0].shape) >= 2
+            and all(t.shape == (op.inputs[0].shape[-1],) for t in op.inputs[1:]))
 
 
 def _rules() -> list[str]:

@@ -178,10 +178,13 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                                  Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
     # implicit GEMM on NHWC: A[M, C*R*S] gathered from the input (each input pixel re-read R*S
     # times: L2 hits), B = the weights [K, R*S*C] (k-contiguous), C = the output [M, K]
-    if at["R"] * at["S"] == 1:   # 1x1: cuDNN hands it to cuBLAS (nvjet), as measured
+    if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
+        # 1x1 stride 1: cuDNN hands it to cuBLAS (nvjet), as measured; a strided 1x1 (ResNet's
+        # downsampling projections) runs the implicit-GEMM kernel below (h200-fidelity2-cal5.json
+        # F5-K06..K08: sm90_xmma_fprop_implicit_gemm ... tilesize128x128x64)
         return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
                              b_trans=True)
-    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg)
+    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"])
     return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
                          plan=plan, xmma=True)
 
@@ -260,9 +263,12 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     steps = math.ceil(Skv / vendor.ATTN_KV_TILE)
     causal = bool(at.get("causal"))
     scores = B * H * S * Skv // (2 if causal else 1)
+    busiest = total = 0.0
+    if causal and pack == 1:   # units of unequal length on a dynamic scheduler
+        busiest, total = vendor.causal_attention_schedule(B, H, S, Skv, bq, vendor.ATTN_KV_TILE, ctas)
     tile = AttentionTile(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
                 bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
-                esize=op.inputs[0].itemsize)
+                esize=op.inputs[0].itemsize, busiest_steps=busiest, total_steps=total)
     return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
                    "attention", (ctas, 1, 1), 384, 168, 160 * 1024, units, steps, "tensor",
                    op.inputs[0].dtype, tensor_flops=op.flops,
@@ -491,6 +497,56 @@ def _layernorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                               simt_ops=rows * cols * 10, dep_rounds=2,
                               dep_chain=g0 + g1 * rows / 32, accesses=acc))
     return kernels or _roofline(op, cfg, mem)
+
+
+@lowers("batchnorm_stats")
+def _batchnorm_stats(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Training batch norm's statistics: batch_norm_collect_statistics_channels_last, a per-channel
+    Welford over the N*H*W rows (row model: issue-bound, or a thread's dependent chain when few
+    row blocks hold many rows each)."""
+    x, st = op.inputs[0], op.outputs[0]
+    C = x.shape[-1]
+    rows = x.numel // C
+    gx, gy, threads, per_thread = vendor.batchnorm_grid(rows, C, reduction=True)
+    return [Kernel("batch_norm_collect_statistics_channels_last_kernel", op.name, op.kind, "row",
+                   (gx, gy, 1), threads, 32, 0, gx * gy, 1, "simt", x.dtype,
+                   simt_ops=x.numel * vendor.BN_STATS_OPS,
+                   dep_chain=per_thread * vendor.BN_STATS_CHAIN,
+                   dep_rounds=math.ceil(per_thread / vendor.BN_STATS_ROWS_PER_ROUND),
+                   accesses=(Access("stream", mem.of(x), nbytes=x.nbytes),
+                             Access("stream", mem.of(st), write=True, nbytes=st.nbytes)))]
+
+
+@lowers("batchnorm_bwd")
+def _batchnorm_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
+    """Training batch norm's backward: batch_norm_backward_reduce_channels_last (per-channel sums
+    of dY and dY*(x-mean): the scale / shift gradients) then batch_norm_backward_elemt (dX)."""
+    dy, x = op.inputs[0], op.inputs[1]
+    C = x.shape[-1]
+    rows = x.numel // C
+    dx = [t for t in op.outputs if t.shape == x.shape]
+    dpar = [t for t in op.outputs if t.shape != x.shape]
+    sums = mem.place(f"{op.name}:sums", 2 * C * 4, "workspace")
+    gx, gy, threads, per_thread = vendor.batchnorm_grid(rows, C, reduction=True)
+    kernels = [Kernel(
+        "batch_norm_backward_reduce_channels_last_kernel", op.name, op.kind, "row", (gx, gy, 1),
+        threads, 32, 0, gx * gy, 1, "simt", dy.dtype, simt_ops=x.numel * vendor.BN_BWD_REDUCE_OPS,
+        dep_chain=per_thread * vendor.BN_BWD_REDUCE_CHAIN,
+        accesses=(Access("stream", mem.of(dy), nbytes=dy.nbytes),
+                  Access("stream", mem.of(x), nbytes=x.nbytes),
+                  *(Access("stream", mem.of(t), write=True, nbytes=t.nbytes) for t in dpar),
+                  Access("stream", sums.name, write=True, nbytes=sums.nbytes)))]
+    if dx:
+        gx, gy, threads, _ = vendor.batchnorm_grid(rows, C, reduction=False)
+        kernels.append(Kernel(
+            "batch_norm_backward_elemt_channels_last_kernel", op.name, op.kind, "stream",
+            (gx, gy, 1), threads, 32, 0, gx * gy, 1, "simt", dy.dtype,
+            simt_ops=x.numel * vendor.BN_BWD_ELEMT_OPS,
+            accesses=(Access("stream", mem.of(dy), nbytes=dy.nbytes),
+                      Access("stream", mem.of(x), nbytes=x.nbytes),
+                      Access("stream", sums.name, nbytes=sums.nbytes),
+                      Access("stream", mem.of(dx[0]), write=True, nbytes=dx[0].nbytes))))
+    return kernels
 
 
 @lowers("reduction")

@@ -96,6 +96,9 @@ class AttentionTile:
                                   # (flash backward: 2.5 — QK^T recomputed, dV, dP, dQ, dK)
     unit_extra: float = 0.0       # cycles per unit outside the step loop (flash backward: the
                                   # K/V block's load, dK/dV epilogue and dQ flush)
+    busiest_steps: float = 0.0    # steps the busiest CTA runs when units differ in length
+                                  # (causal: vendor.causal_attention_schedule); 0: waves x steps
+    total_steps: float = 0.0      # steps of all units (0: units x steps)
 
     def summary(self) -> dict:
         return {}

@@ -166,7 +166,7 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
 CONV_PERSISTENT_CTAS = 120
 
 
-def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
+def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9) -> GemmPlan:
     """sm90_xmma_fprop_implicit_gemm_..._tilesize{tm}x{tn}x{tk}_warpgroupsize1x1x1.
 
     Tile N is 128 when the output channels are a multiple of 128 and 128-row tiles alone fill
@@ -182,7 +182,8 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     # 32 -> 128x64x64); very long M (>= 2 x SMs of 128-row tiles: 64x28x28x128 and 256x14x14x256)
     # -> 256-row tiles on a grid of one CTA per SM
     esize = 4 if dtype == "fp32" else 2
-    if mt128 >= 2 * sms and N >= 128:
+    # (a strided 1x1 convolution keeps 128x128 tiles at any M: h200-fidelity2-cal5.json F5-K06..K08)
+    if mt128 >= 2 * sms and N >= 128 and filter_taps > 1:
         tm, tn, tk = 256, (64 if N <= 128 else 128), 64
         tiles = math.ceil(M / tm) * math.ceil(N / tn)
         ctas = min(tiles, sms)
@@ -191,6 +192,17 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg) -> GemmPlan:
     wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
     tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
+    if tn == 64 and tm == 128:
+        # few tiles: 64-row tiles when their extra wave parallelism beats the larger tile's MMA
+        # efficiency by the cost model (waves x K-steps x step cycles); h200-fidelity2-cal5.json
+        # F5-K14 (8x7x7x512: 64x64x64 tiles) beside F2-K07 (32x7x7x512: 128x64x64)
+        rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
+        ov = cfg.sm.single_warpgroup_step_overhead
+
+        def cost(m):
+            return math.ceil(math.ceil(M / m) * math.ceil(N / 64) / min(sms, CONV_PERSISTENT_CTAS)) * \
+                (2.0 * m * 64 * 64 / rate + ov)
+        tm = 64 if cost(64) < cost(128) else 128
     tk = 32 if tn == 128 and tm == 128 and N < 256 else 64
     tiles = math.ceil(M / tm) * math.ceil(N / tn)
     ctas = min(tiles, CONV_PERSISTENT_CTAS)
@@ -302,6 +314,38 @@ def plan_attention(B: int, H: int, S: int, sms: int, Hkv: int | None = None
     return units, min(units, sms), ATTN_Q_TILE, 1
 
 
+# Causal flash attention: unit (batch, head, query tile qi) scores only the K/V tiles up to its
+# diagonal (bottom-right aligned mask), so units differ in length; the persistent CTAs take the
+# next unit in (batch, head, query-tile) order as each finishes (a dynamic tile scheduler). The
+# diagonal tile is masked element by element: it costs 1 + CAUSAL_DIAG_EXTRA plain steps.
+# [cal] h200-fidelity2-cal5.json F5-K23..K30 (causal beside non-causal at four shapes: measured
+# causal/non-causal 0.60-0.84, where the pairs scored alone would give 0.51-0.63).
+CAUSAL_DIAG_EXTRA = 0.5
+
+
+def causal_attention_schedule(B: int, H: int, S: int, Skv: int, bq: int, bkv: int,
+                              ctas: int) -> tuple[float, float]:
+    """(steps of the busiest CTA, steps of all units) of a causal flash-attention forward whose
+    `ctas` persistent CTAs take units in order as they free up (greedy list scheduling)."""
+    import heapq
+    T = math.ceil(S / bq)
+    off = Skv - S                 # bottom-right aligned: query row i sees keys <= i + off
+    per_head = []
+    for qi in range(T):
+        last_row = min(S, (qi + 1) * bq) - 1
+        n = min(math.ceil(Skv / bkv), max(0, math.ceil((last_row + off + 1) / bkv)))
+        per_head.append(n + (CAUSAL_DIAG_EXTRA if n else 0.0))
+    total = B * H * sum(per_head)
+    if ctas <= 0:
+        return total, total
+    heap = [0.0] * min(ctas, B * H * T)
+    for _ in range(B * H):
+        for w in per_head:
+            t = heapq.heappop(heap)
+            heapq.heappush(heap, t + w)
+    return max(heap), total
+
+
 # ---- PyTorch eager kernels -------------------------------------------------------------------
 # SIMT lane-instructions per element of PyTorch's eager kernels (load, convert, math, store,
 # index arithmetic). Instruction counts, not time corrections: fitted once against the
@@ -387,6 +431,37 @@ def reduce_inflight(esize: int) -> int:
     """Bytes one reduce_kernel thread keeps in flight (Kernel.load_inflight)."""
     return REDUCE_LOADS * REDUCE_VEC_ELEMS * esize
 DIRECT_CONV_OPS_PER_MAC = 5.5   # bf16 converts, per-tap address math and predicates, fp32 FMA (cuDNN direct conv; one calibration case)
+
+
+# Batch norm in training mode, NHWC (PyTorch's *_channels_last kernels): CTAs of 32 channels x 16
+# row lanes (512 threads), grid (C / 32, row blocks); each thread folds its rows of one channel
+# into a Welford (statistics) or sum (backward) accumulator -- a dependent chain per element.
+# [cal] h200-fidelity2-cal.json F2-K101/K102 and h200-fidelity2-cal5.json F5-K31..K38 (five
+# shapes, 3.2-51 M elements): lane-instructions per element (issue-bound large cases) and
+# dependent-issue slots per element a thread folds (the one-row-block case: 98 rows a thread).
+BN_STATS_OPS = 95           # batch_norm_collect_statistics_channels_last (Welford, fp32 divide)
+BN_STATS_CHAIN = 82         # ALU slots; its loads (4 rows an iteration) are dependent memory rounds
+BN_STATS_ROWS_PER_ROUND = 4
+BN_BWD_REDUCE_OPS = 60      # batch_norm_backward_reduce_channels_last (sum dY, sum dY*(x-mean))
+BN_BWD_REDUCE_CHAIN = 70
+BN_BWD_ELEMT_OPS = 66      # batch_norm_backward_elemt_channels_last (dX from dY, x and 4 per-channel
+                           # terms: c = i % C index math per element; issue-bound, same cases)
+BN_ROWS_PER_THREAD = 16     # PyTorch's ELEMENTS_PER_THREAD in flexible_launch_configs
+BN_MAX_ROW_BLOCKS = 128     # MAX_H_BLOCK
+
+
+def batchnorm_grid(rows: int, C: int, reduction: bool) -> tuple[int, int, int, int]:
+    """(grid x, grid y, threads, rows each thread folds) of PyTorch's channels-last batch-norm
+    kernels (flexible_launch_configs): a reduction kernel with fewer than 8 row blocks runs one
+    row block (no grid-wide reduction), as measured (F5-K35: 1568 rows -> grid (64, 1))."""
+    bx = min(1 << (max(C, 1).bit_length() - 1), 32)
+    need = max(1, math.ceil(rows / BN_ROWS_PER_THREAD))
+    by = min(1 << (need.bit_length() - 1), 512 // bx)
+    gx = math.ceil(C / bx)
+    gy = min(math.ceil(rows / (by * BN_ROWS_PER_THREAD)), BN_MAX_ROW_BLOCKS)
+    if reduction and gy < 8:
+        gy = 1
+    return gx, gy, bx * by, math.ceil(rows / (by * gy))
 
 
 def elementwise_ops(fn: str) -> int:

@@ -206,6 +206,38 @@ def cal4_kernels() -> list[dict]:
     return L
 
 
+def cal5_kernels() -> list[dict]:
+    """Issue 15, third stage (tensor kernels and model time): calibration cases for the classes the
+    first two calibration sets had no shape of -- 1x1 convolutions (stride 1 and 2) at ResNet-50's
+    shapes and other batches, 3x3 convolutions at large and small batch, batched GEMMs, causal
+    attention beside the same shape non-causal, and batch norm (training forward, backward,
+    inference) at ResNet-50's shapes. New shapes only: --check fails if one equals a held-out case.
+    Stored in their own file, h200-fidelity2-cal5.json (ids F5-Kxx, set "cal5")."""
+    L = []
+    for N, C, K, H, st in [(32, 64, 256, 56, 1), (32, 256, 64, 56, 1), (128, 512, 128, 28, 1),
+                           (64, 1024, 256, 14, 1), (16, 2048, 512, 7, 1), (8, 256, 64, 56, 1),
+                           (64, 256, 512, 56, 2), (32, 512, 1024, 28, 2), (128, 1024, 2048, 14, 2),
+                           (8, 512, 1024, 28, 2)]:
+        L.append(dict(op="conv2d", N=N, C=C, K=K, H=H, W=H, R=1, stride=st, dtype="bf16"))
+    for N, C, K, H, st in [(256, 128, 128, 28, 1), (192, 256, 256, 14, 1), (128, 64, 64, 56, 1),
+                           (8, 64, 64, 56, 1), (8, 512, 512, 7, 1), (128, 128, 128, 56, 2)]:
+        L.append(dict(op="conv2d", N=N, C=C, K=K, H=H, W=H, R=3, stride=st, dtype="bf16"))
+    for b, M, N, K in [(128, 256, 256, 64), (32, 1024, 1024, 64), (48, 512, 512, 128), (64, 512, 64, 512),
+                       (16, 2048, 2048, 64), (256, 128, 128, 64), (24, 1024, 64, 1024)]:
+        L.append(_gemm(M, N, K, batch=b))
+    for B, H, S, D in [(1, 16, 4096, 128), (4, 16, 2048, 64), (16, 12, 512, 64), (2, 8, 8192, 64)]:
+        for causal in (True, False):
+            L.append(dict(op="attention", B=B, H=H, S=S, D=D, dtype="bf16", causal=causal))
+    for N, C, H in [(32, 64, 112), (32, 512, 28), (32, 2048, 7), (128, 128, 56)]:
+        for op in ("batchnorm_train", "batchnorm_backward"):
+            L.append(dict(op=op, N=N, C=C, H=H, W=H, dtype="bf16"))
+    for N, C, H in [(32, 256, 56), (8, 1024, 14), (8, 64, 112)]:
+        L.append(dict(op="batchnorm_eval", N=N, C=C, H=H, W=H, dtype="bf16"))
+    for i, c in enumerate(L):
+        c["id"] = f"F5-K{i:02d}"
+    return L
+
+
 def heldout_models() -> list[dict]:
     L = []
     for B, S in [(4, 256), (16, 384)]:
@@ -265,7 +297,8 @@ def cal_energy() -> list[dict]:
 
 def all_kernel_cases():
     return [dict(c, set="heldout2") for c in heldout_kernels()] + [dict(c, set="cal") for c in cal_kernels()] + \
-        [dict(c, set="cal3") for c in cal3_kernels()] + [dict(c, set="cal4") for c in cal4_kernels()]
+        [dict(c, set="cal3") for c in cal3_kernels()] + [dict(c, set="cal4") for c in cal4_kernels()] + \
+        [dict(c, set="cal5") for c in cal5_kernels()]
 
 
 def all_model_cases():
@@ -305,7 +338,7 @@ def check(root: str) -> list[str]:
             older += json.load(f)["cases"]
     old_k = {shape_key(c) for c in older if "op" in c}
     old_m = {model_key(c) for c in older if "workload" in c}
-    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels() + cal4_kernels()}
+    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels() + cal4_kernels() + cal5_kernels()}
     cal_m = {model_key(c) for c in cal_models()}
     for c in heldout_kernels():
         if shape_key(c) in old_k or shape_key(c) in cal_k:

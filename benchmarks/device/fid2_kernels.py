@@ -209,7 +209,7 @@ def build(c):
         fn = lambda: torch.ops.aten.max_pool2d_with_indices_backward(dy, x, [k, k], [st, st], [pad, pad],  # noqa: E731
                                                                      [1, 1], False, idx)
         ex.update(note="aten.max_pool2d_with_indices_backward, channels_last")
-    elif op in ("batchnorm_train", "batchnorm_backward"):
+    elif op in ("batchnorm_train", "batchnorm_backward", "batchnorm_eval"):
         N, C, H, W = c["N"], c["C"], c["H"], c["W"]
         x = _rand(N, C, H, W, dt=dt).to(memory_format=torch.channels_last)
         w, b = torch.ones(C, device="cuda"), torch.zeros(C, device="cuda")
@@ -217,6 +217,9 @@ def build(c):
         if op == "batchnorm_train":
             fn = lambda: F.batch_norm(x, rm, rv, w, b, training=True)  # noqa: E731
             ex["note"] = "F.batch_norm(training=True), bf16 channels_last input, fp32 weight/bias/running stats"
+        elif op == "batchnorm_eval":
+            fn = lambda: F.batch_norm(x, rm, rv, w, b, training=False)  # noqa: E731
+            ex["note"] = "F.batch_norm(training=False), bf16 channels_last input, fp32 weight/bias/running stats"
         else:
             xg, wg, bg = x.detach().requires_grad_(), w.requires_grad_(), b.requires_grad_()
             y = F.batch_norm(xg, rm, rv, wg, bg, training=True)

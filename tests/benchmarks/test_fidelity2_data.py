@@ -155,5 +155,19 @@ def test_every_kernel_case_maps_or_says_why_not():
             assert len(g.ops) >= 1 and desc
         except Unmapped as exc:
             unmapped.append((c["id"], str(exc)))
-    assert all(c.startswith("F2-") for c, _ in unmapped)  # every held-out case maps
-    assert {c for c, _ in unmapped} == {"F2-K101", "F2-K102"}  # batch norm: no archsim op yet
+    assert unmapped == []  # every case maps (batch norm too, since issue 15's third stage)
+
+
+def test_cal5_file_is_calibration_only_and_maps():
+    # issue 15 third stage: its own calibration file, no held-out shape, every case simulated
+    from correlate_fidelity2 import case_workload
+    from fid2_cases import heldout_kernels, shape_key
+    cal5 = _load("h200-fidelity2-cal5.json")
+    assert cal5["set"] == "cal5" and len(cal5["kernel_cases"]) == 42
+    held = {shape_key(c) for c in heldout_kernels()}
+    for c in cal5["kernel_cases"]:
+        assert c["set"] == "cal5" and c["id"].startswith("F5-K")
+        assert shape_key(c) not in held
+        assert c["kernel_ns_sum"] > 0 and c["kernels"]
+        g, _, desc, _ = case_workload(c)
+        assert g.ops and desc

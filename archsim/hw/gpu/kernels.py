@@ -12,7 +12,7 @@ answers, for one chunk of a kernel (see model.py):
   override it and set `nonlinear`);
 - `l2_bytes`, `ce_bytes`: bytes through the L2 and the copy engine;
 - `latency(gm, run, ch)`: (seconds added after the body, seconds the chunk lasts at least);
-- `head(gm, k)`: the kernel's fixed time; `volume(k)`: its L2 request volume (for sampling);
+- `head(gm, k, run)`: the kernel's fixed time (its fill latency from the run's first chunk); `volume(k)`: its L2 request volume (for sampling);
 - `uses_sms`: False for copy-engine kernels.
 
 A new kernel kind (a dataflow queue kernel, say) is one more class here or in its own module.
@@ -62,6 +62,31 @@ def load_miss_frac(k, ch) -> float:
     if not ch.req:
         return 0.0
     return min(1.0, ch.miss / max(ch.req * read_share(k), 1e-30))
+
+
+def fill_latency(gm, run) -> float:
+    """The DRAM round trip that fills a kernel's pipes before its first results: paid by the
+    share of its first chunk's L2 requests that miss (a kernel whose inputs the previous kernel
+    left in L2 -- small-batch inference -- starts on L2 hits); the full DRAM latency when the
+    run is not known."""
+    lat = gm.cfg.hbm.latency
+    if run is None or not run.chunks:
+        return lat
+    ch = run.chunks[0]
+    if not ch.req:
+        return lat
+    if run.kernel.tile is not None:
+        # tiled kernels: their first K-step's panels are shared by many CTAs (re-reads hit
+        # behind one miss), so the request miss share does not say whether the fill waits on
+        # DRAM; they keep the full round trip (calibrated so)
+        return lat
+    # the share of the chunk's requests that are first loads of a line (stores allocate in L2
+    # without a fetch; a row kernel's later passes re-read what its first pass brought in)
+    acc = [a for a in run.kernel.accesses if a.kind == "stream"]
+    total = sum(a.nbytes * a.passes for a in acc)
+    reads = sum(a.nbytes for a in acc if not a.write)
+    share = reads / total if total and reads else 1.0
+    return lat * min(1.0, ch.miss / (ch.req * share))
 
 
 class KernelModel:
@@ -137,8 +162,8 @@ class KernelModel:
         miss_frac = ch.miss / ch.req if ch.req else 0.0
         return 0.0, ch.latency_rounds * (cfg.l2.latency + miss_frac * cfg.hbm.latency)
 
-    def head(self, gm, k) -> float:
-        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency
+    def head(self, gm, k, run=None) -> float:
+        return gm.cfg.launch.kernel_fixed + fill_latency(gm, run)
 
     def volume(self, k) -> int:
         return sum(a.nbytes * a.passes + a.count * a.row_bytes for a in k.accesses)
@@ -221,9 +246,9 @@ class _TileModel(KernelModel):
         cfg = gm.cfg
         return ch.latency_rounds * (cfg.l2.latency + cfg.hbm.latency), 0.0
 
-    def head(self, gm, k) -> float:
+    def head(self, gm, k, run=None) -> float:
         extra = gm.cfg.launch.tma_setup if k.pipe == "tensor" else 0.0
-        return gm.cfg.launch.kernel_fixed + gm.cfg.hbm.latency + extra
+        return gm.cfg.launch.kernel_fixed + fill_latency(gm, run) + extra
 
 
 @register_kernel_model("gemm")
@@ -239,21 +264,35 @@ class GemmModel(_TileModel):
         return 2.0 * t.tm * t.tn * t.tk / rate + t.step_extra + (
             sm.single_warpgroup_step_overhead if t.single_warpgroup else sm.mma_step_overhead)
 
+    def _store_cycles(self, sm, k, ch) -> float:
+        """Cycles one unit's output-tile store takes on its SM (`sm.tile_store_bytes_per_cycle`),
+        spread over the tile's K-steps: the store of one tile overlaps the next tile's main loop,
+        so it binds only when a tile has few K-steps (K = 64 batched GEMMs, 1x1 convolutions of
+        64 channels)."""
+        if k.pipe != "tensor" or not sm.tile_store_bytes_per_cycle:
+            return 0.0
+        t = k.tile
+        return t.tm * t.tn * t.c_esize * ch.steps / max(k.steps, 1) / sm.tile_store_bytes_per_cycle
+
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
         sm, k = gm.cfg.sm, run.kernel
         pipe = "tensor" if k.pipe == "tensor" else "simt"
         terms = {pipe: self.pipe_cycles(sm, run, ch, u_sm, None) / f,
                  "sm_load": ch.req * share / (sm.tma_bytes_per_cycle * f)}
+        store = self._store_cycles(sm, k, ch)
+        if store:
+            terms["sm_store"] = u_sm * store / f
         return terms
 
     def coeffs(self, gm, run, ch):
         sm, k = gm.cfg.sm, run.kernel
         units = max(ch.units, 1)
+        load = max(ch.req / units / sm.tma_bytes_per_cycle, self._store_cycles(sm, k, ch))
         if k.pipe == "tensor":
             per = ch.steps * self._tensor_step(sm, k) + (
                 sm.gemm_tile_overhead if ch.last_step else 0.0)
-            return "tensor", per, ch.req / units / sm.tma_bytes_per_cycle, 0.0
-        return "simt", 0.0, ch.req / units / sm.tma_bytes_per_cycle, 0.0
+            return "tensor", per, load, 0.0
+        return "simt", 0.0, load, 0.0
 
     def nonlinear(self, k) -> bool:   # the SIMT GEMM's warp efficiency depends on units
         return k.pipe != "tensor"
@@ -297,7 +336,7 @@ class AttentionModel(_TileModel):
         t = k.tile
         rate = sm.tensor_flops_per_cycle.get(k.dtype, 4096)
         mma = 4.0 * t.mma_factor * t.bq * t.bkv * t.D / rate + 2 * sm.mma_step_overhead
-        smx = k.simt_ops / max(k.units * k.steps, 1) / sm.simt_lanes
+        smx = k.simt_ops / max(t.total_steps or k.units * k.steps, 1) / sm.simt_lanes
         return mma + smx
 
     def sm_terms(self, gm, run, ch, f, u_sm, share) -> dict:
@@ -335,5 +374,5 @@ class DmaModel(KernelModel):
             if la.copy_engine_l2_bandwidth else ch.req
         return max(ch.miss + ch.wb, own)
 
-    def head(self, gm, k) -> float:
+    def head(self, gm, k, run=None) -> float:
         return gm.cfg.hbm.latency

@@ -174,7 +174,9 @@ class GpuModel:
         q, kk, v, o = (bufs[getattr(t, x)].addr for x in ("q", "k", "v", "o"))
         for w in range(waves):
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
-            ch = _Chunk(u1 - u0, (u1 - u0) / conc, k.steps)
+            # units of unequal length (causal): the busiest CTA's steps, spread over the waves
+            steps = t.busiest_steps / waves if t.busiest_steps else k.steps
+            ch = _Chunk(u1 - u0, (u1 - u0) / conc, steps)
             before = self._counters()
             for u in range(u0, u1):
                 if pack > 1:   # unit = (batch, K/V head): its `pack` query heads, all S rows
@@ -263,13 +265,13 @@ class GpuModel:
         granules = math.ceil(dram_bytes / hbm.interleave) if dram_bytes > 0 else hbm.channels
         return min(1.0, granules / hbm.channels)
 
-    def head_time(self, k: Kernel) -> float:
+    def head_time(self, k: Kernel, run: "_KernelRun | None" = None) -> float:
         """Fixed time of a kernel: setup and drain, one memory round trip to fill the pipes."""
-        return kernel_model(k).head(self, k)
+        return kernel_model(k).head(self, k, run)
 
     def kernel_time(self, run: _KernelRun, f: float) -> float:
         times, _ = self.chunk_times(run, f)
-        return self.head_time(run.kernel) + sum(times)
+        return self.head_time(run.kernel, run) + sum(times)
 
     def totals(self, run: _KernelRun) -> dict:
         return {"req": sum(c.req for c in run.chunks), "hit": sum(c.hit for c in run.chunks),
@@ -288,7 +290,7 @@ class GpuModel:
         fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
         fmax = min(fmax, cfg.clocks.boost)
         cyc, const, floor, add = _clock_terms(self, run)
-        head = self.head_time(k)
+        head = self.head_time(k, run)
 
         def ktime(f):
             return head + float(np.sum(np.maximum(np.maximum(cyc / f, const), floor) + add))
@@ -354,7 +356,7 @@ class GpuModel:
             run = self.replay(k, program)
             f, t, actions = self.choose_clock(run)
             times, bounds = self.chunk_times(run, f)
-            head = self.head_time(k)
+            head = self.head_time(k, run)
             scale = t / max(head + sum(times), 1e-30)
             rec = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": t, "actions": actions,
                    "start": sim.now, "bounds": bounds, **self.totals(run)}
@@ -588,7 +590,7 @@ class ChunkCosts:
     def __init__(self, model: GpuModel, run: _KernelRun, f: float):
         k = run.kernel
         self.f = f
-        self.head = model.head_time(k)
+        self.head = model.head_time(k, run)
         n = len(run.chunks)
         self.units = np.array([c.units for c in run.chunks], np.int64)
         self.req = np.array([c.req for c in run.chunks], float)
