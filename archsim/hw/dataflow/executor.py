@@ -112,21 +112,8 @@ class PipelineRun:
         # one entry per step and accumulates across steps, as a real CTA loops over K
         # (capped at STEP_CAP steps, at least 4 per CTA: a step then covers several entries,
         # and pays one handoff per entry, so long runs stay a few hundred events per stage)
-        natural = [max([s.tiles] + [pc.queues[j].tiles for j in self.ins[i] + self.outs[i]])
-                   for i, s in enumerate(pc.stages)]
-        self.steps = [min(nat, max(STEP_CAP, 4 * max(1, s.ctas)))
-                      for nat, s in zip(natural, pc.stages)]
+        natural, self.steps, base, self.ring = ring_layout(pc)
         self.queues = []
-        base = []
-        for q in pc.queues:
-            # rings pair CTAs: one ring of `entries` per producer CTA or per consumer CTA,
-            # whichever side has more (every CTA double-buffers: one entry it works on, one
-            # being filled); a step that needs k entries at once needs rings that hold k
-            a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
-            fan = max([1] + [math.ceil(q.tiles / natural[d]) for d in q.dst])
-            base.append(q.entries * max(a, fan))
-        skew = _multicast_skew(pc, base, natural)
-        self.ring = [cap + sk for cap, sk in zip(base, skew)]     # entries of the real rings
         for q, ring in zip(pc.queues, self.ring):
             # a simulated step that covers `batch` entries holds that many where the real
             # CTA holds one: the simulated rings scale with it (the footprint does not)
@@ -147,17 +134,45 @@ class PipelineRun:
         self.footprint = foot
         # the L2 region goes to the smallest rings first (the tight producer/consumer pairs);
         # the big rings of skip connections are the ones that spill
-        cap = params.capacity_bytes(cfg)
-        self.qspill = [0.0] * len(self.queues)
-        for j in sorted(range(len(fps)), key=lambda j: (fps[j], j)):
-            self.qspill[j] = spill_fraction(fps[j], cap)
-            cap = max(0.0, cap - fps[j])
+        self.qspill = queue_spill(fps, params.capacity_bytes(cfg))
         self.spill = sum(f * fp for f, fp in zip(self.qspill, fps)) / foot if foot else 0.0
         self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0,
                       "l2_mem": 0.0}
         self.l2 = {"requested": 0, "hit": 0, "miss": 0, "writeback": 0}
         self.dram_factor = 1.0
         self.busy = {"tensor": 0.0, "simt": 0.0}
+
+
+def queue_spill(fps, cap: float) -> list:
+    """Spilled share of each queue's entries, rings of fps bytes in a region of cap bytes: the
+    region goes to the smallest rings first (the tight producer/consumer pairs); the big
+    rings of skip connections are the ones that spill."""
+    out = [0.0] * len(fps)
+    for j in sorted(range(len(fps)), key=lambda j: (fps[j], j)):
+        out[j] = spill_fraction(fps[j], cap)
+        cap = max(0.0, cap - fps[j])
+    return out
+
+
+def ring_layout(pc: PipelineCost):
+    """(natural steps per stage, simulated steps per stage, base ring entries per queue, ring
+    entries per queue with the multicast skew): the rings the machine gives a pipeline with
+    its allocation (also what the load balancer's footprint check sees)."""
+    ins = [[j for j, q in enumerate(pc.queues) if i in q.dst] for i in range(len(pc.stages))]
+    outs = [[j for j, q in enumerate(pc.queues) if q.src == i] for i in range(len(pc.stages))]
+    natural = [max([s.tiles] + [pc.queues[j].tiles for j in ins[i] + outs[i]])
+               for i, s in enumerate(pc.stages)]
+    steps = [min(nat, max(STEP_CAP, 4 * max(1, s.ctas))) for nat, s in zip(natural, pc.stages)]
+    base = []
+    for q in pc.queues:
+        # rings pair CTAs: one ring of `entries` per producer CTA or per consumer CTA,
+        # whichever side has more (every CTA double-buffers: one entry it works on, one
+        # being filled); a step that needs k entries at once needs rings that hold k
+        a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
+        fan = max([1] + [math.ceil(q.tiles / natural[d]) for d in q.dst])
+        base.append(q.entries * max(a, fan))
+    skew = _multicast_skew(pc, base, natural)
+    return natural, steps, base, [cap + sk for cap, sk in zip(base, skew)]
 
 
 def _multicast_skew(pc: PipelineCost, cap: list, steps: list) -> list:
