@@ -77,3 +77,25 @@ def test_cli_refuses_repeat_in_dataflow_mode(capsys):
     assert main(["run", "--hw", "a100-kitsune", "-w", "nerf(rays=256, samples=16)",
                  "--exec", "dataflow", "--repeat", "2", "-q"]) == 2
     assert "--repeat 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("l2", ["40MiB", "8MiB"])
+def test_twice_the_sms_is_never_slower_and_rings_fit_the_l2_region(l2):
+    """The balancer sees the rings' L2 footprint: on a small L2 (where 108 CTAs per stage
+    would spill their rings) the plan keeps them in the persisting region, and doubling the
+    SMs (DRAM, L2 unchanged) never makes the dataflow run slower."""
+    from archsim.hw.dataflow.queue import params_for
+    g = mlp()
+    times = []
+    for sms in (108, 216):
+        cfg = load_config(resolve_hw("a100-kitsune"), overrides=(f"sm.count={sms}",
+                                                                 f"l2.size={l2}"))
+        df = run_dataflow(g, cfg, fallback=False)
+        region = params_for(cfg).capacity_bytes(cfg)
+        pipes = df.extra["dataflow"]["pipelines"]
+        assert pipes
+        for p in pipes:
+            assert p["queue_footprint_bytes"] <= region
+            assert p["spill_fraction"] == 0.0
+        times.append(df.time_s)
+    assert times[1] <= times[0]
