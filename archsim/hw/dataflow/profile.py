@@ -275,8 +275,8 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             ([cfg.l2.bandwidth / l2_run] if l2_run else [])))
         if best is None or T > best[0] * (1 + 1e-9):
             best = (T, a, stages, dm)
-        if not any(sp):
-            break               # nothing spills: a larger budget finds no more
+        if foot < 0.99 * region and room == budget * region:
+            break               # the footprint did not bind: a larger budget finds no more
     T, a, stages, demands = best
     ops = tuple(dict.fromkeys(o for s in stages for o in s.ops))
     # fill: one step of every stage, in a row (the first tile's trip through the pipeline)
