@@ -79,11 +79,13 @@ def test_cli_refuses_repeat_in_dataflow_mode(capsys):
     assert "--repeat 1" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("l2", ["40MiB", "8MiB"])
+@pytest.mark.parametrize("l2", ["40MiB", "4MiB"])
 def test_twice_the_sms_is_never_slower_and_rings_fit_the_l2_region(l2):
     """The balancer sees the rings' L2 footprint: on a small L2 (where 108 CTAs per stage
-    would spill their rings) the plan keeps them in the persisting region, and doubling the
-    SMs (DRAM, L2 unchanged) never makes the dataflow run slower."""
+    would put 8.5 MB of rings in a 3 MB region) the plan's rings stay within the largest
+    footprint budget the balancer tries (twice the region: spilling a share of the entries
+    can beat fewer CTAs), and doubling the SMs (DRAM, L2 unchanged) never makes the
+    dataflow run slower."""
     from archsim.hw.dataflow.queue import params_for
     g = mlp()
     times = []
@@ -95,7 +97,8 @@ def test_twice_the_sms_is_never_slower_and_rings_fit_the_l2_region(l2):
         pipes = df.extra["dataflow"]["pipelines"]
         assert pipes
         for p in pipes:
-            assert p["queue_footprint_bytes"] <= region
-            assert p["spill_fraction"] == 0.0
+            assert p["queue_footprint_bytes"] <= 2 * region
+            if l2 == "40MiB":
+                assert p["spill_fraction"] == 0.0
         times.append(df.time_s)
     assert times[1] <= times[0]
