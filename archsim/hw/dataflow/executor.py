@@ -277,6 +277,18 @@ class DataflowMachine(GpuMachine):
     def launch(self, s: int):
         st = self.gs.state
         stream = self.streams[s]
+        if st["pos"][s] >= len(stream):
+            # the end of one run of the workload (GpuMachine.launch's wrap, done here so
+            # that a stream starting with a pipeline wraps too): the last of `repeat` runs is
+            # the one reported, pipelines included
+            st["rep"][s] += 1
+            st["pos"][s] = 0
+            if st["rep"][s] >= self.repeat:
+                return
+            if s == 0 and st["rep"][s] == self.repeat - 1:
+                st["records"].clear()
+                st["rep_start"] = self.now
+                self.reports.clear()
         pos = st["pos"][s]
         if pos < len(stream) and stream[pos][0] == "pipeline":
             self._pipe_start(stream[pos][1])

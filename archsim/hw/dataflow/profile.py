@@ -37,11 +37,12 @@ class OpProfile:
     kind: str = "simt"
 
 
-def bsp_profile(program, cfg, *, l2_start="cold", seed=0, monitors=()):
-    """Run the Program kernel by kernel; returns (SimResult, {op name: OpProfile})."""
-    model = make_model(program, cfg, seed=seed)
+def bsp_profile(program, cfg, *, l2_start="cold", seed=0, monitors=(), repeat=1):
+    """Run the Program kernel by kernel (`repeat` times back to back: the last run's kernels
+    are profiled); returns (SimResult, {op name: OpProfile})."""
+    model = make_model(program, cfg, repeat=repeat, seed=seed)
     model.prepare(program, l2_start)
-    m = build(cfg, program, model=model, seed=seed)
+    m = build(cfg, program, model=model, seed=seed, repeat=repeat)
     for fn in monitors or ():
         fn(m.signals, cfg.clocks.boost)
     m.start()
