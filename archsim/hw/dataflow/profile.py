@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from archsim.hw.dataflow.arbiter import kernel_kind
-from archsim.hw.dataflow.executor import (PipelineCost, QueueCost, StageCost, queue_spill,
-                                         ring_layout)
+from archsim.hw.dataflow.executor import (PipelineCost, QueueCost, StageCost, _topo,
+                                         queue_spill, ring_layout)
 from archsim.hw.gpu.machine import build, finish
 from archsim.hw.gpu.model import _clock_terms, make_model
 from archsim.lower.dataflow.balance import StageDemand, balance, throughput
@@ -129,6 +129,19 @@ def segments(p, sms: int) -> list[list[int]]:
         out[-1].append(i)
         count[st.kind] += 1
     return out
+
+
+def _longest_path(w, queues) -> float:
+    """Heaviest path through the stages (weights w) along the queues' src -> dst edges."""
+    best = list(w)
+    succ = [[] for _ in w]
+    for j, q in enumerate(queues):
+        for d in q.dst:
+            succ[q.src].append((d, j))
+    for u in _topo(len(w), succ):
+        for v, _ in succ[u]:
+            best[v] = max(best[v], best[u] + w[v])
+    return max(best, default=0.0)
 
 
 def _stage_costs(base, a, cfg) -> list:
@@ -280,9 +293,12 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             break               # the footprint did not bind: a larger budget finds no more
     T, a, stages, demands = best
     ops = tuple(dict.fromkeys(o for s in stages for o in s.ops))
-    # fill: one step of every stage, in a row (the first tile's trip through the pipeline)
-    fill = sum(d.bsp_time_s * d.pipe_util * N / max(1, d.max_ctas) + 2 * params.sync_s(cfg)
-               for d in demands)
+    # fill: the first tile's trip through the pipeline, one step of every stage on its
+    # longest path (stages on parallel branches -- q/k/v projections, the consumers of a
+    # multicast -- take their first steps at the same time)
+    step = [d.bsp_time_s * d.pipe_util * N / max(1, d.max_ctas) + 2 * params.sync_s(cfg)
+            for d in demands]
+    fill = _longest_path(step, queues)
     bsp_s = sum(prof[o].time_s for o in ops if o in prof) + cfg.launch.overhead * sum(
         1 for o in ops if o in prof)
     return PipelineCost(name, tuple(stages), tuple(queues), ops,

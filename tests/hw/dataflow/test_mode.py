@@ -114,3 +114,14 @@ def test_twice_the_sms_is_never_slower_and_rings_fit_the_l2_region(l2):
                 assert p["spill_fraction"] == 0.0
         times.append(df.time_s)
     assert times[1] <= times[0]
+
+
+def test_fill_estimate_takes_parallel_branches_once():
+    """The fallback estimate's fill is one step of every stage on the longest path: stages on
+    parallel branches (q/k/v projections after one norm) start their first steps together."""
+    from archsim.hw.dataflow.executor import QueueCost
+    from archsim.hw.dataflow.profile import _longest_path
+    qs = [QueueCost("norm", 0, (1, 2, 3), 1, 1), QueueCost("q", 1, (4,), 1, 1),
+          QueueCost("k", 2, (4,), 1, 1), QueueCost("v", 3, (4,), 1, 1)]
+    assert _longest_path([1.0, 5.0, 3.0, 2.0, 1.0], qs) == 7.0      # not 12 (every stage)
+    assert _longest_path([1.0, 2.0], [QueueCost("a", 0, (1,), 1, 1)]) == 3.0
