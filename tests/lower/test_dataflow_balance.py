@@ -39,3 +39,48 @@ def test_slow_stage_gets_more_ctas_and_too_many_stages_is_an_error():
     with pytest.raises(UserError, match="3 simt stages"):
         balance("p", [StageDemand("simt", 1, 1e-4, 1.0)] * 3, sms=2, dram_bytes=0,
                 dram_bw=1, l2_bytes=0, l2_bw=1)
+
+
+# ---- the rings' L2 footprint --------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(ds=st.lists(demand, min_size=2, max_size=3), sms=st.integers(3, 5),
+       b=st.lists(st.integers(1, 4), min_size=2, max_size=2), cap=st.integers(2, 20))
+def test_ilp_with_ring_footprint_matches_brute_force(ds, sms, b, cap):
+    """Best throughput over the allocations whose rings fit the region (brute force), and the
+    plan's footprint within it; a chain of queues 0->1->2."""
+    n = len(ds)
+    rings = [(float(b[k]), (k, k + 1)) for k in range(n - 1)]
+    a = balance("p", ds, sms=sms, dram_bytes=0, dram_bw=1, l2_bytes=0, l2_bw=1,
+                rings=rings, l2_capacity=float(cap))
+
+    def foot(x):
+        return sum(bq * max(x[i] for i in ends) for bq, ends in rings)
+    region = max(cap, foot([1] * n))
+    hi = [min(sms, d.max_ctas) if d.max_ctas else sms for d in ds]
+    best = 0.0
+    for x in itertools.product(*[range(1, h + 1) for h in hi]):
+        if any(sum(v for v, d in zip(x, ds) if d.kind == t) > sms for t in ("tensor", "simt")):
+            continue
+        if foot(x) > region:
+            continue
+        best = max(best, throughput(ds, x, sms=sms))
+    assert throughput(ds, a.ctas, sms=sms) == pytest.approx(best, rel=1e-6)
+    assert foot(a.ctas) <= region + 1e-9
+
+
+def test_ring_footprint_limits_ctas_and_more_sms_never_lower_throughput():
+    # two stages through one queue of 1 MB rings per CTA; 5 MB of region
+    def ds(sms):  # same per-CTA rate on any GPU: the BSP time scales as 1/#SMs
+        return [StageDemand("tensor", 1000, 1e-3 * 8 / sms, 1.0),
+                StageDemand("simt", 1000, 1e-3 * 8 / sms, 1.0)]
+    rings = [(1e6, (0, 1))]
+    free = balance("p", ds(8), sms=8, dram_bytes=0, dram_bw=1, l2_bytes=0, l2_bw=1)
+    assert free.ctas == (8, 8)
+    fit = balance("p", ds(8), sms=8, dram_bytes=0, dram_bw=1, l2_bytes=0, l2_bw=1,
+                  rings=rings, l2_capacity=5e6)
+    assert fit.ctas == (5, 5)
+    t = [throughput(ds(s), balance("p", ds(s), sms=s, dram_bytes=0, dram_bw=1, l2_bytes=0,
+                                   l2_bw=1, rings=rings, l2_capacity=5e6).ctas, sms=s)
+         for s in (4, 8, 16)]
+    assert t[0] <= t[1] <= t[2] * (1 + 1e-9)

@@ -24,6 +24,7 @@ tile per stage, plus the kernel events of BSP ops.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -112,27 +113,21 @@ class PipelineRun:
         # one entry per step and accumulates across steps, as a real CTA loops over K
         # (capped at STEP_CAP steps, at least 4 per CTA: a step then covers several entries,
         # and pays one handoff per entry, so long runs stay a few hundred events per stage)
-        natural = [max([s.tiles] + [pc.queues[j].tiles for j in self.ins[i] + self.outs[i]])
-                   for i, s in enumerate(pc.stages)]
-        self.steps = [min(nat, max(STEP_CAP, 4 * max(1, s.ctas)))
-                      for nat, s in zip(natural, pc.stages)]
+        natural, self.steps, base, self.ring = ring_layout(pc)
         self.queues = []
-        base = []
-        for q in pc.queues:
-            # rings pair CTAs: one ring of `entries` per producer CTA or per consumer CTA,
-            # whichever side has more (every CTA double-buffers: one entry it works on, one
-            # being filled); a step that needs k entries at once needs rings that hold k
-            a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
-            fan = max([1] + [math.ceil(q.tiles / natural[d]) for d in q.dst])
-            base.append(q.entries * max(a, fan))
-        skew = _multicast_skew(pc, base, natural)
-        self.ring = [cap + sk for cap, sk in zip(base, skew)]     # entries of the real rings
         for q, ring in zip(pc.queues, self.ring):
             # a simulated step that covers `batch` entries holds that many where the real
             # CTA holds one: the simulated rings scale with it (the footprint does not)
             batch = max([1] + [math.ceil(q.tiles / self.steps[d]) for d in q.dst + (q.src,)])
             self.queues.append(RingQueue(q.name, q.src, tuple(q.dst), q.tile_bytes, q.tiles,
                                          ring * batch, q.topology))
+        # per stage, fixed over the run: its queues (objects), its per-step costs
+        self.qins = [[self.queues[j] for j in self.ins[i]] for i in range(n)]
+        self.qouts = [[self.queues[j] for j in self.outs[i]] for i in range(n)]
+        per = [s.tiles / S for s, S in zip(pc.stages, self.steps)]
+        self.comp_t = [int(math.ceil(s.compute_s * p * PS)) for s, p in zip(pc.stages, per)]
+        self.d_rw = [(s.dram_read * p, s.dram_write * p) for s, p in zip(pc.stages, per)]
+        self.bw = [params.cta_bw(cfg, s.block) for s in pc.stages]
         self.left = n                       # stages not yet done
         self.wake = []
         for i in range(n):
@@ -147,17 +142,45 @@ class PipelineRun:
         self.footprint = foot
         # the L2 region goes to the smallest rings first (the tight producer/consumer pairs);
         # the big rings of skip connections are the ones that spill
-        cap = params.capacity_bytes(cfg)
-        self.qspill = [0.0] * len(self.queues)
-        for j in sorted(range(len(fps)), key=lambda j: (fps[j], j)):
-            self.qspill[j] = spill_fraction(fps[j], cap)
-            cap = max(0.0, cap - fps[j])
+        self.qspill = queue_spill(fps, params.capacity_bytes(cfg))
         self.spill = sum(f * fp for f, fp in zip(self.qspill, fps)) / foot if foot else 0.0
         self.bytes = {"dram_read": 0.0, "dram_write": 0.0, "queue": 0.0, "spill": 0.0,
                       "l2_mem": 0.0}
         self.l2 = {"requested": 0, "hit": 0, "miss": 0, "writeback": 0}
         self.dram_factor = 1.0
         self.busy = {"tensor": 0.0, "simt": 0.0}
+
+
+def queue_spill(fps, cap: float) -> list:
+    """Spilled share of each queue's entries, rings of fps bytes in a region of cap bytes: the
+    region goes to the smallest rings first (the tight producer/consumer pairs); the big
+    rings of skip connections are the ones that spill."""
+    out = [0.0] * len(fps)
+    for j in sorted(range(len(fps)), key=lambda j: (fps[j], j)):
+        out[j] = spill_fraction(fps[j], cap)
+        cap = max(0.0, cap - fps[j])
+    return out
+
+
+def ring_layout(pc: PipelineCost):
+    """(natural steps per stage, simulated steps per stage, base ring entries per queue, ring
+    entries per queue with the multicast skew): the rings the machine gives a pipeline with
+    its allocation (also what the load balancer's footprint check sees)."""
+    ins = [[j for j, q in enumerate(pc.queues) if i in q.dst] for i in range(len(pc.stages))]
+    outs = [[j for j, q in enumerate(pc.queues) if q.src == i] for i in range(len(pc.stages))]
+    natural = [max([s.tiles] + [pc.queues[j].tiles for j in ins[i] + outs[i]])
+               for i, s in enumerate(pc.stages)]
+    steps = [min(nat, max(STEP_CAP, 4 * max(1, s.ctas))) for nat, s in zip(natural, pc.stages)]
+    base = []
+    for q in pc.queues:
+        # rings pair CTAs: one ring of `entries` per producer CTA or per consumer CTA,
+        # whichever side has more (every CTA double-buffers: one entry it works on, one
+        # being filled); a step that needs k entries at once needs rings that hold k
+        a = max([pc.stages[q.src].ctas] + [pc.stages[d].ctas for d in q.dst] + [1])
+        fan = max([1] + [math.ceil(q.tiles / natural[d]) for d in q.dst])
+        base.append(q.entries * max(a, fan))
+    skew = _multicast_skew(pc, base, natural)
+    return natural, steps, base, [cap + sk for cap, sk in zip(base, skew)]
 
 
 def _multicast_skew(pc: PipelineCost, cap: list, steps: list) -> list:
@@ -233,11 +256,13 @@ class DataflowMachine(GpuMachine):
         self.reports: list[dict] = []
         self.sync_t = int(round(params.sync_s(cfg) * PS))
         self.qsig = {}
+        self.qsig_q = {}      # queue name -> its occupancy signal
         for pc in self.pipes:
             for q in pc.queues:
                 name = f"queue[{q.name}].occupancy"
                 if name not in self.qsig:
                     self.qsig[name] = self.signals.declare(name, width=16)
+                self.qsig_q[q.name] = self.qsig[name]
 
     # ---- checkpoint: running pipelines are plain data too ------------------------------------
     def save_extra(self):
@@ -252,6 +277,18 @@ class DataflowMachine(GpuMachine):
     def launch(self, s: int):
         st = self.gs.state
         stream = self.streams[s]
+        if st["pos"][s] >= len(stream):
+            # the end of one run of the workload (GpuMachine.launch's wrap, done here so
+            # that a stream starting with a pipeline wraps too): the last of `repeat` runs is
+            # the one reported, pipelines included
+            st["rep"][s] += 1
+            st["pos"][s] = 0
+            if st["rep"][s] >= self.repeat:
+                return
+            if s == 0 and st["rep"][s] == self.repeat - 1:
+                st["records"].clear()
+                st["rep_start"] = self.now
+                self.reports.clear()
         pos = st["pos"][s]
         if pos < len(stream) and stream[pos][0] == "pipeline":
             self._pipe_start(stream[pos][1])
@@ -332,8 +369,8 @@ class DataflowMachine(GpuMachine):
     def _try_stage(self, run: PipelineRun, i: int):
         S = run.steps[i]
         free = run.free[i]
-        ins = [run.queues[j] for j in run.ins[i]]
-        outs = [run.queues[j] for j in run.outs[i]]
+        ins = run.qins[i]
+        outs = run.qouts[i]
         while free and run.next[i] < S:
             m = run.next[i]
             for q in ins:                                    # rd_acquire spins
@@ -343,42 +380,46 @@ class DataflowMachine(GpuMachine):
                 k = min(q.tiles, -(-(m + 1) * q.tiles // S)) - min(q.tiles, -(-m * q.tiles // S))
                 if not q.can_write(k):
                     return
-            self._tile_start(run, i, m, free.pop(0))
+            self._tile_start(run, i, m, heapq.heappop(free))   # the lowest free CTA
             run.next[i] += 1
 
     def _tile_start(self, run: PipelineRun, i: int, m: int, cta: int):
         pc, now, P = run.pc, self.now, self.qparams
         sc = pc.stages[i]
         S = run.steps[i]
-        per = sc.tiles / S                   # the stage's per-tile costs, per step
         if run.first[i] is None:
             run.first[i] = now
         qin = qout = sp_in = sp_out = 0.0
         fan = 1
         n_in = n_out = 0
         log = self.log
+        queues, qspill = run.queues, run.qspill
         for j in run.ins[i]:
-            q = run.queues[j]
-            k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
+            q = queues[j]
+            qt = q.tiles
+            # entries needed by step m beyond those of steps before it (queue.need)
+            k = min(qt, -(-(m + 1) * qt // S)) - (min(qt, -(-m * qt // S)) if m > 0 else 0)
             if log is not None:
                 log.append((now, "rd_acquire", run.idx, q.name, i, m, need(m - 1, q.tiles, S),
                             need(m, q.tiles, S), q.produced))
             qin += k * q.tile_bytes
-            sp_in += run.qspill[j] * k * q.tile_bytes
-            n_in = max(n_in, k)
-            if q.topology == "many-1":
-                fan = max(fan, k)
+            sp_in += qspill[j] * k * q.tile_bytes
+            if k > n_in:
+                n_in = k
+            if k > fan and q.topology == "many-1":
+                fan = k
         for j in run.outs[i]:
-            q = run.queues[j]
-            k = need(m, q.tiles, S) - need(m - 1, q.tiles, S)
+            q = queues[j]
+            qt = q.tiles
+            k = min(qt, -(-(m + 1) * qt // S)) - (min(qt, -(-m * qt // S)) if m > 0 else 0)
             q.wr_acquire(k)
             if log is not None:
                 log.append((now, "wr_acquire", run.idx, q.name, i, m, q.reserved - k,
                             q.reserved, q.occupancy, q.capacity, k * q.tile_bytes))
             self._sig_queue(q, now)
             qout += k * q.tile_bytes
-            sp_out += run.qspill[j] * k * q.tile_bytes
-            n_out = max(n_out, done_entries(m, q.tiles, S) - done_entries(m - 1, q.tiles, S))
+            sp_out += qspill[j] * k * q.tile_bytes
+            n_out = max(n_out, done_entries(m, qt, S) - done_entries(m - 1, qt, S))
         # handoffs: one rd_acquire per entry taken before it is read (a reduction tree adds a
         # level per doubling of its fan-in), one release per entry completed after it is
         # written; queues are served side by side, entries of one queue one after another. A
@@ -388,7 +429,7 @@ class DataflowMachine(GpuMachine):
         t0 = now + sync_in
         qbytes = qin + qout
         spilled = sp_in + sp_out
-        d_rd, d_wr = sc.dram_read * per, sc.dram_write * per     # bytes through the L2
+        d_rd, d_wr = run.d_rw[i]              # bytes through the L2 (the stage's, per step)
         dm = (d_rd + d_wr) * run.dram_factor                      # of which DRAM
         dram = dm + spilled
         l2 = qbytes / P.l2_share + d_rd + d_wr
@@ -402,12 +443,12 @@ class DataflowMachine(GpuMachine):
             self.l2_bytes += qbytes + d_rd + d_wr
         if dram > 0:
             mem_end = max(mem_end, self.hbm.reserve(now, dram, (m * 7 + i) % self.hbm.channels))
-        bw = P.cta_bw(self.cfg, sc.block)
+        bw = run.bw[i]
         cta_end = t0 + int(math.ceil((qbytes - spilled + spilled / P.dram_factor) / bw * PS))
         sm = int(run.sm[i][cta])
         pipe = self.busy[sc.kind]
         p0 = max(int(pipe[sm]), t0)
-        pe = p0 + int(math.ceil(sc.compute_s * per * PS))
+        pe = p0 + run.comp_t[i]
         pipe[sm] = pe
         if self._watch:
             s = self.sms[sm]
@@ -435,7 +476,7 @@ class DataflowMachine(GpuMachine):
         return end
 
     def _sig_queue(self, q: RingQueue, t: int):
-        s = self.qsig.get(f"queue[{q.name}].occupancy")
+        s = self.qsig_q.get(q.name)
         if s is not None and s.subscribed:
             s.set(t, q.occupancy)
 
@@ -468,8 +509,7 @@ class DataflowMachine(GpuMachine):
             if log is not None and q.freed[i] > before:
                 log.append((now, "release_empty", p, q.name, i, m, before, q.freed[i]))
             self._sig_queue(q, now)
-        run.free[i].append(cta)
-        run.free[i].sort()
+        heapq.heappush(run.free[i], cta)
         if run.done[i] >= S:
             run.left -= 1
             if not run.left:

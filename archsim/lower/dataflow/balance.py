@@ -13,7 +13,20 @@ s_i = 1 / u_i, u_i its BSP kernels' highest pipe utilisation (a stage that kept 
 only u_i of the time on its own runs 1/u_i faster once queues feed it). T is in pipeline runs
 per second (every stage processes all its tiles once per run), so stages with different tile
 counts compare. Solved by HiGHS through scipy.optimize.milp; among the allocations reaching
-the best T, a second solve takes the one with the fewest CTAs. (The paper writes
+the best T, a second solve takes the one with the fewest CTAs.
+
+Ours, not the paper's: the rings' L2 footprint. Every CTA of a queue's producer or consumer
+owns a ring of the queue's entries (the executor's rings: one per CTA of whichever side has
+more), so the queues' footprint is sum_q B_q * max(a_i over q's stages), B_q = entries x
+payload. Past the persisting-L2 region the entries spill to HBM and every CTA slows down;
+an allocation that spills can be slower than a smaller one that does not (GraphCast
+training on twice the SMs: 31 % slower before this constraint). So, with `rings` given:
+
+        r_q >= B_q * a_i  for every stage i of queue q,   sum_q r_q <= C
+
+(r_q continuous; C = the region, or the smallest footprint any allocation has, when even that
+does not fit). With it, twice the SMs never gives a worse plan: the allocation found on
+#SMs is still feasible on 2 #SMs. (The paper writes
 sum a_i = #SMs per type; CTAs beyond those the best T needs add no throughput in this
 program, and every CTA adds a ring of queue entries to the L2 footprint, so we leave them
 out: the difference is ours.)
@@ -55,10 +68,18 @@ def stage_rates(demands, sms: int) -> np.ndarray:
     return np.array([d.rate_per_cta(sms) for d in demands])
 
 
+def ring_footprint(rings, a) -> float:
+    """Bytes of queue rings allocation a puts in L2: sum over queues of B_q x the most CTAs of
+    any of its stages. rings: (B_q, stage indices) per queue."""
+    return float(sum(b * max(a[i] for i in ends) for b, ends in rings))
+
+
 def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
-            l2_bytes: float, l2_bw: float) -> Allocation:
+            l2_bytes: float, l2_bw: float, rings=(), l2_capacity: float = np.inf) -> Allocation:
     """CTAs per stage maximising the pipeline's throughput (see the module docstring).
-    dram_bytes / l2_bytes: the pipeline's traffic per run; *_bw in bytes per second."""
+    dram_bytes / l2_bytes: the pipeline's traffic per run; *_bw in bytes per second.
+    rings: (bytes per CTA ring, stage indices) per queue; l2_capacity: the region they may
+    fill (the footprint constraint; off unless both are given)."""
     n = len(demands)
     if n == 0:
         raise UserError(f"pipeline {name}: no stages to balance")
@@ -75,29 +96,51 @@ def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
         cap.append(l2_bw / l2_bytes)
     mem_cap = min(cap)
     ref = float(c.max() * sms)           # scale T to O(1) for the solver
-    # variables: x = T / ref, a_1..a_n
+    rings = [(float(b), tuple(ends)) for b, ends in rings if b > 0 and ends] \
+        if np.isfinite(l2_capacity) else []
+    nq = len(rings)
+    nv = n + 1 + nq
+    # variables: x = T / ref, a_1..a_n, r_1..r_nq (ring bytes per queue / cap scale)
     A, lo, hi = [], [], []
     for i in range(n):                   # x*ref - c_i a_i <= 0
-        row = np.zeros(n + 1)
+        row = np.zeros(nv)
         row[0] = ref
         row[1 + i] = -c[i]
         A.append(row / ref)
         lo.append(-np.inf)
         hi.append(0.0)
     for t in PIPE_TYPES:
-        row = np.zeros(n + 1)
-        row[1:] = [d.kind == t for d in demands]
+        row = np.zeros(nv)
+        row[1:n + 1] = [d.kind == t for d in demands]
         if row.any():
             A.append(row)
             lo.append(-np.inf)
             hi.append(float(sms))
+    rmax = []
+    if nq:
+        least = ring_footprint(rings, [1] * n)
+        cap = max(float(l2_capacity), least)
+        for q, (b, ends) in enumerate(rings):     # r_q >= (B_q / cap) a_i
+            for i in ends:
+                row = np.zeros(nv)
+                row[1 + n + q] = 1.0
+                row[1 + i] = -b / cap
+                A.append(row)
+                lo.append(0.0)
+                hi.append(np.inf)
+        row = np.zeros(nv)                        # sum_q r_q <= 1 (the region)
+        row[1 + n:] = 1.0
+        A.append(row)
+        lo.append(-np.inf)
+        hi.append(1.0 + 1e-9)
+        rmax = [np.inf] * nq
     xmax = mem_cap / ref if np.isfinite(mem_cap) else np.inf
     # a stage with fewer tiles than SMs can keep at most one CTA per tile busy
     amax = [float(min(sms, d.max_ctas) if d.max_ctas > 0 else sms) for d in demands]
-    bounds = Bounds([0.0] + [1.0] * n, [xmax] + amax)
-    integ = np.array([0] + [1] * n)
+    bounds = Bounds([0.0] + [1.0] * n + [0.0] * nq, [xmax] + amax + rmax)
+    integ = np.array([0] + [1] * n + [0] * nq)
     cons = LinearConstraint(np.array(A), lo, hi)
-    obj = np.zeros(n + 1)
+    obj = np.zeros(nv)
     obj[0] = -1.0
     r = milp(obj, constraints=cons, integrality=integ, bounds=bounds)
     if not r.success:
@@ -105,11 +148,11 @@ def balance(name: str, demands, *, sms: int, dram_bytes: float, dram_bw: float,
                         f"({r.message})")
     best = r.x[0]
     # second solve: the same throughput with as few CTAs as reach it
-    bounds2 = Bounds([best * (1 - 1e-9)] + [1.0] * n, [xmax] + amax)
-    obj2 = np.concatenate([[0.0], np.ones(n)])
+    bounds2 = Bounds([best * (1 - 1e-9)] + [1.0] * n + [0.0] * nq, [xmax] + amax + rmax)
+    obj2 = np.concatenate([[0.0], np.ones(n), np.zeros(nq)])
     r2 = milp(obj2, constraints=cons, integrality=integ, bounds=bounds2)
     x = r2.x if r2.success else r.x
-    a = tuple(int(round(v)) for v in x[1:])
+    a = tuple(int(round(v)) for v in x[1:n + 1])
     T = throughput(demands, a, sms=sms, mem_cap=mem_cap)
     # report tiles per second of the binding stage (Allocation.throughput)
     i_bind = int(np.argmin(c * np.array(a)))
