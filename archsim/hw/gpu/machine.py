@@ -400,8 +400,18 @@ class GpuMachine(Machine):
         if c.l2[j] > 0:
             # each slice takes the bytes of the lines that hash to it: a skewed bundle queues
             # on few slices (ticks rounded up per slice, as Link.transfer_ticks does)
-            per = c.l2[j] * phi * c.l2_frac[j]
-            dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
+            if phi == 1.0:
+                # a whole chunk: every chunk's per-slice ticks, worked out once per kernel
+                # (the same expression as below, over all chunks at once)
+                dur = c.__dict__.get("l2_ticks")
+                if dur is None:
+                    dur = c.l2_ticks = np.ceil(
+                        c.l2[:, None] * c.l2_frac / self.slices[0].link.spec.bandwidth
+                    ).astype(np.int64)
+                dur = dur[j]
+            else:
+                per = c.l2[j] * phi * c.l2_frac[j]
+                dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
             lb = self.l2_busy
             np.maximum(lb, now, out=lb)
             lb += dur
@@ -431,7 +441,14 @@ class GpuMachine(Machine):
                 used = np.nonzero(u_sm)[0]
                 hit = ex.ucache[(units, n)] = (used, u_sm[used])
             used, u = hit
-            pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
+            if c.nonlinear:
+                pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
+            else:
+                # every chunk's ticks for these units per SM, worked out once (sm_times)
+                mats = ex.__dict__.setdefault("smcache", {}).get((units, n))
+                if mats is None:
+                    mats = ex.smcache[(units, n)] = c.sm_times(u)
+                pipe_t, lsu_t = mats[0][j], mats[1][j]
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
             p0 = np.maximum(pipe[used], now)
