@@ -451,14 +451,22 @@ class GpuMachine(Machine):
                 pipe_t, lsu_t = mats[0][j], mats[1][j]
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
-            p0 = np.maximum(pipe[used], now)
-            l0 = np.maximum(lsu[used], now)
-            pe = p0 + pipe_t
-            le = l0 + lsu_t
-            pipe[used] = pe
-            lsu[used] = le
-            sm_end = int(max(pe.max(), le.max()))
-            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
+            if used.size == self.nsm and not self._watch:
+                # every SM, in order, and no SM signal watched: the same update in place
+                np.maximum(pipe, now, out=pipe)
+                pipe += pipe_t
+                np.maximum(lsu, now, out=lsu)
+                lsu += lsu_t
+                sm_end = int(max(pipe.max(), lsu.max()))
+            else:
+                p0 = np.maximum(pipe[used], now)
+                l0 = np.maximum(lsu[used], now)
+                pe = p0 + pipe_t
+                le = l0 + lsu_t
+                pipe[used] = pe
+                lsu[used] = le
+                sm_end = int(max(pe.max(), le.max()))
+                self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
         body_end = max(sm_end, mem_end)
         lat_add = int(round(c.lat_add[j] * PS)) if first else 0
         floor_end = now + int(round(c.lat_floor[j] * PS)) if first else now

@@ -298,8 +298,10 @@ class GpuModel:
         cyc, const, floor, add = _clock_terms(self, run)
         head = self.head_time(k)
 
+        lower = np.maximum(const, floor)    # max(max(x, a), b) = max(x, max(a, b)): once
+
         def ktime(f):
-            return head + float(np.sum(np.maximum(np.maximum(cyc / f, const), floor) + add))
+            return head + float(np.sum(np.maximum(cyc / f, lower) + add))
 
         def power(f):
             t = ktime(f)
