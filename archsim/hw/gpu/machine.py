@@ -132,6 +132,11 @@ class Hbm(Node):
         dur = int(math.ceil(per / self.bpt))
         free = self.state["free"]
         self.state["bytes"] += nbytes
+        if engaged == C and not self.watch:
+            # every channel, no signal watched: the same update in place
+            np.maximum(free, t, out=free)
+            free += dur
+            return int(free.max())
         idx = (first_channel + self._all[:engaged]) % C if engaged < C else slice(None)
         sub = free[idx]
         start = np.maximum(sub, t)
