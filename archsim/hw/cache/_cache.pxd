@@ -38,6 +38,12 @@ cdef class Cache:
     cdef uint8_t* dirty       # a set's state small, which is what the host's caches reward)
     cdef uint64_t* stamp
     cdef uint8_t* pfb
+    # per way a one-byte fingerprint of its tag (0: empty), padded by 16 bytes so a set's
+    # ways load as one 16-byte vector (used when ways <= 16; derived state, not checkpointed)
+    cdef object _fp_a
+    cdef uint8_t* fp
+    cdef bint use_fp
+    cdef unsigned int way_mask
     # stride-prefetcher table (direct-mapped by region)
     cdef object _st_tag_a, _st_last_a, _st_stride_a, _st_conf_a
     cdef uint64_t* st_tag
@@ -74,6 +80,10 @@ cdef class Cache:
     cdef _bind(self)
     cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil
     cdef long long _find(self, long long base, uint64_t L) noexcept nogil
+    cdef void _settag(self, long long w, uint64_t key) noexcept nogil
+    cdef void _refp(self)
+    cdef void _pf_set(self, long long base) noexcept nogil
+    cdef void _pf_line(self, uint64_t L, int side) noexcept nogil
     cdef long long _victim(self, long long base) noexcept nogil
     cdef void _fill_prefetch(self, int64_t P) noexcept nogil
     cdef void _trigger(self, uint64_t L) noexcept nogil

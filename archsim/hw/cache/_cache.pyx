@@ -27,6 +27,36 @@ import numpy as np
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals_raw "PyErr_CheckSignals" () nogil
+
+# One byte per way, a fingerprint of its tag (0: empty way), so a lookup compares a set's 16
+# bytes at once and reads a full tag only where the byte matches. SSE2 is part of x86-64;
+# elsewhere a byte loop gives the same masks.
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    static inline unsigned int archsim_fp_match(const unsigned char* p, unsigned char v) {
+        __m128i x = _mm_loadu_si128((const __m128i*)p);
+        return (unsigned int)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)v)));
+    }
+    #else
+    static inline unsigned int archsim_fp_match(const unsigned char* p, unsigned char v) {
+        unsigned int m = 0; int i;
+        for (i = 0; i < 16; i++) m |= (unsigned int)(p[i] == v) << i;
+        return m;
+    }
+    #endif
+    static inline int archsim_ctz(unsigned int m) { return __builtin_ctz(m); }
+    #define archsim_prefetch(p) __builtin_prefetch((const void*)(p))
+    """
+    unsigned int archsim_fp_match(const uint8_t* p, uint8_t v) nogil
+    int archsim_ctz(unsigned int m) nogil
+    void archsim_prefetch(const void* p) nogil
+
+
+cdef inline uint8_t _fpv(uint64_t key) noexcept nogil:
+    # a nonzero byte from a tag (line address + 1); 0 marks an empty way
+    return <uint8_t>(((key * <uint64_t>0x9E3779B97F4A7C15ULL) >> 57) | 0x80)
 cdef enum:
     CHECK_EVERY = 65536
     _REPL_LRU = 0
@@ -35,18 +65,23 @@ cdef enum:
     _PF_NONE = 0
     _PF_NEXT = 1
     _PF_STRIDE = 2
+    PF_AHEAD = 4        # rows a strided block asks the host to fetch ahead of the lookups
 
 REPLACEMENTS = ("lru", "fifo", "random")
 PREFETCHERS = ("none", "next_line", "stride")
 SAMPLE_SELECTS = ("hash", "low")
 
 
+cdef uint8_t _POP8[256]
+cdef int _pi
+for _pi in range(256):
+    _POP8[_pi] = <uint8_t>bin(_pi).count("1")
+
+
 cdef inline int _popcount(uint64_t x) noexcept nogil:
-    # SWAR: inline on every x86-64 (without -mpopcnt, __builtin_popcountll is a libgcc call)
-    x = x - ((x >> 1) & 0x5555555555555555ULL)
-    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL
-    return <int>((x * 0x0101010101010101ULL) >> 56)
+    # every caller counts sector bits (at most 8 sectors per line: one byte), so a 256-entry
+    # table does it in one load (without -mpopcnt, __builtin_popcountll is a libgcc call)
+    return _POP8[x & 0xFF]
 
 
 cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
@@ -54,6 +89,11 @@ cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
     x *= 0x9E3779B97F4A7C15ULL
     x ^= x >> 29
     return x
+
+
+cdef struct GemmUnit:
+    long long m0, n0, rows, cols, sp, abase, bbase, cbase
+    int side
 
 
 cdef int _propagate() except -1:
@@ -142,6 +182,9 @@ cdef class Cache:
         self._dirty_a = np.zeros(n, np.uint8)
         self._stamp_a = np.zeros(n, np.uint64)
         self._pfb_a = np.zeros(n, np.uint8)
+        self._fp_a = np.zeros(n + 16, np.uint8)
+        self.use_fp = ways <= 16
+        self.way_mask = (1u << ways) - 1u if ways < 32 else 0xFFFFFFFFu
         self._st_tag_a = np.zeros(stride_entries, np.uint64)
         self._st_last_a = np.zeros(stride_entries, np.int64)
         self._st_stride_a = np.zeros(stride_entries, np.int64)
@@ -172,6 +215,8 @@ cdef class Cache:
         cdef long long[::1] sa = self._slice_acc_a, sf = self._slice_fetch_a
         self.slice_acc, self.slice_fetch = &sa[0], &sf[0]
         self.pfb = &p[0]
+        cdef uint8_t[::1] fpa = self._fp_a
+        self.fp = &fpa[0]
         self.st_tag, self.st_last, self.st_stride, self.st_conf = &stt[0], &stl[0], &sts[0], &sc[0]
 
     # ------------------------------------------------------------------ the line-level core
@@ -210,6 +255,27 @@ cdef class Cache:
             return <int>(_mix(L) & <uint64_t>(self.partitions - 1))
         return <int>(_mix(L) % <uint64_t>self.partitions)
 
+    cdef inline void _pf_set(self, long long base) noexcept nogil:
+        archsim_prefetch(self.fp + base)
+        archsim_prefetch(self.valid + base)
+        archsim_prefetch(self.tag + base)
+        archsim_prefetch(self.tag + base + self.ways - 1)
+        archsim_prefetch(self.stamp + base)
+        archsim_prefetch(self.stamp + base + self.ways - 1)
+
+    cdef inline void _pf_line(self, uint64_t L, int side) noexcept nogil:
+        """Ask the host for the state of the set(s) line L will touch (no state change: the
+        lookups that follow find it in the host's cache instead of waiting for memory)."""
+        cdef long long s = self.set_of(L)
+        cdef int home
+        if self.partitions == 1:
+            self._pf_set(s * self.ways)
+            return
+        self._pf_set((side * self.pset + s) * self.ways)
+        home = self._home(L)
+        if home != side:
+            self._pf_set((home * self.pset + s) * self.ways)
+
     cdef void _rec(self, bint wb, uint64_t L, uint64_t mask) noexcept nogil:
         cdef int k
         cdef uint64_t* buf
@@ -246,10 +312,32 @@ cdef class Cache:
         cdef long long w
         cdef uint64_t key = L + 1
         cdef uint64_t* t = self.tag + base
+        cdef unsigned int m
+        if self.use_fp:
+            # candidates: ways whose fingerprint byte matches, in way order (the first match
+            # of the plain scan below)
+            m = archsim_fp_match(self.fp + base, _fpv(key)) & self.way_mask
+            while m:
+                w = archsim_ctz(m)
+                if t[w] == key:
+                    return base + w
+                m &= m - 1
+            return -1
         for w in range(self.ways):
             if t[w] == key:
                 return base + w
         return -1
+
+    cdef inline void _settag(self, long long w, uint64_t key) noexcept nogil:
+        """Set way w's tag (line address + 1, or 0: empty) and its fingerprint."""
+        self.tag[w] = key
+        self.fp[w] = _fpv(key) if key else 0
+
+    cdef void _refp(self):
+        """Fingerprints from the tags (after a state is loaded)."""
+        cdef long long i, n = self.nsets * self.ways
+        for i in range(n):
+            self.fp[i] = _fpv(self.tag[i]) if self.tag[i] else 0
 
     cdef long long _victim(self, long long base) noexcept nogil:
         """Free a way of the set at `base` (an invalid one first), writing back a dirty victim."""
@@ -257,6 +345,7 @@ cdef class Cache:
         # first empty way when there is one, else the least recently used (or filled) line
         cdef long long w, v = 0
         cdef uint64_t best, x
+        cdef unsigned int e
         cdef uint64_t* s = self.stamp + base
         if self.repl == _REPL_RANDOM:
             for w in range(self.ways):
@@ -269,15 +358,30 @@ cdef class Cache:
             self.rng = x
             v = <long long>(x % <uint64_t>self.ways)
         else:
-            best = s[0]
-            if best == 0:
-                return base
-            for w in range(1, self.ways):
-                if s[w] < best:
-                    best = s[w]
-                    v = w
-                    if best == 0:       # the first empty way: nothing can be smaller
-                        return base + v
+            if self.use_fp:
+                # an empty way (fingerprint 0; its stamp is 0 and every filled way's is >= 1)
+                # is the first minimum
+                e = archsim_fp_match(self.fp + base, 0) & self.way_mask
+                if e:
+                    return base + archsim_ctz(e)
+                # the set is full: the first minimum, without the early exit below (a stamp
+                # of 0 would be the first minimum anyway), by conditional moves instead of
+                # hard-to-predict branches
+                best = s[0]
+                for w in range(1, self.ways):
+                    x = s[w]
+                    v = w if x < best else v
+                    best = x if x < best else best
+            else:
+                best = s[0]
+                if best == 0:
+                    return base
+                for w in range(1, self.ways):
+                    if s[w] < best:
+                        best = s[w]
+                        v = w
+                        if best == 0:       # the first empty way: nothing can be smaller
+                            return base + v
         v += base
         self.evictions += 1
         if self.dirty[v]:
@@ -287,7 +391,7 @@ cdef class Cache:
             if self.pfb[v]:
                 self.pf_useless += 1
             self.pfb[v] = 0
-        self.tag[v] = 0
+        self._settag(v, 0)
         self.valid[v] = 0
         self.dirty[v] = 0
         self.stamp[v] = 0
@@ -301,7 +405,7 @@ cdef class Cache:
         if self._find(base, <uint64_t>P) >= 0:
             return
         w = self._victim(base)
-        self.tag[w] = <uint64_t>P + 1
+        self._settag(w, <uint64_t>P + 1)
         self.valid[w] = self.full_mask
         self.dirty[w] = 0
         self.pfb[w] = 1
@@ -357,7 +461,7 @@ cdef class Cache:
                 self._rec(True, L, self.dirty[w])
             if self.pfb[w]:
                 self.pf_useless += 1
-            self.tag[w] = 0
+            self._settag(w, 0)
             self.valid[w] = 0
             self.dirty[w] = 0
             self.pfb[w] = 0
@@ -396,7 +500,7 @@ cdef class Cache:
             self._rec(True, L, m)
             return
         w = self._victim(base)
-        self.tag[w] = L + 1
+        self._settag(w, L + 1)
         self.valid[w] = m
         if self.pf != _PF_NONE:
             self.pfb[w] = 0
@@ -421,19 +525,22 @@ cdef class Cache:
         partition, which keeps its own clean replica of a far-homed line, so data read from
         both sides occupies two lines of capacity. Writes go to the home copy (dirty, without
         fetch); a near replica, if any, is updated. One LRU clock tick per access."""
-        cdef int home = self._home(L)
+        cdef int home
         cdef int n = _popcount(m), nm
+        # the set index is the same in every partition: worked out once
+        cdef long long st = self.set_of(L), ways = self.ways, pset = self.pset
         cdef long long nb, hb, w, hw
         cdef uint64_t miss, v
         self.accesses += n
         self.clock += 1
         if write:
+            home = self._home(L)
             self.write_accesses += n
-            hb = self._pbase(L, home)
+            hb = (home * pset + st) * ways
             hw = self._find(hb, L)
             if hw < 0:
                 hw = self._victim(hb)
-                self.tag[hw] = L + 1
+                self._settag(hw, L + 1)
             nm = _popcount(m & ~self.valid[hw])
             self.misses += nm
             self.hits += n - nm
@@ -441,21 +548,22 @@ cdef class Cache:
             self.dirty[hw] |= m
             self.stamp[hw] = self.clock
             if side != home:
-                w = self._find(self._pbase(L, side), L)
+                w = self._find((side * pset + st) * ways, L)
                 if w >= 0:
                     self.valid[w] |= m
                     self.stamp[w] = self.clock
             return home
-        nb = self._pbase(L, side)
+        nb = (side * pset + st) * ways
         w = self._find(nb, L)
         if w >= 0 and (self.valid[w] & m) == m:
             self.hits += n
             self.stamp[w] = self.clock
             return side
+        home = self._home(L)    # only needed past a full near hit
         if side == home:
             if w < 0:
                 w = self._victim(nb)
-                self.tag[w] = L + 1
+                self._settag(w, L + 1)
             miss = m & ~self.valid[w]
             nm = _popcount(miss)
             self.hits += n - nm
@@ -467,11 +575,11 @@ cdef class Cache:
             self.stamp[w] = self.clock
             return side
         # far home: look there (a partition-to-partition transfer on a hit), fill it on a miss
-        hb = self._pbase(L, home)
+        hb = (home * pset + st) * ways
         hw = self._find(hb, L)
         if hw < 0:
             hw = self._victim(hb)
-            self.tag[hw] = L + 1
+            self._settag(hw, L + 1)
         v = self.valid[hw]
         miss = m & ~v
         nm = _popcount(miss)
@@ -485,7 +593,7 @@ cdef class Cache:
         self.stamp[hw] = self.clock
         if w < 0:
             w = self._victim(nb)
-            self.tag[w] = L + 1
+            self._settag(w, L + 1)
         self.valid[w] |= m
         self.stamp[w] = self.clock
         return side
@@ -513,10 +621,16 @@ cdef class Cache:
         if self.sample_low and self.sample_mask:    # only lines L % S == 0: step over the rest
             L = ((L + self.sample - 1) >> self.sample_bits) << self.sample_bits
             step = self.sample
+        # the host fetches the state of the lines two ahead while this one is looked up (the
+        # first line's lookup follows at once: a caller walking rows asks for it earlier)
+        if not skip and L + step <= last:
+            self._pf_line(<uint64_t>(L + step), side)
         while L <= last:
             if skip and not self._sampled(<uint64_t>L):
                 L += 1
                 continue
+            if not skip and L + 2 * step <= last:
+                self._pf_line(<uint64_t>(L + 2 * step), side)
             lbase = L << self.line_bits
             lo = lbase if lbase > addr else addr
             hi = lbase + self.line if lbase + self.line < end else end
@@ -569,7 +683,8 @@ cdef class Cache:
         if count <= 0 or seg <= 0:
             return 0
         if self.sample_low and self.sample_mask:
-            if (stride % (self.line << self.sample_bits)) == 0:
+            # (a power of two: the low bits, not a division; the same test for any sign)
+            if (stride & ((self.line << self.sample_bits) - 1)) == 0:
                 L0 = addr >> self.line_bits
                 L1 = (addr + seg - 1) >> self.line_bits
                 if (((L0 + self.sample - 1) >> self.sample_bits) << self.sample_bits) > L1:
@@ -597,12 +712,13 @@ cdef class Cache:
         P = S / gcd(d, S). The qualifying rows of one period are found once; rows are then
         visited in increasing order, as the plain loop does (same accesses, same order),
         without stepping through the rows that hold none."""
-        cdef long long S = self.sample, d, L0, nl, P, a, b, t, i, base
+        cdef long long S = self.sample, d, L0, nl, P, a, b, t, i, base, nxt, Ln, pb
+        cdef int pj
         cdef long long q[64]
         cdef int nq = 0, j
         L0 = addr >> self.line_bits
         nl = (((addr & (self.line - 1)) + seg - 1) >> self.line_bits) + 1
-        d = (stride >> self.line_bits) % S
+        d = (stride >> self.line_bits) & (S - 1)       # S is a power of two, stride > 0
         a, b = d, S
         while b:
             t = a % b
@@ -610,18 +726,47 @@ cdef class Cache:
             b = t
         P = S // (a if a else S)
         for i in range(P if P < count else count):
-            if (S - ((L0 + i * d) % S)) % S < nl:
+            if (S - ((L0 + i * d) & (S - 1))) & (S - 1) < nl:
                 q[nq] = i
                 nq += 1
+        if not nq:
+            return 0
+        # rows in increasing order: base + q[j] for base = 0, P, 2P, ...; a second walk of the
+        # same sequence (pb, pj) runs PF_AHEAD rows ahead and asks the host for the state of
+        # its row's first sampled line, so the lookups find it in the host's cache
         base = 0
-        while nq and base < count:
-            for j in range(nq):
-                i = base + q[j]
-                if i >= count:
-                    break
-                if self.c_range(addr + i * stride, seg, write, side) < 0:
-                    return -1
-            base += P
+        j = 0
+        pb = 0
+        pj = 0
+        for t in range(PF_AHEAD):
+            pj += 1
+            if pj == nq:
+                pj = 0
+                pb += P
+            Ln = pb + q[pj]
+            if Ln < count:
+                Ln = (addr + Ln * stride) >> self.line_bits
+                self._pf_line(<uint64_t>(((Ln + S - 1) >> self.sample_bits) << self.sample_bits),
+                              side)
+        i = q[0]
+        while i < count:
+            j += 1
+            if j == nq:
+                j = 0
+                base += P
+            nxt = base + q[j]
+            pj += 1
+            if pj == nq:
+                pj = 0
+                pb += P
+            Ln = pb + q[pj]
+            if Ln < count:
+                Ln = (addr + Ln * stride) >> self.line_bits
+                self._pf_line(<uint64_t>(((Ln + S - 1) >> self.sample_bits) << self.sample_bits),
+                              side)
+            if self.c_range(addr + i * stride, seg, write, side) < 0:
+                return -1
+            i = nxt
         return 0
 
     cdef long long c_invalidate(self, long long addr, long long nbytes) noexcept nogil:
@@ -639,7 +784,7 @@ cdef class Cache:
                 w = self._find(self._pbase(<uint64_t>L, p), <uint64_t>L)
                 if w >= 0:
                     n += _popcount(self.dirty[w])
-                    self.tag[w] = 0
+                    self._settag(w, 0)
                     self.valid[w] = 0
                     self.dirty[w] = 0
                     self.pfb[w] = 0
@@ -716,16 +861,31 @@ cdef class Cache:
                      long long units, bint write=False):
         """Slices [u0, u1) of the range [addr, addr + nbytes) split evenly over `units` CTAs,
         slice u from partition u mod partitions (a streaming kernel's CTAs side by side)."""
-        cdef long long u, lo, hi
-        cdef int rc = 0
+        cdef long long u, lo, hi, q, r, dq, dr
+        cdef int rc = 0, side
+        if u1 <= u0 or units <= 0:
+            return
+        # slice u is [nbytes*u // units, nbytes*(u+1) // units): quotient and remainder
+        # stepped by nbytes per unit instead of two divisions per unit (same bounds)
+        q, r = divmod(nbytes * u0, units)
+        dq, dr = divmod(nbytes, units)
+        side = <int>(u0 % self.partitions)
         with nogil:
             for u in range(u0, u1):
-                lo = nbytes * u // units
-                hi = nbytes * (u + 1) // units
+                lo = q
+                q += dq
+                r += dr
+                if r >= units:
+                    q += 1
+                    r -= units
+                hi = q
                 if hi > lo:
-                    rc = self.c_range(addr + lo, hi - lo, write, <int>(u % self.partitions))
+                    rc = self.c_range(addr + lo, hi - lo, write, side)
                     if rc < 0:
                         break
+                side += 1
+                if side == self.partitions:
+                    side = 0
         if rc < 0:
             _propagate()
         self._check_oom()
@@ -753,31 +913,51 @@ cdef class Cache:
         cdef long long ksteps_total = (K + tk - 1) // tk
         cdef long long ksteps = (ksteps_total + split - 1) // split
         cdef long long s, u, r, b, sp, t, band, in_band, bw, mi, ni, k0, kk, rows, cols, m0, n0
-        cdef long long abase_b, bbase_b, cbase_b, kglob
+        cdef long long abase_b, bbase_b, cbase_b, kglob, nu = u1 - u0, j
         cdef int side, rc = 0
+        if nu <= 0 or s1 <= s0:
+            return
+        # each unit's tile (m0, n0, rows, cols), split and side, decoded once per call rather
+        # than once per K-step (the same integer arithmetic)
+        cdef GemmUnit* g = <GemmUnit*>malloc(nu * sizeof(GemmUnit))
+        if not g:
+            raise MemoryError()
+        for j in range(nu):
+            u = u0 + j
+            b = u // per_batch
+            r = u - b * per_batch
+            sp = r // (mt * nt)
+            t = r - sp * (mt * nt)
+            band = t // (group_m * nt)
+            in_band = t - band * group_m * nt
+            bw = mt - band * group_m
+            if bw > group_m:
+                bw = group_m
+            mi = band * group_m + in_band % bw
+            ni = in_band // bw
+            m0 = mi * tm
+            n0 = ni * tn
+            g[j].m0 = m0
+            g[j].n0 = n0
+            g[j].rows = tm if m0 + tm <= M else M - m0
+            g[j].cols = tn if n0 + tn <= N else N - n0
+            g[j].sp = sp
+            g[j].side = <int>(u % self.partitions)
+            g[j].abase = a_base + b * M * a_ld * esize
+            g[j].bbase = b_base + b * K * N * esize
+            g[j].cbase = c_base + (b * split + sp) * M * N * c_esize
         with nogil:
             for s in range(s0, s1):
-                for u in range(u0, u1):
-                    b = u // per_batch
-                    r = u - b * per_batch
-                    sp = r // (mt * nt)
-                    t = r - sp * (mt * nt)
-                    band = t // (group_m * nt)
-                    in_band = t - band * group_m * nt
-                    bw = mt - band * group_m
-                    if bw > group_m:
-                        bw = group_m
-                    mi = band * group_m + in_band % bw
-                    ni = in_band // bw
-                    m0 = mi * tm
-                    n0 = ni * tn
-                    rows = tm if m0 + tm <= M else M - m0
-                    cols = tn if n0 + tn <= N else N - n0
-                    kglob = sp * ksteps + s
-                    side = <int>(u % self.partitions)
-                    abase_b = a_base + b * M * a_ld * esize
-                    bbase_b = b_base + b * K * N * esize
-                    cbase_b = c_base + (b * split + sp) * M * N * c_esize
+                for j in range(nu):
+                    m0 = g[j].m0
+                    n0 = g[j].n0
+                    rows = g[j].rows
+                    cols = g[j].cols
+                    kglob = g[j].sp * ksteps + s
+                    side = g[j].side
+                    abase_b = g[j].abase
+                    bbase_b = g[j].bbase
+                    cbase_b = g[j].cbase
                     if kglob < ksteps_total and s < ksteps:
                         k0 = kglob * tk
                         kk = tk if k0 + tk <= K else K - k0
@@ -800,6 +980,7 @@ cdef class Cache:
                             break
                 if rc < 0:
                     break
+        free(g)
         if rc < 0:
             _propagate()
         self._check_oom()
@@ -890,7 +1071,7 @@ cdef class Cache:
             if self.tag[i] and self.dirty[i]:
                 total += _popcount(self.dirty[i])
                 self._rec(True, self.tag[i] - 1, self.dirty[i])
-            self.tag[i] = 0
+            self._settag(i, 0)
             self.valid[i] = 0
             self.dirty[i] = 0
             self.pfb[i] = 0
@@ -950,6 +1131,7 @@ cdef class Cache:
                   "slice_fetch": self._slice_fetch_a}
         for name, arr in arrays.items():
             arr[:] = np.asarray(state[name], dtype=arr.dtype)
+        self._refp()
         self.clock = <uint64_t>int(state["clock"])
         self.rng = <uint64_t>int(state["rng"])
         for k, v in state["counters"].items():

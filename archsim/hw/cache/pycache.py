@@ -6,6 +6,8 @@ access, counter by counter and state by state, on random configurations and trac
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 REPLACEMENTS = ("lru", "fifo", "random")
@@ -395,6 +397,24 @@ class PyCache:
         lb = self.line_bits
         if self.sample_low and self.sample > 1:
             S = self.sample
+            if stride % (self.line * S) == 0 and -(-(addr >> lb) // S) * S > (addr + seg - 1) >> lb:
+                return      # every row has the first row's sampled lines: none
+            if seg < self.line * S and stride > 0 and stride % self.line == 0:
+                # rows a whole number of lines apart: whether row i holds a sampled line
+                # repeats with period P = S / gcd(d, S) (Cache._block_sampled); visit the
+                # qualifying rows in increasing order
+                d = (stride >> lb) % S
+                P = S // math.gcd(d, S)
+                L0 = addr >> lb
+                nl = (((addr & (self.line - 1)) + seg - 1) >> lb) + 1
+                q = [i for i in range(min(P, count)) if (-(L0 + i * d)) % S < nl]
+                for base in range(0, count, P):
+                    for j in q:
+                        i = base + j
+                        if i >= count:
+                            break
+                        self._range(addr + i * stride, seg, write, side)
+                return
             for i in range(count):
                 a = addr + i * stride
                 if -(-(a >> lb) // S) * S <= (a + seg - 1) >> lb:

@@ -132,6 +132,11 @@ class Hbm(Node):
         dur = int(math.ceil(per / self.bpt))
         free = self.state["free"]
         self.state["bytes"] += nbytes
+        if engaged == C and not self.watch:
+            # every channel, no signal watched: the same update in place
+            np.maximum(free, t, out=free)
+            free += dur
+            return int(free.max())
         idx = (first_channel + self._all[:engaged]) % C if engaged < C else slice(None)
         sub = free[idx]
         start = np.maximum(sub, t)
@@ -400,8 +405,18 @@ class GpuMachine(Machine):
         if c.l2[j] > 0:
             # each slice takes the bytes of the lines that hash to it: a skewed bundle queues
             # on few slices (ticks rounded up per slice, as Link.transfer_ticks does)
-            per = c.l2[j] * phi * c.l2_frac[j]
-            dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
+            if phi == 1.0:
+                # a whole chunk: every chunk's per-slice ticks, worked out once per kernel
+                # (the same expression as below, over all chunks at once)
+                dur = c.__dict__.get("l2_ticks")
+                if dur is None:
+                    dur = c.l2_ticks = np.ceil(
+                        c.l2[:, None] * c.l2_frac / self.slices[0].link.spec.bandwidth
+                    ).astype(np.int64)
+                dur = dur[j]
+            else:
+                per = c.l2[j] * phi * c.l2_frac[j]
+                dur = np.ceil(per / self.slices[0].link.spec.bandwidth).astype(np.int64)
             lb = self.l2_busy
             np.maximum(lb, now, out=lb)
             lb += dur
@@ -431,17 +446,32 @@ class GpuMachine(Machine):
                 used = np.nonzero(u_sm)[0]
                 hit = ex.ucache[(units, n)] = (used, u_sm[used])
             used, u = hit
-            pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
+            if c.nonlinear:
+                pipe_t, lsu_t = c.sm_time(j, u, units)     # ticks per SM (arrays)
+            else:
+                # every chunk's ticks for these units per SM, worked out once (sm_times)
+                mats = ex.__dict__.setdefault("smcache", {}).get((units, n))
+                if mats is None:
+                    mats = ex.smcache[(units, n)] = c.sm_times(u)
+                pipe_t, lsu_t = mats[0][j], mats[1][j]
             pipe = self.busy[c.pipe]
             lsu = self.busy["lsu"]
-            p0 = np.maximum(pipe[used], now)
-            l0 = np.maximum(lsu[used], now)
-            pe = p0 + pipe_t
-            le = l0 + lsu_t
-            pipe[used] = pe
-            lsu[used] = le
-            sm_end = int(max(pe.max(), le.max()))
-            self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
+            if used.size == self.nsm and not self._watch:
+                # every SM, in order, and no SM signal watched: the same update in place
+                np.maximum(pipe, now, out=pipe)
+                pipe += pipe_t
+                np.maximum(lsu, now, out=lsu)
+                lsu += lsu_t
+                sm_end = int(max(pipe.max(), lsu.max()))
+            else:
+                p0 = np.maximum(pipe[used], now)
+                l0 = np.maximum(lsu[used], now)
+                pe = p0 + pipe_t
+                le = l0 + lsu_t
+                pipe[used] = pe
+                lsu[used] = le
+                sm_end = int(max(pe.max(), le.max()))
+                self._signal_sms(used, p0, pe, c.pipe, now, sm_end, c.req[j] * phi, u, units)
         body_end = max(sm_end, mem_end)
         lat_add = int(round(c.lat_add[j] * PS)) if first else 0
         floor_end = now + int(round(c.lat_floor[j] * PS)) if first else now

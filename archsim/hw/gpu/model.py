@@ -80,6 +80,9 @@ class _KernelRun:
     concurrent: int
     waves: int
     chunks: list = field(default_factory=list)
+    # per chunk (coeffs, memory bytes, latency, slice skew) once the replay is done: the clock
+    # choice, the chunk costs and the bound per chunk all read them (_chunk_terms)
+    terms: list | None = None
 
 
 def _pow2_at_least(x: float) -> int:
@@ -132,10 +135,15 @@ class GpuModel:
         conc, waves, steps = run.concurrent, run.waves, k.steps
         per_wave = max(1, min(steps, MAX_CHUNKS // waves))
         a, b, c = bufs[t.a].addr, bufs[t.b].addr, bufs[t.c].addr
+        bounds = [round(i * steps / per_wave) for i in range(per_wave + 1)]
+        gemm_chunk = self.l2.gemm_chunk
         for w in range(waves):
             first = len(run.chunks)
             u0, u1 = w * conc, min(k.units, (w + 1) * conc)
-            bounds = [round(i * steps / per_wave) for i in range(per_wave + 1)]
+            # the wave's traffic is measured once, around all its chunks: each chunk's own
+            # counts would be replaced by the wave's spread below, and the sums are of whole
+            # sectors, so the spread values are the same
+            before = self._counters()
             for i in range(per_wave):
                 s0, s1 = bounds[i], bounds[i + 1]
                 if s1 <= s0:
@@ -143,22 +151,23 @@ class GpuModel:
                 ch = _Chunk(u1 - u0, (u1 - u0) / conc, s1 - s0)
                 ch.last_step = s1 >= steps
                 ch.wave = w
-                before = self._counters()
-                self.l2.gemm_chunk(a, b, c, t.M, t.N, t.K, t.esize, t.c_esize,
-                                   t.tm, t.tn, t.tk, t.split, t.batch,
-                                   t.group_m, u0, u1, s0, s1, t.a_ld, t.b_trans)
+                gemm_chunk(a, b, c, t.M, t.N, t.K, t.esize, t.c_esize,
+                           t.tm, t.tn, t.tk, t.split, t.batch,
+                           t.group_m, u0, u1, s0, s1, t.a_ld, t.b_trans)
                 if i == per_wave - 1:
                     self._streams(k, ch, u0, u1)  # bias and other small reads
-                self._measure(ch, before)
                 ch.latency_rounds = 1.0 if (s0 == 0 and (w == 0 or not t.persistent)) else 0.0
                 run.chunks.append(ch)
             # every K-step of a wave moves the same kind of traffic; spread the wave's bytes
             # over its chunks by steps (address sampling makes single chunks lumpy)
             wave = run.chunks[first:]
+            if not wave:
+                continue
+            total = _Chunk(0, 0.0, 0)
+            self._measure(total, before)
             nst = sum(x.steps for x in wave)
-            tot = [sum(getattr(x, a) for x in wave) for a in ("req", "hit", "miss", "wb")]
-            s_req = sum(x.slice_req for x in wave)
-            s_miss = sum(x.slice_miss for x in wave)
+            tot = [total.req, total.hit, total.miss, total.wb]
+            s_req, s_miss = total.slice_req, total.slice_miss
             for x in wave:
                 x.req, x.hit, x.miss, x.wb = (v * x.steps / nst for v in tot)
                 x.slice_req, x.slice_miss = s_req * (x.steps / nst), s_miss * (x.steps / nst)
@@ -237,17 +246,16 @@ class GpuModel:
         out = []
         bound_time: dict[str, float] = {}
         km = kernel_model(k)
-        for ch in run.chunks:
+        for ch, (_, (_, l2b, _, ce), (add, floor), skew) in zip(run.chunks,
+                                                               _chunk_terms(self, run)):
             u_sm = math.ceil(ch.units / sms)           # units on the busiest SM
             share = u_sm / ch.units
             terms = km.sm_terms(self, run, ch, f, u_sm, share)
-            terms["l2"] = km.l2_bytes(self, run, ch) * ch.slice_skew() / l2bw
-            ce = km.ce_bytes(self, run, ch)
+            terms["l2"] = l2b * skew / l2bw
             if ce:
                 terms["copy_engine"] = ce / cfg.launch.copy_engine_bandwidth
             terms["crossbar"] = ch.req / cfg.crossbar.bandwidth
             terms["dram"] = (ch.miss + ch.wb) / (dbw * self.channel_share(ch.miss + ch.wb))
-            add, floor = km.latency(self, run, ch)
             if floor:
                 terms["latency"] = floor
             body = max(terms.values())
@@ -292,8 +300,10 @@ class GpuModel:
         cyc, const, floor, add = _clock_terms(self, run)
         head = self.head_time(k, run)
 
+        lower = np.maximum(const, floor)    # max(max(x, a), b) = max(x, max(a, b)): once
+
         def ktime(f):
-            return head + float(np.sum(np.maximum(np.maximum(cyc / f, const), floor) + add))
+            return head + float(np.sum(np.maximum(cyc / f, lower) + add))
 
         def power(f):
             t = ktime(f)
@@ -568,19 +578,28 @@ def _clock_terms(model: GpuModel, run: _KernelRun):
     sms = cfg.sm.count
     n = len(run.chunks)
     cyc, const, floor, add = (np.zeros(n) for _ in range(4))
-    for j, ch in enumerate(run.chunks):
+    km = kernel_model(run.kernel)
+    for j, (ch, ((pipe, per, lsu, lsu_s), (xb, l2, dram, ce), lat, skew)) in enumerate(
+            zip(run.chunks, _chunk_terms(model, run))):
         u_sm = math.ceil(ch.units / sms)
-        km = kernel_model(run.kernel)
-        pipe, per, lsu, lsu_s = km.coeffs(model, run, ch)
         pc = km.pipe_cycles(cfg.sm, run, ch, u_sm, per)
         cyc[j] = max(pc, u_sm * lsu)
-        xb, l2, dram, ce = _mem_bytes(model, run, ch)
-        mem = max(l2 * ch.slice_skew() / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
+        mem = max(l2 * skew / cfg.l2.bandwidth, xb / cfg.crossbar.bandwidth,
                   dram / (cfg.hbm.bandwidth * model.channel_share(dram)),
                   ce / cfg.launch.copy_engine_bandwidth, u_sm * lsu_s)
         const[j] = mem
-        add[j], floor[j] = km.latency(model, run, ch)
+        add[j], floor[j] = lat
     return cyc, const, floor, add
+
+
+def _chunk_terms(model: GpuModel, run: _KernelRun) -> list:
+    """Per chunk: (km.coeffs, _mem_bytes, km.latency, slice skew), worked out once per run
+    (the chunks do not change after the replay)."""
+    if run.terms is None or len(run.terms) != len(run.chunks):
+        km = kernel_model(run.kernel)
+        run.terms = [(km.coeffs(model, run, ch), _mem_bytes(model, run, ch),
+                      km.latency(model, run, ch), ch.slice_skew()) for ch in run.chunks]
+    return run.terms
 
 
 class ChunkCosts:
@@ -604,10 +623,10 @@ class ChunkCosts:
         self.per, self.lsu, self.lsu_s = np.zeros(n), np.zeros(n), np.zeros(n)
         self.pipe = "simt"
         km = kernel_model(k)
-        for j, ch in enumerate(run.chunks):
-            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = km.coeffs(model, run, ch)
-            self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = _mem_bytes(model, run, ch)
-            self.lat_add[j], self.lat_floor[j] = km.latency(model, run, ch)
+        for j, (ch, (co, mb, lat, _)) in enumerate(zip(run.chunks, _chunk_terms(model, run))):
+            self.pipe, self.per[j], self.lsu[j], self.lsu_s[j] = co
+            self.xbar[j], self.l2[j], self.dram[j], self.ce[j] = mb
+            self.lat_add[j], self.lat_floor[j] = lat
             if ch.slice_req is not None and ch.slice_req.sum() > 0:
                 self.l2_frac[j] = ch.slice_req / ch.slice_req.sum()
                 self.slice_miss[j] = ch.slice_miss
@@ -632,6 +651,18 @@ class ChunkCosts:
         bufs = getattr(model, "_bufs", {})
         first = next((bufs[a.buffer].addr for a in k.accesses if a.buffer in bufs), 0)
         self.first_channel = int(first // model.cfg.hbm.interleave) % int(model.cfg.hbm.channels)
+
+    def sm_times(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """sm_time(j, u) for every chunk j at once (rows), for a model whose pipe time is
+        linear in units: the same element-wise operations, so the same ticks."""
+        ps, f = float(TICKS_PER_SECOND), self.f
+        pc = u[None, :] * self.per[:, None]
+        if self.chain > 0.0:
+            pc = np.maximum(pc, (np.ceil(u / self.occ) * self.chain)[None, :])
+        pipe = np.ceil(pc / f * ps).astype(np.int64)
+        lsu = np.ceil(np.maximum(u[None, :] * self.lsu[:, None] / f,
+                                 u[None, :] * self.lsu_s[:, None]) * ps).astype(np.int64)
+        return pipe, lsu
 
     def sm_time(self, j: int, u: np.ndarray, units: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
