@@ -183,25 +183,49 @@ def lookup_block_factory(ffn: str, tables: int, table_bits: int, projection: str
 # `lookupffn(...)` graphs describe. Run these with cores.call_overhead set to numpy's per-call
 # dispatch (measured by that script). Not registered as workloads: they take the codes.
 
+def _inplace(b: GraphBuilder, out: TensorSpec, over: TensorSpec) -> TensorSpec:
+    """Mark the op just emitted as writing `out` over `over` (numpy's `out=` / `a += b`):
+    attrs["inplace"] maps the output to the buffer it overwrites (the convention of
+    archsim.graph.training); the CPU lowering gives it that buffer's memory."""
+    b.graph.ops[-1].attrs["inplace"] = {out.name: over.name}
+    return out
+
+
 def numpy_dense_program(tokens: int, hidden: int = 512, ffn_hidden: int = 2048,
                         dtype: str = "fp32") -> Graph:
-    """solvers.lookupffn.dense.dense_ffn_inplace: x@W1, +=b1, gelu_inplace (one temporary,
-    nine passes), @W2, +=b2. numpy's in-place passes appear as out-of-place ops (a graph has
-    no aliasing); the caching allocator gives them recycled buffers."""
+    """solvers.lookupffn.dense.dense_ffn_inplace: u = x@W1 (fresh), u += b1, gelu_inplace
+    (t = u*u fresh, then t *= u, t *= c, t += u, t *= C, tanh(t, out=t), t += 1, u *= t,
+    u *= 0.5: all in place), y = u@W2 (fresh), y += b2. The in-place passes are marked
+    attrs["inplace"], so the program's buffers are numpy's: three fresh allocations."""
     b = GraphBuilder("numpy-dense-ffn", dtype, {"family": "ffn", "tokens": tokens})
     x = b.input("x", (tokens, hidden))
     w1, w2 = b.param("w1", (hidden, ffn_hidden)), b.param("w2", (ffn_hidden, hidden))
     b1, b2 = b.param("b1", (ffn_hidden,)), b.param("b2", (hidden,))
-    u = b.elementwise("add", b.matmul(x, w1, name="up"), b1, name="bias1")
-    t = b.mul(u, u, name="u2")
-    t = b.mul(t, u, name="u3")
-    t = b.elementwise("scale", t, name="c3")
-    t = b.add(t, u, name="inner")
-    t = b.elementwise("scale", t, name="cscale")
-    t = b.elementwise("tanh", t, name="tanh")
-    t = b.elementwise("scale", t, name="plus1")
-    u = b.elementwise("scale", b.mul(u, t, name="ut"), name="half")
-    b.elementwise("add", b.matmul(u, w2, name="down"), b2, name="bias2")
+    u0 = b.matmul(x, w1, name="up")
+    u = _inplace(b, b.elementwise("add", u0, b1, name="bias1"), u0)
+    t0 = b.mul(u, u, name="u2")
+    t = _inplace(b, b.mul(t0, u, name="u3"), t0)
+    for fn, name in (("scale", "c3"), ("add", "inner"), ("scale", "cscale"), ("tanh", "tanh"),
+                     ("scale", "plus1")):
+        t = _inplace(b, b.elementwise(fn, t, u, name=name) if fn == "add"
+                     else b.elementwise(fn, t, name=name), t)
+    u = _inplace(b, b.mul(u, t, name="ut"), u)
+    u = _inplace(b, b.elementwise("scale", u, name="half"), u)
+    y0 = b.matmul(u, w2, name="down")
+    _inplace(b, b.elementwise("add", y0, b2, name="bias2"), y0)
+    return b.build()
+
+
+def numpy_elementwise_program(fn: str | None, n: int, reps: int, dtype: str = "fp32") -> Graph:
+    """The elementwise calibration kernel of benchmarks/lookupffn_measure.py: `reps` times,
+    np.copyto(a, base) then fn(a, out=a) over n elements (fn None: the copies alone, which the
+    measurement subtracts)."""
+    b = GraphBuilder(f"numpy-{fn or 'copy'}", dtype, {"n": n})
+    base = b.input("base", (n,))
+    for r in range(reps):
+        a = b.copy(base, name=f"copy{r}")
+        if fn is not None:
+            _inplace(b, b.elementwise(fn, a, name=f"{fn}{r}"), a)
     return b.build()
 
 
@@ -251,7 +275,8 @@ def numpy_gather_program(order: str, codes: np.ndarray, rows: int, hidden: int =
         sc = b.input(f"scores{s}", (e - s, 1))
         for k in range(h):
             buf = _gather_call(b, T, flat[s:e, k], "take")
-            acc = b.add(acc, b.mul(buf, sc, name="score"), name="acc")
+            rows_ = _inplace(b, b.mul(buf, sc, name="score"), buf)        # rows *= sc
+            acc = _inplace(b, b.add(acc, rows_, name="acc"), acc)         # acc += rows
     return b.build()
 
 
@@ -267,5 +292,5 @@ def numpy_gather_accumulate_program(indices: np.ndarray, rows: int, hidden: int 
     acc = b._emit("elementwise", (), (chunk, hidden), dtype, "zero", fn="identity")
     for s in range(0, len(indices), chunk):
         buf = _gather_call(b, T, indices[s:s + chunk], "take")
-        acc = b.add(acc, buf, name="acc")
+        acc = _inplace(b, b.add(acc, buf, name="acc"), acc)               # acc += buf
     return b.build()

@@ -22,6 +22,12 @@ class CoreConfig:
     efficiency: dict = param(
         "fraction of the pipe's peak a loop of each class sustains (gemm, elementwise, "
         "reduction, other)", default={}, gt=0, le=1)
+    elementwise_cycles: dict = param(
+        "cycles per element one core spends on an elementwise function that a library computes "
+        "with a polynomial or table (e.g. tanh, exp), keyed by function ('tanh') or function and "
+        "dtype ('tanh.fp32'); replaces the flop count for those functions. Measure it on an "
+        "array resident in L2 (the function's own cost, no memory stream). Unset: every function "
+        "costs its flops at the elementwise rate", default={}, ge=0, le=1e4)
     fork_join: float = param("time to start and join a parallel loop over the cores", "s",
                              default=2e-6, ge=0, le=1e-3)
     call_overhead: float = param(
@@ -77,6 +83,12 @@ class DramConfig:
                           "over them by a hash of the line address", default=8, ge=1, le=4096)
     queue: int = param("requests the memory controller holds (queued or in service); a full "
                        "queue back-pressures the LLC", default=16, ge=1, le=1 << 20)
+    first_touch: float = param(
+        "core time per 4 KiB page the first time a program writes fresh memory (the OS's page "
+        "fault and zeroing; an allocation a library returns to the OS when freed, as glibc does "
+        "with large ones, is fresh on every run). Charged to the loop that first writes an "
+        "output on pages the program never used before; 0: not modelled", "s", default=0.0,
+        ge=0, le=1e-3)
 
 
 @dataclass(frozen=True, kw_only=True)

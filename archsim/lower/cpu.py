@@ -125,6 +125,9 @@ class CpuTask:
     items: int                                # independent work items (parallelism)
     gemm_mnk: tuple[int, int, int] | None     # the equivalent GEMM (gemm-class loops)
     accesses: tuple = ()                      # Access records: the addresses items touch
+    fn: str = ""                              # an elementwise op's function (its cost table key)
+    elements: int = 0                         # output elements of one execution
+    fresh_bytes: int = 0                      # bytes of pages the program first touches here
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class Allocator:
         self.free: dict[int, list[int]] = {}
         self.addr: dict[str, int] = {}
         self.free_names: set[str] = set()
+        self.fresh: dict[str, int] = {}     # tensor -> bytes of never-used pages it was given
 
     def alloc(self, name: str, nbytes: int) -> int:
         size = max(PAGE, -(-nbytes // PAGE) * PAGE)
@@ -203,6 +207,7 @@ class Allocator:
             a = pool.pop()
         else:
             a, self.top = self.top, self.top + size
+            self.fresh[name] = size
         self.addr[name] = a
         return a
 
@@ -341,9 +346,21 @@ def lower_cpu(graph: Graph, cfg=None) -> CpuProgram:
                 view_used[src] = off + t.nbytes
                 alloc.addr[t.name] = alloc.addr[src] + off
             continue
+        inplace = op.attrs.get("inplace") or {}
+        fresh = 0
         for t in op.outputs:
+            src = inplace.get(t.name) if isinstance(inplace, dict) else None
+            if src is not None and src in alloc.addr and t.nbytes <= _nbytes(graph, src):
+                # written over its input (numpy's out=, an optimizer's update): same memory
+                root = alias.get(src, src)
+                alias[t.name] = root
+                alloc.addr[t.name] = alloc.addr[src]
+                if t.name in keep:            # a graph output written over its input
+                    keep.add(root)
+                continue
             if t.name not in alloc.addr:
                 alloc.alloc(t.name, t.nbytes)
+                fresh += alloc.fresh.get(t.name, 0)
         cls = loop_class(op.kind)
         reads, writes = _touched(op)
         out_elems = max((t.numel for t in op.outputs), default=1)
@@ -355,7 +372,9 @@ def lower_cpu(graph: Graph, cfg=None) -> CpuProgram:
         items = max(1, items)
         acc, items = _accesses(op, cls, alloc.addr, items, mnk, cores)
         tasks.append(CpuTask(op.name, op.kind, op.dtype, cls, op.flops // op.repeat, op.repeat,
-                             reads, writes, max(1, items), mnk, acc))
+                             reads, writes, max(1, items), mnk, acc,
+                             fn=str(op.attrs.get("fn", "")) if op.kind == "elementwise" else "",
+                             elements=out_elems, fresh_bytes=fresh))
         # free what this op read last (a view's memory belongs to its source)
         for t in op.inputs:
             name = alias.get(t.name, t.name)

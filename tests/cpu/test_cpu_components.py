@@ -261,7 +261,8 @@ def test_random_rows_are_bound_by_the_cores_demand_fill_buffers():
     one = ["cores.count=1"]
     n, rows, dim = 4096, 65536, 512           # 2 KiB rows from a 128 MiB table: 32 lines each
     spec = f"gather(table_rows={rows}, dim={dim}, n={n})"
-    free = simulate(build_workload(spec), load_config(HW, overrides=one), exec_mode="cpu")
+    free = simulate(build_workload(spec), load_config(HW, overrides=one + ["cores.demand_lines=0"]),
+                    exec_mode="cpu")
     t = {}
     for F in (8, 16):
         cfg = load_config(HW, overrides=one + [f"cores.demand_lines={F}"])

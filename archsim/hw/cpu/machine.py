@@ -117,8 +117,11 @@ class Core(Node):
                                                                 / m.cfg.cores.step_bytes)))
         steps = [(u0 + n * j // k, u0 + n * (j + 1) // k) for j in range(k)]
         m.stats["steps_planned"] += k
+        # fresh pages are faulted in by a loop's first execution (a folded loop's later
+        # iterations write the same buffer)
+        first = not m.nodes["ctl"].state["execs"]
         self.state.update(task=task_idx, steps=steps, issue=0, exec=0, busy=False,
-                          ready={}, level={}, dur={})
+                          ready={}, level={}, dur={}, first=first)
         self.sig_op.set(self.machine.now, task_idx + 1)
         self._issue()
         self._try_exec()
@@ -145,11 +148,14 @@ class Core(Node):
                 self.sig_l2[0].pulse(now, d2h)
                 self.sig_l2[1].pulse(now, d2a - d2h)
             frac = (u1 - u0) / units
-            t_comp = task.flops * frac / m.rate[st["task"]]
+            fn_s = m.fn_s[st["task"]]
+            t_comp = frac * fn_s if fn_s is not None else task.flops * frac / m.rate[st["task"]]
             t_l1 = d1a * l1.sector / self.l1_bw
             t_l2 = d2a * l2.sector / self.l2_bw
             dur = max(t_comp, t_l1, t_l2)
             lvl = COMPUTE if dur == t_comp else (STALL_L1 if dur == t_l1 else STALL_L2)
+            if st["first"] and m.fault_s[st["task"]]:
+                dur += frac * m.fault_s[st["task"]]   # the OS maps and zeroes the pages first
             st["dur"][k] = (_ticks(dur), lvl)
             st["issue"] = k + 1
             if len(reads) == 0 and not writes and not nt:
@@ -461,6 +467,28 @@ class Control(Node):
             m.post(fork, f"core[{c}]", "start", i, units * c // cores, units * (c + 1) // cores)
 
 
+PAGE = 4096
+
+
+def function_seconds(cfg, task) -> float | None:
+    """One core's time for one execution of an elementwise loop whose function has a cost in
+    `cores.elementwise_cycles` (keyed 'fn.dtype' or 'fn'): elements x cycles / clock, in place
+    of its flops; None for every other loop."""
+    table = cfg.cores.elementwise_cycles
+    fn = getattr(task, "fn", "")
+    if not table or not fn:
+        return None
+    cyc = table.get(f"{fn}.{task.dtype}", table.get(fn))
+    return None if cyc is None else task.elements * cyc / cfg.cores.clock
+
+
+def first_touch_seconds(cfg, task) -> float:
+    """Core time to fault in the fresh pages a loop's outputs were given (`dram.first_touch`
+    per 4 KiB page); 0 when the key is unset."""
+    ft = cfg.dram.first_touch
+    return ft * getattr(task, "fresh_bytes", 0) / PAGE if ft else 0.0
+
+
 class CpuMachine(Machine):
     def __init__(self, cfg, program, rates, *, repeat: int = 1, seed: int = 0, sample: int = 1):
         super().__init__(seed)
@@ -471,6 +499,8 @@ class CpuMachine(Machine):
         self.units = [units_of(t) for t in self.tasks]
         self.unit_bytes = [task_bytes(t) / u for t, u in zip(self.tasks, self.units)]
         self.rate = rates
+        self.fn_s = [function_seconds(cfg, t) for t in self.tasks]
+        self.fault_s = [first_touch_seconds(cfg, t) for t in self.tasks]
         self.repeat = repeat
         self.ncores = cfg.cores.count
         self.requests: dict[int, dict] = {}
