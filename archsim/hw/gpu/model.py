@@ -275,6 +275,23 @@ class GpuModel:
         return {"req": sum(c.req for c in run.chunks), "hit": sum(c.hit for c in run.chunks),
                 "miss": sum(c.miss for c in run.chunks), "wb": sum(c.wb for c in run.chunks)}
 
+    def energy_actions(self, run: _KernelRun, tot: dict | None = None) -> dict:
+        """A kernel's actions for the energy table: tensor flops, SIMT lane-instructions (the
+        FFMA main loop of a SIMT GEMM as `simt_fma`, every other one as `simt_op`), bytes
+        requested at L2, bytes to and from DRAM."""
+        k = run.kernel
+        tot = tot or self.totals(run)
+        fma = k.simt_ops if (k.model == "gemm" and k.pipe == "simt") else 0
+        return {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops - fma, "simt_fma": fma,
+                "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
+
+    def sm_share(self, run: _KernelRun) -> float:
+        """Share of the SMs that hold the kernel's CTAs (the block scheduler spreads resident
+        CTAs over the SMs first); 0 for a copy-engine transfer."""
+        if not getattr(kernel_model(run.kernel), "uses_sms", True):
+            return 0.0
+        return min(1.0, run.concurrent / self.cfg.sm.count)
+
     def choose_clock(self, run: _KernelRun) -> tuple[float, float, dict]:
         """(clock, kernel time, actions): the highest clock whose power fits under the cap.
 
@@ -283,8 +300,8 @@ class GpuModel:
         few numpy expressions instead of re-running every chunk formula 30 times."""
         cfg, k = self.cfg, run.kernel
         tot = self.totals(run)
-        actions = {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops,
-                   "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
+        actions = self.energy_actions(run, tot)
+        sm_share = self.sm_share(run)
         fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
         fmax = min(fmax, cfg.clocks.boost)
         cyc, const, floor, add = _clock_terms(self, run)
@@ -295,7 +312,7 @@ class GpuModel:
 
         def power(f):
             t = ktime(f)
-            return self.energy.kernel_power(actions, f, t), t
+            return self.energy.kernel_power(actions, f, t, sm_share, head), t
 
         p, t = power(fmax)
         if p <= cfg.power.cap:
@@ -399,7 +416,8 @@ class GpuModel:
             op_e = 0.0
             for r in recs:
                 k, run = r["kernel"], r["run"]
-                comp, act = self.energy.kernel_energy(r["actions"], r["clock"], r["time"])
+                comp, act = self.energy.kernel_energy(r["actions"], r["clock"], r["time"],
+                                                      self.sm_share(run), self.head_time(k))
                 for d, src in ((e_comp, comp), (e_act, act)):
                     for key, v in src.items():
                         d[key] = d.get(key, 0.0) + v
