@@ -102,9 +102,11 @@ def show(title, rows):
     if rows:
         e = [abs(r["e_err"]) for r in rows]
         p = [abs(r["p_err"]) for r in rows]
+        t = [abs(r["t_err"]) for r in rows]
         print(f"-- {title}: energy MAPE {sum(e) / len(e):.1f}%  worst {max(e):.1f}%  within 10%: "
               f"{sum(x <= 10 for x in e)}/{len(e)}  |  power MAPE {sum(p) / len(p):.1f}%  worst "
-              f"{max(p):.1f}%  within 10%: {sum(x <= 10 for x in p)}/{len(p)}")
+              f"{max(p):.1f}%  within 10%: {sum(x <= 10 for x in p)}/{len(p)}  |  time MAPE "
+              f"{sum(t) / len(t):.1f}%  worst {max(t):.1f}%")
 
 
 def by_class(rows):
