@@ -219,9 +219,17 @@ def main(argv=None) -> int:
         try:
             with open(args.points) as fh:
                 points = json.load(fh)["points"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             print(f"error: {args.points}: cannot read stored points ({exc})", file=sys.stderr)
             return 2
+        need = [c[0] for c in COLUMNS] + list(FIXED) + ["id", "kind", "sim_s", "meas_w"]
+        for i, pt in enumerate(points):
+            bad = [k for k in need if not isinstance(pt, dict) or k not in pt
+                   or (k not in ("id", "kind") and not isinstance(pt[k], (int, float)))]
+            if bad or (isinstance(pt, dict) and (pt.get("sim_s", 0) <= 0 or pt.get("meas_w", 0) <= 0)):
+                print(f"error: {args.points}: point {i} ({pt.get('id', '?') if isinstance(pt, dict) else pt!r}): "
+                      f"missing or non-numeric key(s) {bad or ['sim_s/meas_w > 0']}", file=sys.stderr)
+                return 2
     else:
         points = collect(cfg)
         if args.save:

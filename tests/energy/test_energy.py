@@ -145,3 +145,15 @@ def test_fit_reproduces_the_committed_table():
         step = c[3] * c[4]
         assert round(fitted[c[1]] / step) == round(table[c[1]] / step), c[1]
     assert CFG.energy["l2_byte"] == fe.FIXED["l2_byte"]
+
+
+def test_fit_script_names_a_bad_points_file(tmp_path, capsys):
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import fit_energy_fid2 as fe
+    bad = tmp_path / "points.json"
+    bad.write_text('{"points": [{"id": "x", "kind": "loop", "sim_s": 1.0}]}')
+    assert fe.main(["--points", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "point 0" in err and "meas_w" in err
