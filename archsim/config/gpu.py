@@ -159,8 +159,18 @@ class PowerConfig:
     voltage_exponent: float = param(
         "dynamic energy per action scales as (clock / boost) ** this (V^2 with V roughly "
         "proportional to f in the DVFS range)", default=2.0, ge=0, le=4)
+    window: float = param(
+        "time constant of the power limiter's average of board power (the cap holds on that "
+        "average, kernels and idle gaps included); 0: each kernel's own power is capped",
+        "s", default=0.0, ge=0, le=100.0)
+    peak: float | None = param(
+        "fast limit on one kernel's own power while the averaged cap has headroom (short "
+        "excursions above the cap); unset: none. Only used with window > 0", "W", default=None,
+        gt=0, le=MAX_POWER)
 
     def __post_init__(self):
+        if self.peak is not None and self.peak < self.cap:
+            raise ValueError(f"expected peak >= cap, found {self.peak:g} W < {self.cap:g} W")
         if self.idle + self.static + self.sm_active >= self.cap:
             raise ValueError(f"expected idle + static + sm_active < cap (the rest is what kernels "
                              f"may draw), found {self.idle:g} W + {self.static:g} W + "

@@ -292,8 +292,10 @@ class GpuModel:
             return 0.0
         return min(1.0, run.concurrent / self.cfg.sm.count)
 
-    def choose_clock(self, run: _KernelRun) -> tuple[float, float, dict]:
-        """(clock, kernel time, actions): the highest clock whose power fits under the cap.
+    def choose_clock(self, run: _KernelRun, limiter=None) -> tuple[float, float, dict]:
+        """(clock, kernel time, actions): the highest clock whose power fits under the cap
+        (with `limiter`, an archsim.energy.limiter.PowerLimiter: under the cap on the board's
+        recent average power, and the fast peak limit; without: the kernel's own power).
 
         Each chunk's time is max(cycles / f, f-independent seconds) plus latency terms, so
         the terms are worked out once (`_clock_terms`) and the bisection over f evaluates a
@@ -314,6 +316,9 @@ class GpuModel:
             t = ktime(f)
             return self.energy.kernel_power(actions, f, t, sm_share, head), t
 
+        if limiter is not None:
+            f = limiter.clock(power, cfg.clocks.min, fmax)
+            return f, ktime(f), actions
         p, t = power(fmax)
         if p <= cfg.power.cap:
             return fmax, t, actions
@@ -352,6 +357,8 @@ class GpuModel:
         state = {"i": 0, "rep": 0, "rep_start": 0, "done": 0}
         records: list[dict] = []
         gap = int(round(cfg.launch.overhead * TICKS_PER_SECOND))
+        from archsim.energy.limiter import limiter_for
+        pm = limiter_for(cfg, start="cap" if repeat > 1 else "idle")
 
         def start_kernel():
             i, rep = state["i"], state["rep"]
@@ -369,9 +376,15 @@ class GpuModel:
             if flush_l2_per_kernel:
                 self.l2.flush()
             run = self.replay(k, program)
-            f, t, actions = self.choose_clock(run)
+            now_s = sim.now / TICKS_PER_SECOND
+            if flush_l2_per_kernel:
+                pm.reset(now_s)
+            else:
+                pm.advance(now_s)
+            f, t, actions = self.choose_clock(run, pm)
             times, bounds = self.chunk_times(run, f)
             head = self.head_time(k)
+            pm.set_power(now_s, self.energy.kernel_power(actions, f, t, self.sm_share(run), head))
             scale = t / max(head + sum(times), 1e-30)
             rec = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": t, "actions": actions,
                    "start": sim.now, "bounds": bounds, **self.totals(run)}
@@ -387,6 +400,7 @@ class GpuModel:
             sim.counters.add("chunks", 1)
 
         def end_kernel():
+            pm.set_power(sim.now / TICKS_PER_SECOND, cfg.power.idle)
             state["done"] += 1
             if progress is not None:
                 progress(min(1.0, state["done"] / n_total))
