@@ -169,8 +169,6 @@ class PowerConfig:
         gt=0, le=MAX_POWER)
 
     def __post_init__(self):
-        if self.peak is not None and self.peak < self.cap:
-            raise ValueError(f"expected peak >= cap, found {self.peak:g} W < {self.cap:g} W")
         if self.idle + self.static + self.sm_active >= self.cap:
             raise ValueError(f"expected idle + static + sm_active < cap (the rest is what kernels "
                              f"may draw), found {self.idle:g} W + {self.static:g} W + "

@@ -11,7 +11,8 @@ separate, much higher limit). The limiter here keeps:
 - the sustained rule: a kernel gets the highest clock with which `avg` at its end stays
   <= cap (the average moves toward the kernel's power as exp(-t / window), so it is largest at
   an end: the average never exceeds the cap anywhere);
-- the fast rule: the kernel's own power stays <= `power.peak` (unset: no fast limit).
+- the fast rule: the kernel's own power stays <= `power.peak` (unset: no fast limit; a
+  peak below the cap counts as the cap).
 
 window = 0 is the per-kernel cap (a kernel's own power <= cap), the behaviour before the
 limiter. A steady loop of one kernel has avg = the kernel's power, so it runs at that same
@@ -29,7 +30,8 @@ class PowerLimiter:
         self.cap = float(cap)
         self.idle = float(idle)
         self.window = float(window)
-        self.peak = None if peak is None else float(peak)
+        # a peak below the cap (a what-if that raises the cap) allows no excursion: the cap
+        self.peak = None if peak is None else max(float(peak), self.cap)
         self.avg = self.idle if start is None else float(start)
         self.power = self.idle      # board power now (W)
         self.t = 0.0                # time of the last update (s)

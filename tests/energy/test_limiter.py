@@ -121,3 +121,10 @@ def test_limiter_is_deterministic():
     assert [k["clock_hz"] for o in a.ops for k in o.kernels] == \
         [k["clock_hz"] for o in b.ops for k in o.kernels]
     assert a.time_s == b.time_s and a.energy_j == b.energy_j
+
+
+def test_a_cap_raised_above_the_peak_is_a_valid_what_if():
+    hi = dataclasses.replace(CFG, power=dataclasses.replace(CFG.power, cap=2000.0))
+    assert PowerLimiter(2000.0, 100.0, 1e-3, 785.0).peak == 2000.0
+    r = _gemm(hi, l2_start="cold", flush_l2_per_kernel=True)
+    assert r.ops[0].kernels[0]["clock_hz"] == CFG.clocks.tensor_boost   # nothing limits it
