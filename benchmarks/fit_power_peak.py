@@ -22,6 +22,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from archsim.config import load_config  # noqa: E402
+from archsim.errors import UserError  # noqa: E402
 from archsim.graph import build_workload  # noqa: E402
 from archsim.hw.gpu import run_program  # noqa: E402
 from archsim.lower import lower  # noqa: E402
@@ -47,7 +48,11 @@ def main(argv=None):
     ap.add_argument("--hw", default=os.path.join(ROOT, "hwconfigs", "h200.yaml"))
     ap.add_argument("--peaks", default="770,780,785,790")
     a = ap.parse_args(argv)
-    cfg0 = load_config(a.hw)
+    try:
+        cfg0 = load_config(a.hw)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         peaks = [float(p) for p in a.peaks.split(",")]
     except ValueError:
