@@ -153,14 +153,30 @@ class PowerConfig:
                         le=MAX_POWER)
     static: float = param("extra leakage and always-on power while a kernel runs, at boost clock", "W", ge=0,
                           le=MAX_POWER)
+    sm_active: float = param(
+        "extra power of the SMs while they hold CTAs (all SMs; a kernel on fewer SMs draws its "
+        "share), beyond `static`", "W", default=0.0, ge=0, le=MAX_POWER)
+    launch: float | None = param(
+        "power above idle during a kernel's launch, pipeline fill and drain (its fixed head "
+        "time), instead of `static` + `sm_active`; unset: `static`", "W", default=None, ge=0,
+        le=MAX_POWER)
     voltage_exponent: float = param(
         "dynamic energy per action scales as (clock / boost) ** this (V^2 with V roughly "
         "proportional to f in the DVFS range)", default=2.0, ge=0, le=4)
+    window: float = param(
+        "time constant of the power limiter's average of board power (the cap holds on that "
+        "average, kernels and idle gaps included); 0: each kernel's own power is capped",
+        "s", default=0.0, ge=0, le=100.0)
+    peak: float | None = param(
+        "fast limit on one kernel's own power while the averaged cap has headroom (short "
+        "excursions above the cap); unset: none. Only used with window > 0", "W", default=None,
+        gt=0, le=MAX_POWER)
 
     def __post_init__(self):
-        if self.idle + self.static >= self.cap:
-            raise ValueError(f"expected idle + static < cap (the rest is what kernels may "
-                             f"draw), found {self.idle:g} W + {self.static:g} W >= {self.cap:g} W")
+        if self.idle + self.static + self.sm_active >= self.cap:
+            raise ValueError(f"expected idle + static + sm_active < cap (the rest is what kernels "
+                             f"may draw), found {self.idle:g} W + {self.static:g} W + "
+                             f"{self.sm_active:g} W >= {self.cap:g} W")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -285,16 +285,35 @@ class GpuModel:
         return {"req": sum(c.req for c in run.chunks), "hit": sum(c.hit for c in run.chunks),
                 "miss": sum(c.miss for c in run.chunks), "wb": sum(c.wb for c in run.chunks)}
 
-    def choose_clock(self, run: _KernelRun) -> tuple[float, float, dict]:
-        """(clock, kernel time, actions): the highest clock whose power fits under the cap.
+    def energy_actions(self, run: _KernelRun, tot: dict | None = None) -> dict:
+        """A kernel's actions for the energy table: tensor flops, SIMT lane-instructions (the
+        FFMA main loop of a SIMT GEMM as `simt_fma`, every other one as `simt_op`), bytes
+        requested at L2, bytes to and from DRAM."""
+        k = run.kernel
+        tot = tot or self.totals(run)
+        fma = k.simt_ops if (k.model == "gemm" and k.pipe == "simt") else 0
+        return {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops - fma, "simt_fma": fma,
+                "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
+
+    def sm_share(self, run: _KernelRun) -> float:
+        """Share of the SMs that hold the kernel's CTAs (the block scheduler spreads resident
+        CTAs over the SMs first); 0 for a copy-engine transfer."""
+        if not getattr(kernel_model(run.kernel), "uses_sms", True):
+            return 0.0
+        return min(1.0, run.concurrent / self.cfg.sm.count)
+
+    def choose_clock(self, run: _KernelRun, limiter=None) -> tuple[float, float, dict]:
+        """(clock, kernel time, actions): the highest clock whose power fits under the cap
+        (with `limiter`, an archsim.energy.limiter.PowerLimiter: under the cap on the board's
+        recent average power, and the fast peak limit; without: the kernel's own power).
 
         Each chunk's time is max(cycles / f, f-independent seconds) plus latency terms, so
         the terms are worked out once (`_clock_terms`) and the bisection over f evaluates a
         few numpy expressions instead of re-running every chunk formula 30 times."""
         cfg, k = self.cfg, run.kernel
         tot = self.totals(run)
-        actions = {"tensor_flop": k.tensor_flops, "simt_op": k.simt_ops,
-                   "l2_byte": tot["req"], "dram_byte": tot["miss"] + tot["wb"]}
+        actions = self.energy_actions(run, tot)
+        sm_share = self.sm_share(run)
         fmax = cfg.clocks.tensor_boost if k.tensor_flops else cfg.clocks.boost
         fmax = min(fmax, cfg.clocks.boost)
         cyc, const, floor, add = _clock_terms(self, run)
@@ -307,8 +326,11 @@ class GpuModel:
 
         def power(f):
             t = ktime(f)
-            return self.energy.kernel_power(actions, f, t), t
+            return self.energy.kernel_power(actions, f, t, sm_share, head), t
 
+        if limiter is not None:
+            f = limiter.clock(power, cfg.clocks.min, fmax)
+            return f, ktime(f), actions
         p, t = power(fmax)
         if p <= cfg.power.cap:
             return fmax, t, actions
@@ -347,6 +369,8 @@ class GpuModel:
         state = {"i": 0, "rep": 0, "rep_start": 0, "done": 0}
         records: list[dict] = []
         gap = int(round(cfg.launch.overhead * TICKS_PER_SECOND))
+        from archsim.energy.limiter import limiter_for
+        pm = limiter_for(cfg, start="cap" if repeat > 1 else "idle")
 
         def start_kernel():
             i, rep = state["i"], state["rep"]
@@ -364,9 +388,15 @@ class GpuModel:
             if flush_l2_per_kernel:
                 self.l2.flush()
             run = self.replay(k, program)
-            f, t, actions = self.choose_clock(run)
+            now_s = sim.now / TICKS_PER_SECOND
+            if flush_l2_per_kernel:
+                pm.reset(now_s)
+            else:
+                pm.advance(now_s)
+            f, t, actions = self.choose_clock(run, pm)
             times, bounds = self.chunk_times(run, f)
             head = self.head_time(k, run)
+            pm.set_power(now_s, self.energy.kernel_power(actions, f, t, self.sm_share(run), head))
             scale = t / max(head + sum(times), 1e-30)
             rec = {"oi": oi, "kernel": k, "run": run, "clock": f, "time": t, "actions": actions,
                    "start": sim.now, "bounds": bounds, **self.totals(run)}
@@ -382,6 +412,7 @@ class GpuModel:
             sim.counters.add("chunks", 1)
 
         def end_kernel():
+            pm.set_power(sim.now / TICKS_PER_SECOND, cfg.power.idle)
             state["done"] += 1
             if progress is not None:
                 progress(min(1.0, state["done"] / n_total))
@@ -411,7 +442,8 @@ class GpuModel:
             op_e = 0.0
             for r in recs:
                 k, run = r["kernel"], r["run"]
-                comp, act = self.energy.kernel_energy(r["actions"], r["clock"], r["time"])
+                comp, act = self.energy.kernel_energy(r["actions"], r["clock"], r["time"],
+                                                      self.sm_share(run), self.head_time(k, run))
                 for d, src in ((e_comp, comp), (e_act, act)):
                     for key, v in src.items():
                         d[key] = d.get(key, 0.0) + v
