@@ -11,6 +11,8 @@ geomeans, average power and energy per sample, and the wall time of each simulat
     python benchmarks/upcycle.py --json out.json       # also write the rows
     python benchmarks/upcycle.py --a100-model          # also archsim's own A100 GPU model
     python benchmarks/upcycle.py --tables a.json b.json  # the tables from saved runs' rows
+    python benchmarks/upcycle.py --from-batch RUN/upcycle_batch.json --json-dir benchmarks/data/upcycle-compare
+        # one case_APP_CASE.json per finished case of benchmarks/device/upcycle_batch.py
 
 Shapes (workload specs below): ResNet-50 224², BN folded for INT8 inference (as deployed), eager
 BN in training; SSD-ResNet34 1200² inference, 300² training; BERT-Large with the SQuAD head, seq
@@ -124,6 +126,44 @@ def print_tables(rows: list, ref: dict, a100_model: bool) -> None:
                       f"paper: {'3.8' if kind == 'infer' else '4.2'}x at about half the power")
 
 
+def a100_model(app: str, case: str) -> dict:
+    """archsim's A100 model (hwconfigs/a100.yaml, mode bsp) on the case's graph."""
+    import workloads  # noqa: F401
+    from archsim.config import load_config
+    from archsim.graph import build_workload
+    from archsim.graph.training import training_graph
+    from archsim.simulate import simulate
+    spec, train, batch = spec_of(app, case)
+    g = build_workload(spec)
+    if train:
+        g = training_graph(g)
+    r = simulate(g, load_config(ROOT / "hwconfigs/a100.yaml"))
+    return {"samples_per_s": batch / r.time_s, "power_w": r.energy_j / r.time_s}
+
+
+def rows_from_batch(path: Path, out_dir: Path) -> int:
+    """case_APP_CASE.json rows from an upcycle_batch.py result file (cases and A100-model runs
+    are separate tasks there; a case's row gets its A100-model result when that finished)."""
+    doc = json.loads(path.read_text())
+    gpu = {(r["app"], r["case"]): r["a100_model"] for r in doc["results"]
+           if r.get("task", [None])[0] == "a100" and "a100_model" in r}
+    where = (f"{doc['cpu_model']}, {doc['cores']} cores, {doc['jobs']} simulations at a time, "
+             f"started {doc['started_utc']} (benchmarks/device/upcycle_batch.py)")
+    n = 0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for r in doc["results"]:
+        if r.get("task", [None])[0] != "case" or "samples_per_s" not in r:
+            continue
+        row = {k: v for k, v in r.items() if k not in ("task", "task_cpu_s", "task_wall_s")}
+        row["a100_model"] = gpu.get((r["app"], r["case"]))
+        row["ran_on"] = where
+        f = out_dir / f"case_{r['app']}_{r['case']}.json"
+        f.write_text(json.dumps([row], indent=1) + "\n")
+        print(f"wrote {f}")
+        n += 1
+    return 0 if n else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hw", default=str(ROOT / "hwconfigs/upcycle-2048.yaml"))
@@ -136,7 +176,25 @@ def main(argv=None) -> int:
                     help="print the tables from rows saved by earlier runs' --json, run nothing")
     ap.add_argument("--a100-model", action="store_true",
                     help="also run archsim's A100 GPU model (hwconfigs/a100.yaml) on each graph")
+    ap.add_argument("--from-batch", metavar="JSON",
+                    help="write the cases finished by benchmarks/device/upcycle_batch.py (with "
+                         "its A100-model results) as rows under --json-dir, run nothing")
+    ap.add_argument("--json-dir", default=str(ROOT / "benchmarks/data/upcycle-compare"))
+    ap.add_argument("--refresh-a100", nargs="*", metavar="JSON",
+                    help="re-run archsim's A100 model for the rows of these files (the GPU model "
+                         "changes under other issues) and rewrite them; UPCYCLE rows are kept")
     a = ap.parse_args(argv)
+    if a.from_batch:
+        return rows_from_batch(Path(a.from_batch), Path(a.json_dir))
+    if a.refresh_a100:
+        for f in a.refresh_a100:
+            rows = json.loads(Path(f).read_text())
+            for r in rows:
+                r["a100_model"] = a100_model(r["app"], r["case"])
+                print(f"{f}: {r['app']} {r['case']}: A100 model "
+                      f"{r['a100_model']['samples_per_s']:,.1f} samples/s", flush=True)
+            Path(f).write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
     ref = json.loads((ROOT / "benchmarks/data/mlperf-a100.json").read_text())
     if a.tables:
         rows = [r for f in a.tables for r in json.loads(Path(f).read_text())]
