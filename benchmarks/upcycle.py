@@ -124,6 +124,30 @@ def print_tables(rows: list, ref: dict, a100_model: bool) -> None:
                       f"over {len(sel)} cases ({', '.join(r['app'] + ' ' + r['case'] for r in sel)}); "
                       f"mean power {sum(r['power_w'] for r in sel) / len(sel):.0f} W (A100 {a100_w} W); "
                       f"paper: {'3.8' if kind == 'infer' else '4.2'}x at about half the power")
+    print()
+    print("| set | cases | geomean speedup vs MLPerf | geomean speedup vs archsim A100 model | "
+          "mean power W (/ 250 W) | geomean energy/sample, A100 (250 W) / UPCYCLE |")
+    print("|---|---|---|---|---|---|")
+    sets = [(f"{kind} b{b}", [r for r in rows if r["case"] == f"{kind}_bs{b}"])
+            for kind in ("infer", "train") for b in (1, 16)]
+    sets += [(f"{kind} all", [r for r in rows if r["case"].startswith(kind)])
+             for kind in ("infer", "train")]
+    sets += [(f"{kind} without 3D-UNet", [r for r in rows if r["case"].startswith(kind)
+                                           and r["app"] != "unet3d"]) for kind in ("infer", "train")]
+    sets += [("all", list(rows)), ("all without 3D-UNet", [r for r in rows if r["app"] != "unet3d"])]
+    for label, sel in sets:
+        if not sel:
+            continue
+        vs_model = (f"{geomean([r['speedup_vs_model'] for r in sel]):.2f}x"
+                    if all("speedup_vs_model" in r for r in sel) else "-")
+        pw = sum(r["power_w"] for r in sel) / len(sel)
+        e_ratio = geomean([a100_w / r["a100_samples_per_s"] / r["energy_per_sample_j"] for r in sel])
+        print(f"| {label} | {len(sel)} | {geomean([r['speedup'] for r in sel]):.2f}x | {vs_model} | "
+              f"{pw:.0f} ({pw / a100_w:.2f}) | {e_ratio:.1f}x |")
+    have = {(r["app"], r["case"]) for r in rows}
+    missing = [f"{app} {case}" for app in APPS for case in CASES if (app, case) not in have]
+    print(f"\n{len(rows)} of {len(APPS) * len(CASES)} cases; not in these rows: "
+          f"{', '.join(missing) or 'none'}")
 
 
 def a100_model(app: str, case: str) -> dict:
