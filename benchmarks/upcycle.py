@@ -53,7 +53,7 @@ def spec_of(app: str, case: str) -> tuple[str, bool, int]:
 
 
 def run_case(args: tuple) -> dict:
-    hw, app, case, overrides, a100_model = args
+    hw, app, case, overrides, with_a100 = args
     import workloads  # noqa: F401  (registers the models)
     from archsim.config import load_config
     from archsim.graph import build_workload
@@ -67,10 +67,7 @@ def run_case(args: tuple) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     r = simulate(g, cfg, exec_mode="stepsync")
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    gpu = None
-    if a100_model:  # simulator to simulator: archsim's A100 (mode bsp) on the same graph
-        r_gpu = simulate(g, load_config(ROOT / "hwconfigs/a100.yaml"))
-        gpu = {"samples_per_s": batch / r_gpu.time_s, "power_w": r_gpu.energy_j / r_gpu.time_s}
+    gpu = a100_model(app, case) if with_a100 else None   # simulator to simulator
     return {"app": app, "case": case, "a100_model": gpu, "spec": spec, "training": train, "batch": batch,
             "time_s": r.time_s, "samples_per_s": batch / r.time_s, "energy_j": r.energy_j,
             "power_w": r.energy_j / r.time_s, "energy_per_sample_j": r.energy_j / batch,
@@ -83,7 +80,7 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
-def print_tables(rows: list, ref: dict, a100_model: bool) -> None:
+def print_tables(rows: list, ref: dict, with_model: bool) -> None:
     """The comparison tables and geomeans from finished rows (run_case's dicts)."""
     a100_w = ref["a100"]["power_w"]
     print("| app | case | archsim samples/s | A100 MLPerf samples/s | speedup | power W | "
@@ -99,7 +96,7 @@ def print_tables(rows: list, ref: dict, a100_model: bool) -> None:
               f"{r['speedup']:.2f}x | {r['power_w']:.0f} | {r['power_w'] / a100_w:.2f} | "
               f"{r['energy_per_sample_j'] * 1e3:.2f} | {a100_w / base * 1e3:.2f} | {bound} | "
               f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
-    if a100_model and all(r.get("a100_model") for r in rows):
+    if with_model and all(r.get("a100_model") for r in rows):
         print()
         print("| app | case | archsim UPCYCLE samples/s | archsim A100 model samples/s | "
               "speedup (sim/sim) | A100 model power W |")

@@ -142,11 +142,13 @@ def store_points(db: str | None) -> list:
     return rows
 
 
-def print_points(points: list, title: str) -> tuple[set, set]:
-    print(f"workload: {title}, stepsync")
-    print("| tiles | SIMD bits | GHz | samples/s | power W | area mm² | samples/s per W | "
-          "Pareto (power) | Pareto (area) | sim s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def print_points(points: list, title: str, header: bool = True) -> tuple[set, set]:
+    """The sweep table (one row per point, Pareto membership); returns both fronts."""
+    if header:
+        print(f"workload: {title}, stepsync")
+        print("| tiles | SIMD bits | GHz | samples/s | power W | area mm² | samples/s per W | "
+              "Pareto (power) | Pareto (area) | sim s |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
     fp, fa = set(pareto(points, "power_w")), set(pareto(points, "area_mm2"))
     for i, r in enumerate(points):
         print(f"| {r['tiles']} | {r['bits']} | {r['ghz']} | {r['samples_per_s']:,.0f} | "
@@ -272,11 +274,7 @@ def main(argv=None) -> int:
         if a.json:
             Path(a.json).write_text(json.dumps(points, indent=1) + "\n")
     points.sort(key=lambda p: (p["tiles"], p["bits"], p["ghz"]))
-    fp, fa = set(pareto(points, "power_w")), set(pareto(points, "area_mm2"))
-    for i, r in enumerate(points):
-        print(f"| {r['tiles']} | {r['bits']} | {r['ghz']} | {r['samples_per_s']:,.0f} | "
-              f"{r['power_w']:.1f} | {r['area_mm2']:.0f} | {r['samples_per_s'] / r['power_w']:,.0f} | "
-              f"{'yes' if i in fp else ''} | {'yes' if i in fa else ''} | {r['cpu_s']:.1f} |")
+    fp, fa = print_points(points, a.workload, header=False)
     if a.json:
         Path(a.json).write_text(json.dumps(points, indent=1) + "\n")
     if a.png:
@@ -284,22 +282,7 @@ def main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        markers = {1024: "o", 2048: "s", 4096: "^"}
-        for ax, cost, label, front in ((axes[0], "power_w", "average power (W)", fp),
-                                       (axes[1], "area_mm2", "chip area (mm²)", fa)):
-            for tiles in MESHES:
-                for bits, color in ((256, "tab:blue"), (512, "tab:red")):
-                    sel = [p for p in points if p["tiles"] == tiles and p["bits"] == bits]
-                    ax.scatter([p[cost] for p in sel], [p["samples_per_s"] for p in sel],
-                               marker=markers[tiles], color=color,
-                               label=f"{tiles} tiles, {bits}-bit")
-            fr = sorted((points[i] for i in front), key=lambda p: p[cost])
-            ax.plot([p[cost] for p in fr], [p["samples_per_s"] for p in fr], "k--", lw=1,
-                    label="Pareto front")
-            ax.set_xlabel(label)
-            ax.set_ylabel("samples/s")
-            ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
+        plot_fronts(axes, points, fp, fa, "")
         fig.suptitle(f"UPCYCLE design sweep, {a.workload} (clock 1.0-2.9 GHz along each series)",
                      fontsize=9)
         fig.tight_layout()

@@ -51,20 +51,9 @@ def task(t: tuple) -> dict:
         _, app, case = t
         out = upcycle.run_case((str(ROOT / "hwconfigs/upcycle-2048.yaml"), app, case, (), False))
     elif kind == "a100":
-        import workloads  # noqa: F401
-        from archsim.config import load_config
-        from archsim.graph import build_workload
-        from archsim.graph.training import training_graph
-        from archsim.simulate import simulate
         import upcycle
         _, app, case = t
-        spec, train, batch = upcycle.spec_of(app, case)
-        g = build_workload(spec)
-        if train:
-            g = training_graph(g)
-        r = simulate(g, load_config(ROOT / "hwconfigs/a100.yaml"))
-        out = {"app": app, "case": case,
-               "a100_model": {"samples_per_s": batch / r.time_s, "power_w": r.energy_j / r.time_s}}
+        out = {"app": app, "case": case, "a100_model": upcycle.a100_model(app, case)}
     elif kind == "sens":
         import upcycle_dse
         _, spec, name = t
