@@ -42,7 +42,7 @@ def test_format_text_and_html_diff_show_ratios_to_the_first():
 def test_archsim_compare_cli_reads_reports_and_sweep_points(tmp_path, capsys):
     from archsim.cli import main
     from archsim.sweep import Store, load_sweep, run_sweep
-    (tmp_path / "s.yaml").write_text("machines: [h200]\nworkloads: [add(n=1048576)]\n"
+    (tmp_path / "s.yaml").write_text("machines: [h200]\nworkloads: [add(n=16777216)]\n"
                                      "grid:\n  hbm.bandwidth: [1 TB/s, 4 TB/s]\n")
     spec = load_sweep(tmp_path / "s.yaml")
     run_sweep(spec, workers=0, progress=False)
