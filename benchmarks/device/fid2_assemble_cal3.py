@@ -20,9 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CAL = os.path.join(HERE, "..", "data", "h200-fidelity2-cal.json")
 
 
-def merge_raw(raw, stem="k3"):
+def merge_raw(raw, stem="k3", set_name="cal"):
     """The cases of STEM_time.json with the Nsight Compute kernels of STEM_ncu.csv / STEM_order.json
-    joined in, as calibration cases (set "cal")."""
+    joined in, as calibration cases (set SET_NAME)."""
     t = json.load(open(os.path.join(raw, f"{stem}_time.json")))
     segs = m.segments(m.read_ncu(os.path.join(raw, f"{stem}_ncu.csv")))
     order = json.load(open(os.path.join(raw, f"{stem}_order.json")))
@@ -37,7 +37,7 @@ def merge_raw(raw, stem="k3"):
     for c in t["cases"]:
         for k in c.get("cupti_kernels", []):
             k["name"] = norm(k["name"])
-        c["set"] = "cal"
+        c["set"] = set_name
         c.setdefault("kernels", [])
         c["kernel_names"] = list(dict.fromkeys(k["name"] for k in (c["kernels"] or c.get("cupti_kernels", []))))
         c["is_kernel"] = bool(c["kernels"])

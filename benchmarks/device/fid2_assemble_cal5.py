@@ -14,33 +14,14 @@ import json
 import os
 import sys
 
-import merge_ncu as m
-from fid2_assemble import norm
+from fid2_assemble_cal3 import merge_raw
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "data", "h200-fidelity2-cal5.json")
 
 
 def main(raw):
-    t = json.load(open(os.path.join(raw, "k5_time.json")))
-    segs = m.segments(m.read_ncu(os.path.join(raw, "k5_ncu.csv")))
-    order = json.load(open(os.path.join(raw, "k5_order.json")))
-    assert len(segs) == len(order), (len(segs), len(order))
-    by_id = {c["id"]: c for c in t["cases"]}
-    for cid, ks in zip(order, segs):
-        c = by_id[cid]
-        c["kernels"] = ks
-        c["kernel_ns_sum"] = sum(k["ns"] or 0 for k in ks)
-        c["dram_bytes_sum"] = sum((k["dram_read"] or 0) + (k["dram_write"] or 0) for k in ks)
-    cases = []
-    for c in t["cases"]:
-        for k in c.get("cupti_kernels", []):
-            k["name"] = norm(k["name"])
-        c["set"] = "cal5"
-        c.setdefault("kernels", [])
-        c["kernel_names"] = list(dict.fromkeys(k["name"] for k in (c["kernels"] or c.get("cupti_kernels", []))))
-        c["is_kernel"] = bool(c["kernels"])
-        cases.append(c)
+    t, cases = merge_raw(raw, "k5", set_name="cal5")
     doc = {"about": ("Issue 15 third-stage CALIBRATION cases (F5-Kxx): 1x1 / 3x3 convolutions, batched GEMMs, "
                      "causal and non-causal attention, batch norm train / backward / eval; channels_last bf16, "
                      "TF32 off, cudnn.benchmark off. kernel_ns_sum: Nsight Compute, L2 flushed before each kernel. "
