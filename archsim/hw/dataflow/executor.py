@@ -275,25 +275,20 @@ class DataflowMachine(GpuMachine):
 
     # ---- stream: a pipeline item takes the place of a kernel ---------------------------------
     def launch(self, s: int):
-        st = self.gs.state
+        # the stream's wrap comes first, so that a stream starting with a pipeline wraps too
+        if not self._wrap(s):
+            return
         stream = self.streams[s]
-        if st["pos"][s] >= len(stream):
-            # the end of one run of the workload (GpuMachine.launch's wrap, done here so
-            # that a stream starting with a pipeline wraps too): the last of `repeat` runs is
-            # the one reported, pipelines included
-            st["rep"][s] += 1
-            st["pos"][s] = 0
-            if st["rep"][s] >= self.repeat:
-                return
-            if s == 0 and st["rep"][s] == self.repeat - 1:
-                st["records"].clear()
-                st["rep_start"] = self.now
-                self.reports.clear()
-        pos = st["pos"][s]
+        pos = self.gs.state["pos"][s]
         if pos < len(stream) and stream[pos][0] == "pipeline":
             self._pipe_start(stream[pos][1])
             return
-        super().launch(s)
+        self._launch_kernel(s)
+
+    def _reported_run_begins(self):
+        # the last of `repeat` runs is the one reported, pipelines included
+        super()._reported_run_begins()
+        self.reports.clear()
 
     def _pipe_start(self, p: int):
         pc = self.pipes[p]

@@ -83,28 +83,6 @@ def _tensor_list(graph, ops, names, outputs=False) -> list:
     return out
 
 
-def _tensor_bytes(graph, ops, names) -> float:
-    out = 0.0
-    names = set(names)
-    for o in ops:
-        op = graph.op(o)
-        for t in op.inputs:
-            if t.name in names:
-                out += t.nbytes * op.repeat
-    return out
-
-
-def _out_bytes(graph, ops, names) -> float:
-    names = set(names)
-    out = 0.0
-    for o in ops:
-        op = graph.op(o)
-        for t in op.outputs:
-            if t.name in names:
-                out += t.nbytes * op.repeat
-    return out
-
-
 # a segment holds at most #SMs / MIN_CTAS stages of one pipe type, so that every stage can
 # get about MIN_CTAS CTAs (see segments())
 MIN_CTAS = 8

@@ -270,17 +270,30 @@ class GpuMachine(Machine):
 
     def launch(self, s: int):
         """Stream s puts its next kernel in the ready queue."""
+        if self._wrap(s):
+            self._launch_kernel(s)
+
+    def _wrap(self, s: int) -> bool:
+        """At the end of stream s, start its next run of the workload; False once all `repeat`
+        runs are done. The last run is the one reported (`_reported_run_begins`)."""
         st = self.gs.state
-        stream = self.streams[s]
-        if st["pos"][s] >= len(stream):
+        if st["pos"][s] >= len(self.streams[s]):
             st["rep"][s] += 1
             st["pos"][s] = 0
             if st["rep"][s] >= self.repeat:
-                return
+                return False
             if s == 0 and st["rep"][s] == self.repeat - 1:
-                st["records"].clear()
-                st["rep_start"] = self.now
-        oi, k = stream[st["pos"][s]]
+                self._reported_run_begins()
+        return True
+
+    def _reported_run_begins(self):
+        st = self.gs.state
+        st["records"].clear()
+        st["rep_start"] = self.now
+
+    def _launch_kernel(self, s: int):
+        st = self.gs.state
+        oi, k = self.streams[s][st["pos"][s]]
         st["ready"].append((st["launch_seq"], s, oi, k))
         st["launch_seq"] += 1
         self.arbitrate()
