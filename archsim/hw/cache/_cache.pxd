@@ -84,6 +84,8 @@ cdef class Cache:
     cdef void _refp(self)
     cdef void _pf_set(self, long long base) noexcept nogil
     cdef void _pf_line(self, uint64_t L, int side) noexcept nogil
+    cdef void _pf_row(self, long long r, long long count, long long addr, long long stride,
+                      int side) noexcept nogil
     cdef long long _victim(self, long long base) noexcept nogil
     cdef void _fill_prefetch(self, int64_t P) noexcept nogil
     cdef void _trigger(self, uint64_t L) noexcept nogil

@@ -704,6 +704,15 @@ cdef class Cache:
                 return -1
         return 0
 
+    cdef inline void _pf_row(self, long long r, long long count, long long addr, long long stride,
+                             int side) noexcept nogil:
+        """Ask the host for the state of row r's first sampled line (rows past `count`: none)."""
+        cdef long long Ln
+        if r < count:
+            Ln = (addr + r * stride) >> self.line_bits
+            self._pf_line(<uint64_t>(((Ln + self.sample - 1) >> self.sample_bits) << self.sample_bits),
+                          side)
+
     cdef int _block_sampled(self, long long addr, long long seg, long long stride,
                             long long count, bint write, int side) noexcept nogil:
         """c_block for short segments under "low" sampling, rows a whole number of lines apart:
@@ -712,7 +721,7 @@ cdef class Cache:
         P = S / gcd(d, S). The qualifying rows of one period are found once; rows are then
         visited in increasing order, as the plain loop does (same accesses, same order),
         without stepping through the rows that hold none."""
-        cdef long long S = self.sample, d, L0, nl, P, a, b, t, i, base, nxt, Ln, pb
+        cdef long long S = self.sample, d, L0, nl, P, a, b, t, i, base, nxt, pb
         cdef int pj
         cdef long long q[64]
         cdef int nq = 0, j
@@ -743,11 +752,7 @@ cdef class Cache:
             if pj == nq:
                 pj = 0
                 pb += P
-            Ln = pb + q[pj]
-            if Ln < count:
-                Ln = (addr + Ln * stride) >> self.line_bits
-                self._pf_line(<uint64_t>(((Ln + S - 1) >> self.sample_bits) << self.sample_bits),
-                              side)
+            self._pf_row(pb + q[pj], count, addr, stride, side)
         i = q[0]
         while i < count:
             j += 1
@@ -759,11 +764,7 @@ cdef class Cache:
             if pj == nq:
                 pj = 0
                 pb += P
-            Ln = pb + q[pj]
-            if Ln < count:
-                Ln = (addr + Ln * stride) >> self.line_bits
-                self._pf_line(<uint64_t>(((Ln + S - 1) >> self.sample_bits) << self.sample_bits),
-                              side)
+            self._pf_row(pb + q[pj], count, addr, stride, side)
             if self.c_range(addr + i * stride, seg, write, side) < 0:
                 return -1
             i = nxt
