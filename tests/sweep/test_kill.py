@@ -71,6 +71,11 @@ def test_sigkill_five_times_then_finish_equals_uninterrupted(tmp_path):
     ref_db = tmp_path / "ref.db"
     s = run_sweep(spec, db=str(ref_db), workers=0, progress=False)
     assert s.ran == n_points and s.failed == 0
+    # one point's simulation time (median over the reference run): a kill lands a random
+    # fraction of a point after the awaited commit, so it falls inside the sweep, not after it
+    with sqlite3.connect(ref_db) as con:
+        walls = sorted(w for (w,) in con.execute("SELECT wall_s FROM points"))
+    point_s = walls[len(walls) // 2]
 
     db = tmp_path / "killed.db"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -91,7 +96,7 @@ def test_sigkill_five_times_then_finish_equals_uninterrupted(tmp_path):
                 deadline = time.monotonic() + 60
                 while rows(db) < target and proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.01)
-                time.sleep(rng.uniform(0.0, 0.2))
+                time.sleep(rng.uniform(0.0, point_s))
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:  # the sweep had finished and its group is gone
