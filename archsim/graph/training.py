@@ -14,7 +14,8 @@ The result holds, in this order:
                       on dY and the saved output;
    - conv2d/conv3d -> '<kind>_dgrad' and '<kind>_wgrad' (implicit GEMMs, forward flops each);
    - attention     -> 'attention_bwd' (flash backward: 5 matrix products against 2, so 2.5x);
-   - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
+   - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes;
+                      relu, sigmoid and tanh read their saved output, as PyTorch does);
                       a channels-last 'batchnorm' (an inference graph's batch norm) trains in
                       training mode: a 'batchnorm_stats' op (the batch's per-channel mean and
                       variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
@@ -116,6 +117,7 @@ register_kind("code_score_bwd",
                   "not differentiated)")
 
 _PASS_THROUGH = {"add", "bias_add", "accumulate", "identity"}
+_FROM_RESULT = {"relu", "sigmoid", "tanh"}      # backward reads the forward's output
 _NO_GRAD_ROLES = {"input", "index"}
 
 
@@ -308,7 +310,11 @@ class _Backward:
             self.add_contrib(op.inputs[0], g)
             return
         outs = [self.grad_spec(t) for t in targets]
-        self.emit("elementwise", f"{fn}_bwd", (dy, *op.inputs), outs,
+        # relu, sigmoid and tanh differentiate from their result, as PyTorch saves it
+        # (derivatives.yaml: threshold_backward(grad, result), sigmoid_backward(grad, result)):
+        # the pre-activation need not outlive the forward
+        saved = op.outputs if fn in _FROM_RESULT and len(op.inputs) == 1 else op.inputs
+        self.emit("elementwise", f"{fn}_bwd", (dy, *saved), outs,
                   {o.name: t.name for o, t in zip(outs, targets)}, fn=f"{fn}_bwd")
         for o, t in zip(outs, targets):
             self.add_contrib(t, o)

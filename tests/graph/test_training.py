@@ -169,3 +169,28 @@ def test_amp_keeps_fp32_masters_and_casts_matmul_weights_every_step():
     assert {op.inputs[0].dtype for op in amp.ops if op.attrs.get("phase") == "optimizer"} == {"fp32"}
     assert {op.inputs[0].dtype for op in pure.ops if op.attrs.get("phase") == "optimizer"} == {"bf16"}
     assert amp.flops == pure.flops  # casts are copies: no flops
+
+
+@pytest.mark.parametrize("fn", ["relu", "sigmoid", "tanh"])
+def test_relu_sigmoid_tanh_backward_read_the_saved_result_not_the_input(fn):
+    # PyTorch saves these functions' result (threshold_backward(grad, result), ...): the
+    # pre-activation is not a saved activation of the backward
+    b = GraphBuilder("act")
+    x = b.input("x", (64, 32))
+    w = b.param("w", (32, 32))
+    pre = b.matmul(x, w, name="fc")
+    b._emit("elementwise", (pre,), (64, 32), "bf16", "act", fn=fn)
+    tg = training_graph(b.build())
+    bwd = next(op for op in tg.ops if op.attrs.get("fn") == f"{fn}_bwd")
+    read = {t.name for t in bwd.inputs}
+    assert "act:out" in read and pre.name not in read
+
+
+def test_silu_backward_still_reads_its_input():
+    b = GraphBuilder("act")
+    x = b.input("x", (64, 32))
+    pre = b.matmul(x, b.param("w", (32, 32)), name="fc")
+    b._emit("elementwise", (pre,), (64, 32), "bf16", "act", fn="silu")
+    tg = training_graph(b.build())
+    bwd = next(op for op in tg.ops if op.attrs.get("fn") == "silu_bwd")
+    assert pre.name in {t.name for t in bwd.inputs}
