@@ -25,28 +25,39 @@ WIDTH, SKIP_AT = 256, 4   # layer index (0-based) whose input gets the skip conc
 @register_workload("nerf", "NeRF MLP (8 x 256 with skip, positional encoding L=10/4) and "
                            "volume rendering over samples per ray")
 def nerf(rays: int = 4096, samples: int = 64, dtype: str = "bf16", layers: int = 8,
-         pos_freqs: int = 10, dir_freqs: int = 4) -> Graph:
+         pos_freqs: int = 10, dir_freqs: int = 4, mlp_only: bool = False) -> Graph:
+    """mlp_only=True: the network module alone, as nerf-pytorch's `NeRF.forward` (the graph the
+    Kitsune paper's 24-op count fits): the encoded points and directions are inputs, the
+    density and colour heads have no activation (the renderer applies them) and the result is
+    concat([rgb, sigma]); no positional encoding, no volume rendering."""
     check_positive(rays=rays, samples=samples)
     check_layers(layers, 8)
     n = rays * samples
     b = GraphBuilder("nerf", dtype, {"family": "mlp", "rays": rays, "samples": samples,
                                      "layers": layers})
-    pos = b.input("points", (n, 3))
-    dirs = b.input("view_dirs", (n, 3))   # each ray's direction, repeated per sample
-    gp = b._emit("elementwise", (pos,), (n, 3 + 6 * pos_freqs), dtype, "encode_points",
-                 fn="posenc")
-    gd = b._emit("elementwise", (dirs,), (n, 3 + 6 * dir_freqs), dtype, "encode_dirs",
-                 fn="posenc")
+    if mlp_only:
+        gp = b.input("encoded_points", (n, 3 + 6 * pos_freqs))
+        gd = b.input("encoded_dirs", (n, 3 + 6 * dir_freqs))
+    else:
+        pos = b.input("points", (n, 3))
+        dirs = b.input("view_dirs", (n, 3))   # each ray's direction, repeated per sample
+        gp = b._emit("elementwise", (pos,), (n, 3 + 6 * pos_freqs), dtype, "encode_points",
+                     fn="posenc")
+        gd = b._emit("elementwise", (dirs,), (n, 3 + 6 * dir_freqs), dtype, "encode_dirs",
+                     fn="posenc")
     h = gp
     for i in range(layers):
         if i == SKIP_AT:
             h = b.concat([gp, h], axis=1, name="skip")
         h = b.linear(h, WIDTH, name=f"fc{i}", epilogue="relu")
-    sigma = b.linear(h, 1, name="sigma", epilogue="relu")
+    sigma = b.linear(h, 1, name="sigma", epilogue=None if mlp_only else "relu")
     feat = b.linear(h, WIDTH, name="feature")
     h = b.linear(b.concat([feat, gd], axis=1, name="dir_concat"), WIDTH // 2, name="fc_dir",
                  epilogue="relu")
-    rgb = b.linear(h, 3, name="rgb", epilogue="sigmoid")
+    rgb = b.linear(h, 3, name="rgb", epilogue=None if mlp_only else "sigmoid")
+    if mlp_only:
+        b.concat([rgb, sigma], axis=1, name="outputs")
+        return b.build()
     with b.scope("render"):
         deltas = b.input("deltas", (rays, samples, 1), "fp32")
         s = b.view(sigma, (rays, samples, 1), name="sigma_rays")

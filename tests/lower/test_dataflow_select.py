@@ -267,3 +267,13 @@ def test_plan_invariants_on_random_graphs(layers, train, cfg, gathers):
         assert all(sum(s.kind == k for s in p.stages) <= cfg.sm.count for k in ("tensor", "simt"))
     tr = plan_traffic(g, plan, cfg)
     assert 0 <= tr.kept <= tr.baseline and tr.with_groups <= tr.baseline
+
+
+def test_keep_out_runs_an_op_bulk_synchronously_and_cuts_the_pipeline_there():
+    g = _mlp()
+    plan = plan_dataflow(g, A100, keep_out=lambda op: op.name == "fc2")
+    assert "fc2" in plan.bsp_ops and _stage_of(plan, "fc2") is None
+    # fc1 + gelu (two ops, one stage after epilogue fusion) stay a pipeline of their own
+    assert [s.ops for p in plan.pipelines for s in p.stages if not s.reduce] == [("fc1", "gelu")]
+    # gelu's result now goes through DRAM: less is kept than with fc2 inside
+    assert plan_traffic(g, plan, A100).kept < plan_traffic(g, plan_dataflow(g, A100), A100).kept

@@ -178,11 +178,14 @@ class _Views:
         return self.root.get(name, name)
 
 
-def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
+def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True,
+                  keep_out=None) -> DataflowPlan:
     """The Kitsune pass on `graph` for GPU `cfg` (see the module docstring for the rules).
 
     edge_gathers=False keeps every gather out of pipelines, graph-edge gathers too (the
-    selection the paper's op coverage points to; Table 2 reports both)."""
+    selection the paper's op coverage points to; Table 2 reports both). keep_out(op) -> True
+    runs that op bulk-synchronously as if it were not sf (what-ifs: which ops a compiler
+    leaves out)."""
     ops = graph.topo_ops()
     root = _Views(graph)
     producer: dict[str, Op] = {}
@@ -224,7 +227,7 @@ def plan_dataflow(graph: Graph, cfg, edge_gathers: bool = True) -> DataflowPlan:
             continue
         preds = [(i, real_producer(t.name)) for i, t in enumerate(op.inputs)]
         dep_in_run = [(i, p) for i, p in preds if p is not None and p.name in in_run]
-        if not is_sf(op, edge_gathers):
+        if not is_sf(op, edge_gathers) or (keep_out is not None and keep_out(op)):
             if dep_in_run:
                 close()
                 runs.append(([op], []))
