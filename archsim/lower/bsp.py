@@ -179,15 +179,23 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                                  Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
     # implicit GEMM on NHWC: A[M, C*R*S] gathered from the input (each input pixel re-read R*S
     # times: L2 hits), B = the weights [K, R*S*C] (k-contiguous), C = the output [M, K]
+    if vendor.conv1x1_on_xmma(at):
+        plan = vendor.plan_conv1x1_xmma(M, Ng, Kg, cfg, dtype_bytes(dtype))
+        return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
+                             plan=plan, xmma=True)
     if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
         # 1x1 stride 1: cuDNN hands it to cuBLAS (nvjet), as measured; a strided 1x1 (ResNet's
         # downsampling projections) runs the implicit-GEMM kernel below (h200-fidelity2-cal5.json
         # F5-K06..K08: sm90_xmma_fprop_implicit_gemm ... tilesize128x128x64)
         return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
                              b_trans=True)
-    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"])
-    return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
-                         plan=plan, xmma=True)
+    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"],
+                                     stride=at.get("stride", 1))
+    ks = _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
+                       plan=plan, xmma=True)
+    # segment-K (plan.split_k > 1): the partial tiles are combined inside the kernel, no
+    # separate reduction kernel
+    return ks[:1] if plan.split_k > 1 else ks
 
 
 def _conv_stem(op: Op, cfg, mem: _Memory, x: str, w: str, out: str, M: int, dtype: str):

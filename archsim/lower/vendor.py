@@ -178,7 +178,30 @@ CONV_PERSISTENT_CTAS = 120
 # at most two waves either way (F2-K05, F6-K26, F6-K27, F6-K29), where the count changes no wave.
 # Strided 1x1 convolutions keep 120 CTAs (measured 132, 132, 120 on F5-K06..K08): their per-tile
 # time misses the strided input gather, which 132 CTAs would expose (F5-K07 -19 % instead of -5 %).
+CONV_BIG_TILE_EFF = 0.9       # [cal] a 256x64x32 tile's time over four 64x64x64 tiles' in
+                              # cuDNN's choice between them (F6-K18..K22, F5-K12)
+SEGMENT_K_MIN_K = 4096        # [cal] reduction length (C x R x S) from which cuDNN's segment-K
+                              # kernel ran (C = 512 3x3: F2-K08, F6-K26; C = 256 never: F2-K05)
+CONV1X1_XMMA_MIN_PIXELS = 1 << 17   # [cal] 1x1 convolutions of 64 input channels into >= 256
+                                    # outputs run cuDNN's xmma 64x128x64 kernel above this many
+                                    # output pixels (batch-128 ResNet-50 step F2-M7, layer1 conv3
+                                    # and downsample); cuBLAS nvjet below (F5-K00, step F2-M6)
 CONV_CLUSTER_CTAS = {1: 132, 2: 132, 3: 117, 4: 120, 5: 110, 7: 105, 8: 120}
+
+
+def conv1x1_on_xmma(at: dict) -> bool:
+    """A stride-1 1x1 convolution that cuDNN runs as its own implicit GEMM rather than cuBLAS."""
+    return (at["R"] * at["S"] == 1 and at.get("stride", 1) == 1 and at.get("groups", 1) == 1
+            and at["C"] <= 64 and at["K"] >= 256
+            and at["N"] * at["P"] * at["Q"] > CONV1X1_XMMA_MIN_PIXELS)
+
+
+def plan_conv1x1_xmma(M: int, N: int, K: int, cfg, esize: int = 2) -> GemmPlan:
+    tm, tn, tk = 64, 128, 64
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    ctas = min(tiles, cfg.sm.count)
+    return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
+                    min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
 
 def conv_persistent_ctas(n_tiles: int, sms: int) -> int:
@@ -188,7 +211,8 @@ def conv_persistent_ctas(n_tiles: int, sms: int) -> int:
     return sms
 
 
-def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9) -> GemmPlan:
+def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9,
+                       stride: int = 1) -> GemmPlan:
     """sm90_xmma_fprop_implicit_gemm_..._tilesize{tm}x{tn}x{tk}_warpgroupsize1x1x1.
 
     Tile N is 128 when the output channels are a multiple of 128 and 128-row tiles alone fill
@@ -205,12 +229,31 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int
     # -> 256-row tiles on a grid of one CTA per SM
     esize = 4 if dtype == "fp32" else 2
     # (a strided 1x1 convolution keeps 128x128 tiles at any M: h200-fidelity2-cal5.json F5-K06..K08)
-    if mt128 >= 2 * sms and N >= 128 and filter_taps > 1:
-        tm, tn, tk = 256, (64 if N <= 128 else 128), 64
+    if mt128 >= 2 * sms and filter_taps > 1:
+        # issue 15, fourth stage (h200-fidelity2-cal6.json sweep): at most 64 output channels
+        # -> 256x64x32 tiles (F5-K12, F6-K17, F6-K19..K22; F6-K18 ran 64x64x64), 65-128 ->
+        # 128x128x64 (F5-K10, F6-K13..K16; F2-K09 ran 256x64x64), both on a cluster-of-8 grid of
+        # 120 CTAs (one N tile); more -> 256x128x64 on one CTA per SM
+        tm, tn, tk = (256, 64, 32) if N <= 64 else (128, 128, 64) if N <= 128 else (256, 128, 64)
+        cap = conv_persistent_ctas(1, sms)
+        if N <= 64 and math.ceil(M / 64 / cap) < 4 * CONV_BIG_TILE_EFF * math.ceil(M / 256 / cap):
+            tm, tk = 64, 64   # 64-row tiles quantize into fewer waves (F6-K18, batch 32: 64x64x64)
         tiles = math.ceil(M / tm) * math.ceil(N / tn)
-        ctas = min(tiles, sms)
+        ctas = min(tiles, conv_persistent_ctas(math.ceil(N / tn), sms))
         return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
                         min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
+    if filter_taps > 1 and stride == 1 and N % 128 == 0 and K >= SEGMENT_K_MIN_K and \
+            sms < mt128 * (N // 128) < 2 * sms:
+        # issue 15, fourth stage: between one and two waves of 128x128 tiles with a long
+        # reduction, cuDNN runs its segment-K kernel (`execute_segment_k_on`, after an
+        # init_device_workspace kernel): the K loops of the tiles are cut into segments spread
+        # evenly over the persistent CTAs (F2-K08, F6-K26: 7x7x512 at batch 128 and 96), here
+        # two K segments per tile, their partial tiles combined inside the kernel (a stride-2
+        # one of the same size ran segment-K off: F6-K41)
+        tiles = mt128 * (N // 128)
+        ctas = min(2 * tiles, conv_persistent_ctas(N // 128, sms))
+        return GemmPlan(128, 128, 64, 4, 2, tiles, ctas, True, "tensor", 256,
+                        min(_smem_limit(cfg), 4 * 256 * 64 * esize), 168)
     wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
     tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
