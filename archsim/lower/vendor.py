@@ -338,6 +338,13 @@ def plan_conv_grad(M: int, N: int, K: int, dtype: str, cfg, split_k: bool = Fals
     1x1 56x56 -> 128x128 (132, persistent); wgrad 64 output channels -> 64x64 split 13."""
     sms = cfg.sm.count
     esize = 4 if dtype == "fp32" else 2
+    if not split_k and N <= 64:
+        # issue 15, fourth stage: a data gradient into at most 64 channels ran 128x64x32 tiles
+        # in every measurement (F2-K89, F6-K42, F6-K49 and the ResNet-50 steps' layer1 3x3s)
+        tiles = math.ceil(M / 128) * math.ceil(N / 64)
+        ctas = min(tiles, dgrad_persistent_ctas(math.ceil(N / 64), N, sms))
+        return GemmPlan(64, 128, 32, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
+                        min(_smem_limit(cfg), 4 * (128 + 64) * 32 * esize), 168)
     rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
     overhead = cfg.sm.single_warpgroup_step_overhead
     load_bpc = cfg.sm.tma_bytes_per_cycle
