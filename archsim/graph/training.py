@@ -17,7 +17,9 @@ The result holds, in this order:
    - elementwise   -> '<fn>_bwd' (add/sub pass the gradient through, reducing broadcast axes);
                       a channels-last 'batchnorm' (an inference graph's batch norm) trains in
                       training mode: a 'batchnorm_stats' op (the batch's per-channel mean and
-                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
+                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd'
+                      (which writes the gradient of the parameter its scale and shift are views
+                      of, as PyTorch's backward_reduce kernel does);
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
    - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
