@@ -67,7 +67,10 @@ SETS = {"heldout2": os.path.join(HERE, "data", "h200-heldout-2.json"),
 # memory and row kernels F4-Kxx, benchmarks/device/fid2_assemble_cal4.py; tensor kernels and batch
 # norm F5-Kxx, benchmarks/device/fid2_assemble_cal5.py)
 CAL_EXTRA = [os.path.join(HERE, "data", "h200-fidelity2-cal4.json"),
-             os.path.join(HERE, "data", "h200-fidelity2-cal5.json")]
+             os.path.join(HERE, "data", "h200-fidelity2-cal5.json"),
+             # issue 15, fourth stage: 3x3 conv sweep and ResNet-50 conv gradients (F6-Kxx,
+             # benchmarks/device/fid2_assemble_cal6.py)
+             os.path.join(HERE, "data", "h200-fidelity2-cal6.json")]
 # fields of a kernel case that describe the measurement, not the workload
 NOT_SHAPE = {"id", "set", "op", "note", "flops", "min_bytes", "median_us", "min_us", "reps", "graph_us",
              "graph_reps", "tflops", "gbps_min_bytes", "cupti_kernels", "cupti_ns_sum", "kernels",
@@ -379,7 +382,7 @@ def main(argv=None) -> int:
                 with open(extra) as fh:
                     data["kernel_cases"] += json.load(fh)["kernel_cases"]
         label = {"heldout2": "HELD-OUT h200-heldout-2.json",
-                 "cal": "CALIBRATION h200-fidelity2-cal.json + cal4 + cal5"}[s]
+                 "cal": "CALIBRATION h200-fidelity2-cal.json + cal4 + cal5 + cal6"}[s]
         sel = lambda c: not args.only or args.only in c["id"] or args.only in c.get("op", c.get("workload", ""))  # noqa: E731
         unmapped: list = []
         summary[s] = {"kernels": run_kernels(label, [c for c in data["kernel_cases"] if sel(c)], cfg, rows, unmapped)}

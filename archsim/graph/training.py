@@ -18,7 +18,9 @@ The result holds, in this order:
                       relu, sigmoid and tanh read their saved output, as PyTorch does);
                       a channels-last 'batchnorm' (an inference graph's batch norm) trains in
                       training mode: a 'batchnorm_stats' op (the batch's per-channel mean and
-                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
+                      variance) runs before it in the forward, and its backward is 'batchnorm_bwd'
+                      (which writes the gradient of the parameter its scale and shift are views
+                      of, as PyTorch's backward_reduce kernel does);
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
    - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
@@ -298,6 +300,18 @@ class _Backward:
             return
         if _is_batchnorm(op) and self.wants(op.inputs[0]):
             # training batch norm: dX through the batch statistics, dScale / dShift per channel
+            src = self._bn_master(op)
+            if src is not None:
+                # PyTorch's batch_norm_backward_reduce writes the fp32 weight / bias gradients
+                # itself: no gradient flows back through the scale / shift views, the affine
+                # prep or the cast of the parameter (issue 15: a ResNet-50 AMP step runs no
+                # fill, strided copy, prep backward or cast per batch norm)
+                dx, dp = self.grad_spec(op.inputs[0]), self.grad_spec(src)
+                self.emit("batchnorm_bwd", "bn_bwd", (dy, *op.inputs), (dx, dp),
+                          {dx.name: op.inputs[0].name, dp.name: src.name})
+                self.add_contrib(op.inputs[0], dx)
+                self.add_contrib(src, dp)
+                return
             outs = [self.grad_spec(t) for t in targets]
             self.emit("batchnorm_bwd", "bn_bwd", (dy, *op.inputs), outs,
                       {o.name: t.name for o, t in zip(outs, targets)})
@@ -318,6 +332,26 @@ class _Backward:
                   {o.name: t.name for o, t in zip(outs, targets)}, fn=f"{fn}_bwd")
         for o, t in zip(outs, targets):
             self.add_contrib(t, o)
+
+    def _bn_master(self, op: Op) -> TensorSpec | None:
+        """The one parameter a batch norm's scale and shift come from through views, copies
+        (casts) and the elementwise 'bn_prep' alone (workloads/resnet.py's batch_norm), or None."""
+        if not hasattr(self, "_producer"):
+            self._producer = {t.name: o for o in self.fwd.ops for t in o.outputs}
+        found = set()
+        for t in op.inputs[1:]:
+            for _ in range(8):
+                p = self._producer.get(t.name)
+                if p is None:
+                    break
+                if not (p.kind in ("view", "copy") or
+                        (p.kind == "elementwise" and p.attrs.get("fn") == "bn_prep")):
+                    return None
+                t = p.inputs[0]
+            if t.role != "param" or self._producer.get(t.name) is not None:
+                return None
+            found.add(t)
+        return found.pop() if len(found) == 1 else None
 
     def _unbroadcast(self, t: TensorSpec, dy: TensorSpec) -> TensorSpec:
         """Sum dY over the axes along which `t` was broadcast."""

@@ -8,6 +8,7 @@ pipe — marked `approximate`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from archsim.errors import WorkloadError
@@ -178,15 +179,23 @@ def _conv2d(op: Op, cfg, mem: _Memory) -> list[Kernel]:
                                  Access("stream", out, write=True, nbytes=op.outputs[0].nbytes)))]
     # implicit GEMM on NHWC: A[M, C*R*S] gathered from the input (each input pixel re-read R*S
     # times: L2 hits), B = the weights [K, R*S*C] (k-contiguous), C = the output [M, K]
+    if vendor.conv1x1_on_xmma(at):
+        plan = vendor.plan_conv1x1_xmma(M, Ng, Kg, cfg, dtype_bytes(dtype))
+        return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
+                             plan=plan, xmma=True)
     if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
         # 1x1 stride 1: cuDNN hands it to cuBLAS (nvjet), as measured; a strided 1x1 (ResNet's
         # downsampling projections) runs the implicit-GEMM kernel below (h200-fidelity2-cal5.json
         # F5-K06..K08: sm90_xmma_fprop_implicit_gemm ... tilesize128x128x64)
         return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg,
                              b_trans=True)
-    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"])
-    return _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
-                         plan=plan, xmma=True)
+    plan = vendor.plan_conv_implicit(M, Ng, Kg, dtype, cfg, filter_taps=at["R"] * at["S"],
+                                     stride=at.get("stride", 1))
+    ks = _gemm_kernels(op, cfg, mem, M, Ng, Kg, 1, x, w, out, dtype, a_ld=Cg, b_trans=True,
+                       plan=plan, xmma=True)
+    # segment-K (plan.split_k > 1): the partial tiles are combined inside the kernel, no
+    # separate reduction kernel
+    return ks[:1] if plan.split_k > 1 else ks
 
 
 def _conv_stem(op: Op, cfg, mem: _Memory, x: str, w: str, out: str, M: int, dtype: str):
@@ -225,10 +234,23 @@ def _conv2d_dgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     if at.get("groups", 1) > 1:
         return _roofline(op, cfg, mem)
     M = at["N"] * at["H"] * at["W"]
-    Kg = max(1, math.ceil(at["K"] * at["R"] * at["S"] / at.get("stride", 1) ** 2))
-    plan = vendor.plan_conv_grad(M, at["C"], Kg, op.inputs[0].dtype, cfg)
-    return _gemm_kernels(op, cfg, mem, M, at["C"], Kg, 1, dy, w, dx, op.inputs[0].dtype,
-                         a_ld=at["K"], plan=plan, xmma=True, conv_kind="dgrad")
+    if vendor.conv_dgrad_on_cublas(at):
+        # dX[M, C] = dY[M, K] W[K, C]: a plain GEMM (the 1x1 weights are K x C row-major)
+        return _gemm_kernels(op, cfg, mem, M, at["C"], at["K"], 1, dy, w, dx, op.inputs[0].dtype,
+                             a_ld=at["K"])
+    Mg, Kg = vendor.dgrad_reduction(at)
+    plan = vendor.plan_conv_grad(Mg, at["C"], Kg, op.inputs[0].dtype, cfg)
+    ks = _gemm_kernels(op, cfg, mem, Mg, at["C"], Kg, 1, dy, w, dx, op.inputs[0].dtype,
+                       a_ld=at["K"], plan=plan, xmma=True, conv_kind="dgrad")
+    if Mg < M:
+        # the input pixels no tap reaches (a strided 1x1): the kernel stores their zeros
+        zeros = (M - Mg) * at["C"] * op.inputs[0].itemsize
+        ctas = max(1, min(4 * cfg.sm.count, math.ceil(zeros / 16384)))
+        ks.append(Kernel("dgrad_zero_pixels", op.name, op.kind, "stream", (ctas, 1, 1), 256, 32, 0,
+                         ctas, 1, "simt", op.inputs[0].dtype,
+                         simt_ops=zeros // 16 * vendor.ELEMENTWISE_BASE_OPS,
+                         accesses=(Access("stream", dx, write=True, nbytes=zeros),)))
+    return ks
 
 
 @lowers("conv2d_wgrad")
@@ -248,9 +270,39 @@ def _conv2d_wgrad(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     extra = tuple(mem.of(t) for t in op.outputs[1:])   # bias gradient: same kernel's epilogue
     if at["R"] * at["S"] == 1 and at.get("stride", 1) == 1:
         return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K)
+    if at["C"] < vendor.STEM_PAD_C and at.get("groups", 1) == 1:
+        return _conv_stem_wgrad(op, cfg, mem, x, dy, dw, dtype)
     plan = vendor.plan_conv_grad(M, N, K, dtype, cfg, split_k=True)
     return _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, x, dw, dtype, a_ld=K, plan=plan,
                          xmma=True, conv_kind="wgrad")
+
+
+def _conv_stem_wgrad(op: Op, cfg, mem: _Memory, x: str, dy: str, dw: str, dtype: str):
+    """C < 8 weight gradient: pad the input to 8 channels, the cutlass sm80 split-K implicit
+    GEMM over the output pixels (its fp32 partials reduced by cutlass's ReduceSplitK), then a
+    padding kernel that writes the C-channel filter gradient."""
+    at = op.attrs
+    pc = vendor.STEM_PAD_C
+    es = dtype_bytes(dtype)
+    n_px = at["N"] * at["H"] * at["W"]
+    pad = mem.place(f"{op.name}:{x}:pad8", n_px * pc * es, "workspace")
+
+    def pad_kernel(src, dst, n, nbytes_out):
+        ctas = max(1, min(2 * cfg.sm.count, math.ceil(n * pc / 1024)))
+        return Kernel("nhwcAddPaddingKernel", op.name, op.kind, "stream", (ctas, 1, 1), 1024, 32, 0,
+                      ctas, 1, "simt", dtype, simt_ops=n * pc * vendor.PAD_OPS_PER_ELEM,
+                      accesses=(Access("stream", src, nbytes=mem.buffers[src].nbytes),
+                                Access("stream", dst, write=True, nbytes=nbytes_out)))
+    M, N, K = at["K"], pc * at["R"] * at["S"], at["N"] * at["P"] * at["Q"]
+    plan = vendor.plan_stem_wgrad(M, N, K, cfg)
+    wp = mem.place(f"{op.name}:dw_pad8", M * N * es, "workspace")
+    tm, tn, tk = vendor.STEM_WGRAD_TILE
+    ks = _gemm_kernels(op, cfg, mem, M, N, K, 1, dy, pad.name, wp.name, dtype, a_ld=K, plan=plan,
+                       step_extra=vendor.STEM_WGRAD_STEP_EXTRA,
+                       kname=f"cutlass_tensorop_{dtype}_s16816wgrad_optimized_{dtype}_{tm}x{tn}_{tk}x4_nhwc_align8")
+    ks = ks[:1] + [dataclasses.replace(k, name="cutlass::reduction::ReduceSplitK") for k in ks[1:]]
+    return [pad_kernel(x, pad.name, n_px, pad.nbytes)] + ks + \
+        [pad_kernel(wp.name, dw, at["K"] * at["R"] * at["S"], mem.buffers[dw].nbytes)]
 
 
 @lowers("attention")

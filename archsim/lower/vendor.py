@@ -166,7 +166,53 @@ def plan_gemm(M: int, N: int, K: int, batch: int, dtype: str, cfg,
 CONV_PERSISTENT_CTAS = 120
 
 
-def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9) -> GemmPlan:
+# The persistent grid is sized by the thread-block cluster cuDNN launches (Nsight Compute's
+# launch__cluster_* columns, h200-fidelity2-cal5.json raw CSV and h200-fidelity2-cal6.json): all
+# clusters the GPCs can hold at once, times the cluster size. On the H200 clusters of 1 or 2 give
+# 132 CTAs, of 4 or 8 120 (30 x 4, 15 x 8), of 3 117, of 5 110, of 7 105. Which cluster cuDNN's
+# heuristic picks is not a function of the shape we could find; the rule kept is the one the
+# calibration sweep supports where it changes the wave count: output channels that fit one N tile
+# cluster along M (4 or 8 CTAs multicast the filter tile: 120 CTAs; F5-K10, F5-K12, F5-K15,
+# F6-K12..K22), several N tiles run clusters of 2 (132 CTAs: F2-K06, F5-K06, F5-K11, F6-K04..K10,
+# F6-K28, F6-K34, F6-K39, F6-K41). Exceptions seen: F5-K08 (16 N tiles, 120 CTAs) and shapes of
+# at most two waves either way (F2-K05, F6-K26, F6-K27, F6-K29), where the count changes no wave.
+# Strided 1x1 convolutions keep 120 CTAs (measured 132, 132, 120 on F5-K06..K08): their per-tile
+# time misses the strided input gather, which 132 CTAs would expose (F5-K07 -19 % instead of -5 %).
+CONV_BIG_TILE_EFF = 0.9       # [cal] a 256x64x32 tile's time over four 64x64x64 tiles' in
+                              # cuDNN's choice between them (F6-K18..K22, F5-K12)
+SEGMENT_K_MIN_K = 4096        # [cal] reduction length (C x R x S) from which cuDNN's segment-K
+                              # kernel ran (C = 512 3x3: F2-K08, F6-K26; C = 256 never: F2-K05)
+CONV1X1_XMMA_MIN_PIXELS = 1 << 17   # [cal] 1x1 convolutions of 64 input channels into >= 256
+                                    # outputs run cuDNN's xmma 64x128x64 kernel above this many
+                                    # output pixels (batch-128 ResNet-50 step F2-M7, layer1 conv3
+                                    # and downsample); cuBLAS nvjet below (F5-K00, step F2-M6)
+CONV_CLUSTER_CTAS = {1: 132, 2: 132, 3: 117, 4: 120, 5: 110, 7: 105, 8: 120}
+
+
+def conv1x1_on_xmma(at: dict) -> bool:
+    """A stride-1 1x1 convolution that cuDNN runs as its own implicit GEMM rather than cuBLAS."""
+    return (at["R"] * at["S"] == 1 and at.get("stride", 1) == 1 and at.get("groups", 1) == 1
+            and at["C"] <= 64 and at["K"] >= 256
+            and at["N"] * at["P"] * at["Q"] > CONV1X1_XMMA_MIN_PIXELS)
+
+
+def plan_conv1x1_xmma(M: int, N: int, K: int, cfg, esize: int = 2) -> GemmPlan:
+    tm, tn, tk = 64, 128, 64
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    ctas = min(tiles, cfg.sm.count)
+    return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
+                    min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
+
+
+def conv_persistent_ctas(n_tiles: int, sms: int) -> int:
+    """CTAs of cuDNN's persistent sm90 xmma forward convolution (see CONV_CLUSTER_CTAS)."""
+    if n_tiles == 1:
+        return min(sms, CONV_PERSISTENT_CTAS)
+    return sms
+
+
+def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int = 9,
+                       stride: int = 1) -> GemmPlan:
     """sm90_xmma_fprop_implicit_gemm_..._tilesize{tm}x{tn}x{tk}_warpgroupsize1x1x1.
 
     Tile N is 128 when the output channels are a multiple of 128 and 128-row tiles alone fill
@@ -183,12 +229,31 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int
     # -> 256-row tiles on a grid of one CTA per SM
     esize = 4 if dtype == "fp32" else 2
     # (a strided 1x1 convolution keeps 128x128 tiles at any M: h200-fidelity2-cal5.json F5-K06..K08)
-    if mt128 >= 2 * sms and N >= 128 and filter_taps > 1:
-        tm, tn, tk = 256, (64 if N <= 128 else 128), 64
+    if mt128 >= 2 * sms and filter_taps > 1:
+        # issue 15, fourth stage (h200-fidelity2-cal6.json sweep): at most 64 output channels
+        # -> 256x64x32 tiles (F5-K12, F6-K17, F6-K19..K22; F6-K18 ran 64x64x64), 65-128 ->
+        # 128x128x64 (F5-K10, F6-K13..K16; F2-K09 ran 256x64x64), both on a cluster-of-8 grid of
+        # 120 CTAs (one N tile); more -> 256x128x64 on one CTA per SM
+        tm, tn, tk = (256, 64, 32) if N <= 64 else (128, 128, 64) if N <= 128 else (256, 128, 64)
+        cap = conv_persistent_ctas(1, sms)
+        if N <= 64 and math.ceil(M / 64 / cap) < 4 * CONV_BIG_TILE_EFF * math.ceil(M / 256 / cap):
+            tm, tk = 64, 64   # 64-row tiles quantize into fewer waves (F6-K18, batch 32: 64x64x64)
         tiles = math.ceil(M / tm) * math.ceil(N / tn)
-        ctas = min(tiles, sms)
+        ctas = min(tiles, conv_persistent_ctas(math.ceil(N / tn), sms))
         return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
                         min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
+    if filter_taps > 1 and stride == 1 and N % 128 == 0 and K >= SEGMENT_K_MIN_K and \
+            sms < mt128 * (N // 128) < 2 * sms:
+        # issue 15, fourth stage: between one and two waves of 128x128 tiles with a long
+        # reduction, cuDNN runs its segment-K kernel (`execute_segment_k_on`, after an
+        # init_device_workspace kernel): the K loops of the tiles are cut into segments spread
+        # evenly over the persistent CTAs (F2-K08, F6-K26: 7x7x512 at batch 128 and 96), here
+        # two K segments per tile, their partial tiles combined inside the kernel (a stride-2
+        # one of the same size ran segment-K off: F6-K41)
+        tiles = mt128 * (N // 128)
+        ctas = min(2 * tiles, conv_persistent_ctas(N // 128, sms))
+        return GemmPlan(128, 128, 64, 4, 2, tiles, ctas, True, "tensor", 256,
+                        min(_smem_limit(cfg), 4 * 256 * 64 * esize), 168)
     wide = N % 128 == 0 and (mt128 >= sms or (N >= 256 and 2 * mt128 * (N // 128) >= sms))
     tn = 128 if wide else 64
     tm = 128 if tn == 128 or mt128 * math.ceil(N / tn) < sms else 64
@@ -205,7 +270,8 @@ def plan_conv_implicit(M: int, N: int, K: int, dtype: str, cfg, filter_taps: int
         tm = 64 if cost(64) < cost(128) else 128
     tk = 32 if tn == 128 and tm == 128 and N < 256 else 64
     tiles = math.ceil(M / tm) * math.ceil(N / tn)
-    ctas = min(tiles, CONV_PERSISTENT_CTAS)
+    ctas = min(tiles, conv_persistent_ctas(math.ceil(N / tn), sms) if filter_taps > 1 else
+               min(sms, CONV_PERSISTENT_CTAS))
     return GemmPlan(tn, tm, tk, 4, 1, tiles, ctas, tiles > ctas, "tensor", 256,
                     min(_smem_limit(cfg), 4 * (tm + tn) * tk * esize), 168)
 
@@ -231,6 +297,25 @@ def plan_stem(M: int, N: int, K: int, cfg) -> GemmPlan:
                     4 * (tm + tn) * tk * 2, 232)
 
 
+# Stem weight gradient (C < 8): cuDNN pads the input to 8 channels again (nhwcAddPaddingKernel),
+# runs the cutlass sm80 implicit-GEMM wgrad dW[K, 8*R*S] = dY^T X_im2col with 64x128 tiles,
+# 32-deep K-steps, 128 threads, split over the output pixels into ~60 slices (grid (4, 1, 60) at
+# batch 32, (4, 1, 61) at 64 and 128: h200-fidelity2-cal.json F2-K99 / F2-M7, cal6 F6-K79), then
+# cutlass's ReduceSplitK and a last padding kernel that writes the 3-channel gradient.
+STEM_WGRAD_TILE = (64, 128, 32)      # (tile M = output channels, tile N = 8*R*S, K-step)
+STEM_WGRAD_SPLIT = 60                # [cal] pixel slices (F2-K99: 60; F6-K79, F2-M7: 61)
+STEM_WGRAD_STEP_EXTRA = 330          # [cal] cycles per K-step beyond the MMA: the strided 7x7
+                                     # gather of the padded input and dY (F2-K99, F6-K79)
+
+
+def plan_stem_wgrad(M: int, N: int, K: int, cfg) -> GemmPlan:
+    tm, tn, tk = STEM_WGRAD_TILE
+    tiles = math.ceil(M / tm) * math.ceil(N / tn)
+    split = max(1, min(STEM_WGRAD_SPLIT, math.ceil(K / tk)))
+    return GemmPlan(tn, tm, tk, 4, split, tiles, tiles * split, False, "tensor", 128,
+                    4 * (tm + tn) * tk * 2, 232)
+
+
 def conv_name(plan: GemmPlan, kind: str = "fprop") -> str:
     return (f"sm90_xmma_{kind}_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize"
             f"{plan.tile_m}x{plan.tile_n}x{plan.k_step}_warpgroupsize1x1x1")
@@ -253,6 +338,13 @@ def plan_conv_grad(M: int, N: int, K: int, dtype: str, cfg, split_k: bool = Fals
     1x1 56x56 -> 128x128 (132, persistent); wgrad 64 output channels -> 64x64 split 13."""
     sms = cfg.sm.count
     esize = 4 if dtype == "fp32" else 2
+    if not split_k and N <= 64:
+        # issue 15, fourth stage: a data gradient into at most 64 channels ran 128x64x32 tiles
+        # in every measurement (F2-K89, F6-K42, F6-K49 and the ResNet-50 steps' layer1 3x3s)
+        tiles = math.ceil(M / 128) * math.ceil(N / 64)
+        ctas = min(tiles, dgrad_persistent_ctas(math.ceil(N / 64), N, sms))
+        return GemmPlan(64, 128, 32, 4, 1, tiles, ctas, tiles > ctas, "tensor", 384,
+                        min(_smem_limit(cfg), 4 * (128 + 64) * 32 * esize), 168)
     rate = cfg.sm.tensor_flops_per_cycle.get(dtype, cfg.sm.tensor_flops_per_cycle.get("bf16", 4096))
     overhead = cfg.sm.single_warpgroup_step_overhead
     load_bpc = cfg.sm.tma_bytes_per_cycle
@@ -274,11 +366,59 @@ def plan_conv_grad(M: int, N: int, K: int, dtype: str, cfg, split_k: bool = Fals
                 best = (key, tm, tn, split, tiles)
     _, tm, tn, split, tiles = best
     units = tiles * split
-    ctas = min(units, sms)
+    ctas = min(units, sms if split_k else dgrad_persistent_ctas(math.ceil(N / tn), N, sms))
     limit = _smem_limit(cfg)
     stages = _stages(tn, tm, esize, limit)
     return GemmPlan(tn, tm, K_STEP, stages, split, tiles, ctas, units > ctas, "tensor", 384,
                     min(limit, stages * (tm + tn) * K_STEP * esize), 168)
+
+
+def conv_dgrad_on_cublas(at: dict) -> bool:
+    """A 1x1 stride-1 convolution's data gradient is a plain GEMM that cuDNN hands to cuBLAS
+    (nvjet ..._NNT / _NNN), except when it reduces over few output channels into many input
+    channels (K <= 64, C >= 4K: ResNet-50's 56x56 256->64 layers), which run the xmma dgrad
+    kernel, up to ~128 K output pixels (batch 32 at 56x56: F2-K93 and the batch-32 ResNet-50
+    training step F2-M6; at batch 128 the same layer runs nvjet: F6-K70 and step F2-M7)."""
+    if at["R"] * at["S"] != 1 or at.get("stride", 1) != 1 or at.get("groups", 1) != 1:
+        return False
+    M = at["N"] * at["H"] * at["W"]
+    return not (at["K"] <= 64 and at["C"] >= 4 * at["K"] and M <= DGRAD_XMMA_MAX_PIXELS)
+
+
+DGRAD_XMMA_MAX_PIXELS = 1 << 17
+
+
+def dgrad_persistent_ctas(n_tiles: int, channels: int, sms: int) -> int:
+    """CTAs of cuDNN's persistent xmma dgrad (clusters as CONV_CLUSTER_CTAS): 64 input channels
+    ran clusters of 7 (105 CTAs: F2-K89, F6-K42, F6-K49), other single-N-tile gradients clusters
+    of 8 (120: F6-K51), several N tiles clusters of 2 (132: F6-K46, F6-K53)."""
+    if channels <= 64:
+        return min(sms, CONV_CLUSTER_CTAS[7])
+    if n_tiles == 1:
+        return min(sms, CONV_CLUSTER_CTAS[8])
+    return sms
+
+
+def dgrad_reduction(at: dict) -> tuple[int, int]:
+    """(output pixels, reduction length) of the dgrad implicit GEMM. Stride 1: every input pixel
+    gathers K x R x S. Stride s: cuDNN's 'indexed' strided kernel visits each input pixel's
+    phase with the taps of the largest phase, ceil(R/s) x ceil(S/s) (a 3x3 stride-2 dgrad does
+    4 taps where the forward averages 2.25: F6-K43/45/47/50/52/54, F2-K97); a 1x1 stride-s
+    dgrad has taps in one phase of s^2 only, the rest of dX is written as zeros (F6-K78)."""
+    s = at.get("stride", 1)
+    M = at["N"] * at["H"] * at["W"]
+    if s == 1:
+        return M, at["K"] * at["R"] * at["S"]
+    taps = math.ceil(at["R"] / s) * math.ceil(at["S"] / s)
+    if at["R"] < s and at["S"] < s:
+        return max(1, M // (s * s)), at["K"] * taps
+    avg = at["R"] * at["S"] / (s * s)
+    return M, math.ceil(at["K"] * (avg + STRIDED_DGRAD_TAP_SHARE * (taps - avg)))
+
+
+STRIDED_DGRAD_TAP_SHARE = 0.5   # [cal] share of the largest phase's extra taps the strided
+                                # kernel pays (F2-K97, F6-K43/45/47/50/52/54: 0.4 -> -8 % mean,
+                                # 0.5 -> +1 %, 0.6 -> +5 %)
 
 
 def gemm_grid(plan: GemmPlan, sms: int) -> tuple[int, int, int]:

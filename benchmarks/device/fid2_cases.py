@@ -238,6 +238,41 @@ def cal5_kernels() -> list[dict]:
     return L
 
 
+def cal6_kernels() -> list[dict]:
+    """Issue 15, fourth stage (convolutions and ResNet training): a sweep of 3x3 forward
+    convolutions over batch and channels, to find how cuDNN sizes the persistent grid of its sm90
+    xmma implicit GEMM (120 or 132 CTAs: Nsight Compute's launch__cluster_* columns say which thread
+    block cluster it launched), and the data / weight gradients of ResNet-50's convolutions at batch
+    64 and 128 (3x3 incl. stride 2, 1x1, the 7x7 C=3 stem). New shapes only: --check fails if one
+    equals a held-out case. Stored in h200-fidelity2-cal6.json (ids F6-Kxx, set "cal6")."""
+    L = []
+    fwd = [(n, 256, 256, 14, 1) for n in (8, 24, 40, 48, 80, 96, 112, 120, 144, 160, 224)]
+    fwd += [(n, 128, 128, 28, 1) for n in (16, 32, 48, 96, 128, 192)]
+    fwd += [(n, 64, 64, 56, 1) for n in (16, 32, 48, 64, 96, 256)]
+    fwd += [(n, 512, 512, 7, 1) for n in (16, 48, 64, 96, 192, 256)]
+    fwd += [(64, 128, 256, 14, 1), (64, 256, 128, 14, 1), (32, 256, 512, 14, 1), (64, 512, 256, 7, 1),
+            (32, 384, 384, 14, 1), (32, 256, 256, 28, 1), (64, 256, 256, 28, 1), (64, 64, 64, 28, 1)]
+    fwd += [(64, 128, 128, 56, 2), (32, 256, 256, 28, 2), (128, 256, 256, 28, 2), (32, 512, 512, 14, 2),
+            (128, 512, 512, 14, 2)]
+    for N, C, K, H, st in fwd:
+        L.append(dict(op="conv2d", N=N, C=C, K=K, H=H, W=H, R=3, stride=st, dtype="bf16"))
+    # ResNet-50's 3x3 convolutions (torchvision v1.5: the stride sits on the 3x3)
+    r3 = [(64, 64, 56, 1), (128, 128, 56, 2), (128, 128, 28, 1), (256, 256, 28, 2), (256, 256, 14, 1),
+          (512, 512, 14, 2), (512, 512, 7, 1)]
+    for op in ("conv2d_dgrad", "conv2d_wgrad"):
+        for N in (64, 128):
+            for C, K, H, st in r3:
+                L.append(dict(op=op, N=N, C=C, K=K, H=H, W=H, R=3, stride=st, dtype="bf16"))
+    for C, K, H, st in [(256, 64, 56, 1), (64, 256, 56, 1), (512, 128, 28, 1), (128, 512, 28, 1),
+                        (1024, 256, 14, 1), (256, 1024, 14, 1), (2048, 512, 7, 1), (512, 2048, 7, 1),
+                        (256, 512, 56, 2)]:
+        L.append(dict(op="conv2d_dgrad", N=128, C=C, K=K, H=H, W=H, R=1, stride=st, dtype="bf16"))
+    L.append(dict(op="conv2d_wgrad", N=64, C=3, K=64, H=224, W=224, R=7, stride=2, dtype="bf16"))
+    for i, c in enumerate(L):
+        c["id"] = f"F6-K{i:02d}"
+    return L
+
+
 def heldout_models() -> list[dict]:
     L = []
     for B, S in [(4, 256), (16, 384)]:
@@ -298,7 +333,7 @@ def cal_energy() -> list[dict]:
 def all_kernel_cases():
     return [dict(c, set="heldout2") for c in heldout_kernels()] + [dict(c, set="cal") for c in cal_kernels()] + \
         [dict(c, set="cal3") for c in cal3_kernels()] + [dict(c, set="cal4") for c in cal4_kernels()] + \
-        [dict(c, set="cal5") for c in cal5_kernels()]
+        [dict(c, set="cal5") for c in cal5_kernels()] + [dict(c, set="cal6") for c in cal6_kernels()]
 
 
 def all_model_cases():
@@ -338,7 +373,8 @@ def check(root: str) -> list[str]:
             older += json.load(f)["cases"]
     old_k = {shape_key(c) for c in older if "op" in c}
     old_m = {model_key(c) for c in older if "workload" in c}
-    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels() + cal4_kernels() + cal5_kernels()}
+    cal_k = {shape_key(c) for c in cal_kernels() + cal3_kernels() + cal4_kernels() + cal5_kernels() +
+             cal6_kernels()}
     cal_m = {model_key(c) for c in cal_models()}
     for c in heldout_kernels():
         if shape_key(c) in old_k or shape_key(c) in cal_k:

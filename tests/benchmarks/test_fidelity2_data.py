@@ -171,3 +171,28 @@ def test_cal5_file_is_calibration_only_and_maps():
         assert c["kernel_ns_sum"] > 0 and c["kernels"]
         g, _, desc, _ = case_workload(c)
         assert g.ops and desc
+
+
+def test_cal6_file_is_calibration_only_maps_and_keeps_each_launch_cluster():
+    # issue 15 fourth stage: the conv sweep and ResNet-50 conv gradients, no held-out shape
+    from correlate_fidelity2 import case_workload
+    from fid2_cases import cal6_kernels, heldout_kernels, shape_key
+    cal6 = _load("h200-fidelity2-cal6.json")
+    assert cal6["set"] == "cal6" and len(cal6["kernel_cases"]) == len(cal6_kernels()) == 80
+    held = {shape_key(c) for c in heldout_kernels()}
+    for c in cal6["kernel_cases"]:
+        assert c["set"] == "cal6" and c["id"].startswith("F6-K")
+        assert shape_key(c) not in held
+        assert c["kernel_ns_sum"] > 0 and c["kernels"]
+        for k in c["kernels"]:
+            assert len(k["cluster"]) == 2 and k["grid_ctas"] >= 1
+        g, _, desc, _ = case_workload(c)
+        assert g.ops and desc
+    # the fact the grid rule rests on: a persistent xmma launch holds every cluster the GPCs fit,
+    # so its CTA count is a function of the cluster size alone (1 or 2 -> 132, 4 or 8 -> 120)
+    seen = {}
+    for c in cal6["kernel_cases"]:
+        for k in c["kernels"]:
+            if "xmma_fprop" in k["name"] and k["grid_ctas"] in (105, 110, 117, 120, 132):
+                seen.setdefault(k["cluster"][0] * k["cluster"][1], set()).add(k["grid_ctas"])
+    assert seen[2] == {132} and seen[8] == {120}
