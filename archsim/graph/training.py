@@ -362,8 +362,11 @@ class _Backward:
             return
         zeros = TensorSpec(f"{table.name}.grad_zeros@{op.name}", table.shape, dy.dtype, "grad")
         g = self.grad_spec(table)
+        # a parameter table read by a gather is an embedding: its dense gradient is
+        # embedding_dense_backward (attrs["embedding"]; the GPU lowering runs PyTorch's kernels)
+        extra = {"embedding": True} if table.role == "param" else {}
         self.emit("scatter_add", "bwd", (zeros, dy, idx), (g,), {g.name: table.name},
-                  rows=table.shape[0], n=idx.numel, dim=math.prod(table.shape[1:]))
+                  rows=table.shape[0], n=idx.numel, dim=math.prod(table.shape[1:]), **extra)
         self.add_contrib(table, g)
 
     def bwd_scatter_add(self, op: Op, dy: TensorSpec) -> None:

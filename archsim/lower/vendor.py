@@ -519,3 +519,76 @@ ATTENTION_BWD_OPS_PER_SCORE = 18
 ATTENTION_BWD_UNIT_CYCLES = 9000   # [cal] per unit outside the query loop (same fit: ~4.9 us a wave)
 ATTENTION_OPS_PER_SCORE = 6    # scale, running max, exp, running sum, conversions per score
 RASTER_GROUP_M = 8             # tiles are visited in bands of this many M-tiles (L2-friendly raster)
+
+
+# ---- PyTorch's multi_tensor_apply (fused / foreach optimizers; issue 15, fourth stage) ----------
+# aten/src/ATen/native/cuda/MultiTensorApply.cuh: a launch of multi_tensor_apply_kernel carries
+# the addresses of up to depth_to_max_tensors[depth - 1] tensors and up to
+# depth_to_max_blocks[depth - 1] chunks of kChunkSize elements, one 512-thread CTA (kBlockSize)
+# per chunk; the host walks the tensor list and launches whenever either table is full (a tensor
+# cut by a full block table continues in the next launch). Fused Adam (FusedAdamKernel.cu) is
+# depth 4 (param, grad, exp_avg, exp_avg_sq) plus its step counters, which a depth-1
+# _foreach_add_ (110 tensors a launch) advances first. Each thread walks its chunk kILP = 4
+# elements of every list at a time: load all four, update, store three, then the next group
+# (kChunkSize / (kBlockSize x kILP) = 32 load-compute-store rounds per CTA).
+MTA_CHUNK = 65536
+MTA_BLOCK = 512
+MTA_ILP = 4
+MTA_MAX_TENSORS = {1: 110, 2: 64, 3: 48, 4: 36, 5: 30}
+MTA_MAX_BLOCKS = 320
+# [cal] DRAM traffic of fused Adam's launches runs at this fraction of hbm.bandwidth: three of its
+# four lists are read, updated and written back in place (40 % of the traffic is write-back),
+# against the read-dominated streams hbm.bandwidth was fitted on. Fitted on the 320-CTA launches
+# inside the BERT-base training steps of h200-fidelity2-cal.json (F2-M0..M5: 155-158 us for
+# ~520 MB each, 3.3-3.4 TB/s); the mechanism (read/write turnaround in the HBM controllers) is
+# not modelled as such.
+MTA_DRAM_EFFICIENCY = 0.85
+
+
+def multi_tensor_launches(numels, depth: int = 4) -> list[list[tuple[int, int, int]]]:
+    """multi_tensor_apply's launches over tensors of `numels` elements (in list order): each launch
+    a list of (tensor index, first chunk, end chunk) segments; CTAs = the segments' chunks."""
+    max_t, max_b = MTA_MAX_TENSORS[depth], MTA_MAX_BLOCKS
+    launches: list[list[tuple[int, int, int]]] = []
+    segs: list[tuple[int, int, int]] = []
+    blocks = 0
+    for t, n in enumerate(numels):
+        if n <= 0:
+            continue
+        chunks = math.ceil(n / MTA_CHUNK)
+        start = 0
+        for c in range(chunks):
+            blocks += 1
+            tensors_full = len(segs) + 1 == max_t and c == chunks - 1
+            if tensors_full or blocks == max_b:
+                segs.append((t, start, c + 1))
+                launches.append(segs)
+                segs, blocks, start = [], 0, c + 1
+        if start < chunks:
+            segs.append((t, start, chunks))
+    if segs:
+        launches.append(segs)
+    return launches
+
+
+# ---- PyTorch's embedding_dense_backward_cuda (issue 15, fourth stage) ---------------------------
+# aten/src/ATen/native/cuda/Embedding.cu: up to EMBEDDING_FEATURE_MAX indices (and no
+# scale_grad_by_freq) the table gradient is zero-filled, then embedding_backward_feature_kernel
+# (ceil(dim / 32) CTAs of 32 x 32 threads) walks the indices 32 at a time: each chunk loads 32
+# gradient rows into shared memory, then the leader warp of each destination row adds them into
+# the table (a read-modify-write): two dependent memory rounds a chunk. More indices: the indices
+# are sorted (cub radix sort of int64 keys with their positions: a histogram pass, an exclusive
+# sum, one onesweep pass per 8 key bits, a memset before each), the table is zero-filled, runs of
+# equal indices become segments (unique_by_key, a scan, segment offsets: small kernels), then
+# compute_grad_weight sums each partial segment (<= EMBEDDING_ROWS_PER_PARTIAL rows) into fp32
+# partials, one CTA of ceil(dim / 32) warps per partial segment of the host's upper bound
+# n / 10 + min(n, rows), and sum_and_scatter adds each segment's partials into its table row
+# (min(n, rows) CTAs) (EmbeddingBackwardKernel.cu).
+EMBEDDING_FEATURE_MAX = 3072
+EMBEDDING_ROWS_PER_PARTIAL = 10
+RADIX_BITS_PER_PASS = 8
+RADIX_TILE_ITEMS = 384 * 16      # keys one onesweep CTA ranks (384 threads x 16 items)
+# [cal] dependent lane-instruction chain of one onesweep thread (ranking its items' 8-bit digits
+# through warp match/ballot and shared-memory scans): h200-fidelity2-cal.json F2-K74's eight
+# onesweep passes (7.5-9.0 us each under Nsight Compute, one or two CTAs)
+RADIX_PASS_CHAIN = 1300
