@@ -129,6 +129,7 @@ class _Backward:
         self.names: dict[str, int] = {}
         self.needs: set[str] = set()
         self.sparse: set[str] = set()
+        self.permuted: set[str] = set()   # sources whose gradient is assembled head-permuted
         self.current: Op | None = None
 
     # ---- plumbing -----------------------------------------------------------------------
@@ -161,15 +162,23 @@ class _Backward:
             self.contrib.setdefault(t.name, []).append(g)
 
     def total_grad(self, t: TensorSpec) -> TensorSpec | None:
-        """The summed gradient of `t` (one add op when several ops contributed)."""
+        """The summed gradient of `t` (one add op when several ops contributed), made contiguous
+        by one strided copy when it was assembled in a permuted layout (head-split slices)."""
         parts = self.contrib.get(t.name)
         if not parts:
             return None
         if len(parts) == 1:
-            return parts[0]
-        out = TensorSpec(self.name(f"{t.name}.grad"), t.shape, parts[0].dtype, "grad")
-        self.emit("elementwise", f"sum_grad.{t.name.rsplit('.', 1)[-1]}", parts, (out,),
-                  {out.name: t.name}, fn="add", arity=len(parts))
+            out = parts[0]
+        else:
+            out = TensorSpec(self.name(f"{t.name}.grad"), t.shape, parts[0].dtype, "grad")
+            self.emit("elementwise", f"sum_grad.{t.name.rsplit('.', 1)[-1]}", parts, (out,),
+                      {out.name: t.name}, fn="add", arity=len(parts))
+        if t.name in self.permuted:
+            self.permuted.discard(t.name)
+            g = TensorSpec(self.name(f"{t.name}.grad_contiguous"), t.shape, out.dtype, "grad")
+            self.emit("elementwise", f"permute_copy.{t.name.rsplit('.', 1)[-1]}", (out,), (g,),
+                      {g.name: t.name}, fn="slice_copy")
+            out = g
         self.contrib[t.name] = [out]
         return out
 
@@ -406,6 +415,11 @@ class _Backward:
             # 3 FillFunctor + 3 strided direct_copy kernels per layer for them)
             z = TensorSpec(self.name(f"{x.name}.grad_zeros@{op.name}"), x.shape, dy.dtype, "grad")
             self.emit("elementwise", "slice_fill", (), (z,), fn="fill")
+            if len(dy.shape) == 4 and len(x.shape) == 2:
+                # a head split ([B·S, n·H·D] -> [B, H, S, D]): the zeros are laid out as the
+                # permuted view, so the summed gradient is copied back to [B·S, n·H·D] once
+                # (total_grad: the reshape's strided copy before the projection's backward)
+                self.permuted.add(x.name)
             g = self.grad_spec(x, dtype=dy.dtype)
             self.emit("elementwise", "slice_bwd", (z, dy), (g,), {g.name: x.name},
                       fn="slice_copy", inplace={g.name: z.name})

@@ -270,7 +270,10 @@ def _attention(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     tile = AttentionTile(B=B, H=H, Hkv=at.get("Hkv", H), S=S, Skv=Skv, D=D, q=q, k=k, v=v, o=out,
                 bq=bq, pack=pack, bkv=vendor.ATTN_KV_TILE, causal=causal,
                 esize=op.inputs[0].itemsize, busiest_steps=busiest, total_steps=total)
-    return [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
+    # eager SDPA clears a small cuDNN buffer with a cudaMemsetAsync before a prefill's fprop
+    # (h200-models.json / h200-fidelity2-cal.json kernel lists: one Memset per BERT layer)
+    pre = [_memset(op, mem, out)] if S > 1 else []
+    return pre + [Kernel("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", op.name, op.kind,
                    "attention", (ctas, 1, 1), 384, 168, 160 * 1024, units, steps, "tensor",
                    op.inputs[0].dtype, tensor_flops=op.flops,
                    simt_ops=scores * vendor.ATTENTION_OPS_PER_SCORE, tile=tile,
@@ -296,7 +299,8 @@ def _attention_bwd(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     dq_acc = mem.place(f"{op.name}:dq_accum", B * H * S * D * 4, "workspace")
     n_qo = B * H * S * D
     c1 = B * H * math.ceil(S / 16)
-    kernels = [Kernel("compute_dot_do_o_specialized", op.name, op.kind, "stream", (c1, 1, 1), 128,
+    kernels = [_memset(op, mem, dsum.name),   # a cudaMemsetAsync before the first kernel
+               Kernel("compute_dot_do_o_specialized", op.name, op.kind, "stream", (c1, 1, 1), 128,
                       32, 0, c1, 1, "simt", dt, simt_ops=n_qo * vendor.ELEMENTWISE_BASE_OPS,
                       accesses=(Access("stream", mem.of(do), nbytes=do.nbytes),
                                 Access("stream", mem.of(o), nbytes=o.nbytes),
@@ -567,13 +571,17 @@ def _reduction(op: Op, cfg, mem: _Memory) -> list[Kernel]:
         rows = max(1, x.numel // cols)
         cx = math.ceil(cols / 128)
         cy = max(1, min(math.ceil(rows / vendor.COLUMN_REDUCE_ROWS), 16 * cfg.sm.count // cx))
+        if math.ceil(rows / 4) < vendor.COLUMN_REDUCE_SPLIT_MIN:
+            cy = 1   # PyTorch splits the rows over CTAs only from 256 values a thread (4 a column)
         # accumulate (16 rows a round per thread), fence + semaphore + partials write and
         # read (6 rounds), then a tree over the slices' partials
         rounds = math.ceil(rows / (cy * 16)) + 6 + math.ceil(math.log2(cy)) if cy > 1 else \
             math.ceil(rows / 16)
-        return _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
-                           x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds,
-                           load_inflight=vendor.COLUMN_REDUCE_LOADS * x.itemsize)
+        ks = _row_kernel(op, mem, "reduce_kernel<column>", cx * cy, 128, 1,
+                         x.numel * vendor.REDUCTION_OPS_PER_ELEM, rounds,
+                         load_inflight=vendor.COLUMN_REDUCE_LOADS * x.itemsize)
+        # slices reduced through global memory: PyTorch zeroes the semaphores first (a memset)
+        return ([_memset(op, mem, mem.of(y))] if cy > 1 else []) + ks
     if y.numel > 1 and nd >= 1 and x.numel > y.numel:
         # rows reduced along the last axis: reduce_kernel<512, 1>, 32 x 16 threads, a warp per
         # row and 16 rows a CTA; rows longer than vendor.REDUCE_ROW_SPLIT get a CTA each
@@ -830,6 +838,7 @@ def embedding_backward_kernels(op: Op, cfg, mem: _Memory) -> list[Kernel]:
 
 
 def _memset(op: Op, mem: _Memory, buf: str) -> Kernel:
-    """A small cudaMemsetAsync (cub's temporary counters): a copy-engine-side write of 4 KB."""
+    """A small cudaMemsetAsync (cub's and reduce_kernel's counters, cuDNN's buffers): a
+    copy-engine-side write of 4 KB (~0.9 us; the measured Memset activities take 0.8-1.2 us)."""
     return Kernel("memset", op.name, op.kind, "dma", (1, 1, 1), 32, 32, 0, 1, 1, "memory", "int32",
                   accesses=(Access("stream", buf, write=True, nbytes=4096),))

@@ -408,14 +408,25 @@ RMSNORM_OPS = (20_000, 16)
 RMSNORM_CHAIN = (0, 16)
 # layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
 # walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
-# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)
-GAMMA_BETA_CHAIN = (300, 42)
+# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us) as
+# (300, 42) while those cases were simulated inside a warm training graph; refitted (issue 15,
+# fourth stage) to the slope of the 25 GammaBeta kernels of each BERT-base training step
+# F2-M0..M4 (512-4096 rows: 3.3, 7.7, 16.2 us: ~0.115 us per 32 rows, no fixed part), which with
+# the L2 flushed per kernel also fits F2-K65/K70 (+7 / +4 %). Inside the training steps the
+# model's GammaBeta kernels are bound by the SM load path (sm.lsu_bytes_per_cycle, 24 CTAs
+# reading dY and X), not by this chain: those stay 1.5x the measured 16 us at 4096 rows
+GAMMA_BETA_CHAIN = (0, 38)
 # PyTorch reduce_kernel over leading axes (bias gradients): CTAs of 128 threads cover 128 columns
 # and rows / 64-row slices (at most 16 CTAs a SM in all); each thread accumulates its rows
 # (4 loads in flight), then the column's last CTA reduces the slices' partials through global
 # memory after a fence and semaphore: dependent memory rounds (h200-fidelity2-cal.json
 # F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
 COLUMN_REDUCE_ROWS = 64
+# setReduceConfig (Reduce.cuh): the rows go to several CTAs (global partials, semaphores zeroed by
+# a memset) only when a thread of the 32 x 4 block would otherwise sum >= 256 values
+# (max_values_per_thread); fewer rows: one CTA per 128 columns walks all rows (BERT's bias
+# gradients at 512 tokens: grid (6, 1, 1), 9-10 us in h200-fidelity2-cal.json F2-M0)
+COLUMN_REDUCE_SPLIT_MIN = 256
 COLUMN_REDUCE_LOADS = 4   # a thread's column loads in flight (one element each: 4 x 2 B for bf16)
 REDUCTION_OPS_PER_ELEM = 6
 # PyTorch's reduce_kernel along the contiguous axis (input_vectorized_thread_reduce_impl): each
