@@ -785,7 +785,8 @@ def embedding_backward_kernels(op: Op, cfg, mem: _Memory) -> list[Kernel]:
         chunks = math.ceil(n / 32)
         feat = Kernel("embedding_backward_feature_kernel", op.name, op.kind, "row",
                       (math.ceil(dim / 32), 1, 1), 1024, 32, 8192, math.ceil(dim / 32), 1, "simt",
-                      gw.dtype, simt_ops=n * dim * 8, dep_rounds=2 * chunks,
+                      gw.dtype, simt_ops=n * dim * 8, dep_rounds=chunks,
+                      dep_chain=chunks * vendor.EMBEDDING_CHUNK_CHAIN,
                       accesses=(Access("stream", mem.of(idx), nbytes=idx.nbytes),
                                 Access("stream", mem.of(dy), nbytes=dy.nbytes), grad_rows))
         return [fill, feat]

@@ -587,7 +587,7 @@ def multi_tensor_launches(numels, depth: int = 4) -> list[list[tuple[int, int, i
 # scale_grad_by_freq) the table gradient is zero-filled, then embedding_backward_feature_kernel
 # (ceil(dim / 32) CTAs of 32 x 32 threads) walks the indices 32 at a time: each chunk loads 32
 # gradient rows into shared memory, then the leader warp of each destination row adds them into
-# the table (a read-modify-write): two dependent memory rounds a chunk. More indices: the indices
+# the table (a read-modify-write; EMBEDDING_CHUNK_CHAIN). More indices: the indices
 # are sorted (cub radix sort of int64 keys with their positions: a histogram pass, an exclusive
 # sum, one onesweep pass per 8 key bits, a memset before each), the table is zero-filled, runs of
 # equal indices become segments (unique_by_key, a scan, segment offsets: small kernels), then
@@ -596,6 +596,13 @@ def multi_tensor_launches(numels, depth: int = 4) -> list[list[tuple[int, int, i
 # n / 10 + min(n, rows), and sum_and_scatter adds each segment's partials into its table row
 # (min(n, rows) CTAs) (EmbeddingBackwardKernel.cu).
 EMBEDDING_FEATURE_MAX = 3072
+# [cal] the feature kernel's chunk of 32 indices: two __syncthreads of 32 warps, the match ballot
+# and the leader warps' shared-memory adds form a dependent chain around the chunk's one
+# dependent memory round (the table row's read-modify-write; the 32 gradient rows load
+# together): chain slots per chunk, fitted on h200-fidelity2-cal.json F2-K69 (n = 2048, L2
+# flushed: 92 us) and the same kernel inside the BERT training steps F2-M1/M3 (warm: 86 us);
+# measured ~1.4 us a chunk whether the L2 is warm or cold
+EMBEDDING_CHUNK_CHAIN = 230
 EMBEDDING_ROWS_PER_PARTIAL = 10
 RADIX_BITS_PER_PASS = 8
 RADIX_TILE_ITEMS = 384 * 16      # keys one onesweep CTA ranks (384 threads x 16 items)
