@@ -20,12 +20,15 @@ The result holds, in this order:
                       variance) runs before it in the forward, and its backward is 'batchnorm_bwd';
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
-   - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
+   - gather        -> scatter_add of dY into the table gradient (attrs["embedding"] when the
+                      table is a parameter: embedding_dense_backward); scatter_add -> gather;
    - fwht -> fwht of dY (orthonormal: its own transpose); code_score -> 'code_score_bwd'
      (dz through the scores; codes get none); gather_add -> 'gather_dot' (score gradient:
      indexed inner products), 'scatter_add_rows' (table gradient: weighted scatter-add) and
      the bias's row-sum (LookupFFN, papers.md §3);
-   - view/concat/transpose/copy -> view(s)/transpose/copy of dY; fft -> fft; linalg -> linalg
+   - view/concat/transpose/copy -> view(s)/transpose/copy of dY (a slice: zero-fill + strided
+                      copy; head-split slices' summed gradient: one strided copy back to the
+                      source's layout); fft -> fft; linalg -> linalg
      (same factorisation cost: an approximation);
    a tensor read by several ops gets its contributions summed by an elementwise add;
 3. gradient accumulation (grad_accum > 1): forward and backward ops run grad_accum times

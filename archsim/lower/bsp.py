@@ -2,8 +2,8 @@
 
 Buffers are placed in one flat device address space (512-B aligned, like PyTorch's caching
 allocator); a `view` aliases its input. Each op kind maps to kernels as archsim.lower.vendor
-decides; kinds without a dedicated model (pool, scatter_add, transpose, concat, fft, linalg)
-get a roofline kernel — their inputs streamed in, outputs streamed out, their flops on the SIMT
+decides; kinds without a dedicated model (scatter_add other than an embedding's backward,
+concat, fft, linalg) get a roofline kernel — their inputs streamed in, outputs streamed out, their flops on the SIMT
 pipe — marked `approximate`.
 """
 from __future__ import annotations
