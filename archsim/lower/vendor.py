@@ -363,7 +363,12 @@ ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 
                       # PyTorch's max_pool_backward_nhwc (each input element scans the outputs
                       # whose window holds it and compares their saved argmax; fitted on
                       # h200-fidelity2-cal.json F2-K100: 237 us for 25.7 M elements, plus a fill)
-                      "maxpool_bwd": 300}
+                      "maxpool_bwd": 300,
+                      # erf-GELU's derivative (GeluBackwardCUDAKernelImpl): the normal CDF (erf, as
+                      # the forward) plus the density's exp and the products; fitted on
+                      # h200-fidelity2-cal.json F2-K66/K71 (simulated with the L2 flushed): the
+                      # default 1 left the kernel DRAM-bound and 17-25 % fast
+                      "gelu_bwd": 50}
 # PyTorch's max_pool_forward_nhwc: a CTA of 1024 threads per (image, 2 output rows); lane-
 # instructions per window tap (bounds checks, index math, NaN-aware max, 2-byte loads), fitted on
 # h200-fidelity2-cal.json F2-K12..K14 (3x3 / stride 2 on 112x112x64: 113-822 us)
