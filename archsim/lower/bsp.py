@@ -826,12 +826,14 @@ def embedding_backward_kernels(op: Op, cfg, mem: _Memory) -> list[Kernel]:
     uniq = max(1, round(rows * (1.0 - (1.0 - 1.0 / rows) ** n)))
     used = min(partials, uniq + n // vendor.EMBEDDING_ROWS_PER_PARTIAL)
     ks.append(Kernel("compute_grad_weight", op.name, op.kind, "row", (partials, 1, 1), threads, 32, 0,
-                     used, 1, "simt", "fp32", simt_ops=n * dim * 4, dep_rounds=3,
+                     used, 1, "simt", "fp32", simt_ops=n * dim * 4,
+                     dep_rounds=vendor.EMBEDDING_SEGMENT_ROUNDS,
                      accesses=(Access("stream", seg_ws.name, nbytes=8 * n),
                                Access("rows", mem.of(dy), row_bytes=row_bytes, table_rows=n, count=n),
                                Access("stream", part.name, write=True, nbytes=used * dim * 4))))
     ks.append(Kernel("sum_and_scatter", op.name, op.kind, "row", (segs, 1, 1), threads, 32, 0, uniq, 1,
-                     "simt", gw.dtype, simt_ops=used * dim * 4, dep_rounds=3,
+                     "simt", gw.dtype, simt_ops=used * dim * 4,
+                     dep_rounds=vendor.EMBEDDING_SEGMENT_ROUNDS,
                      accesses=(Access("stream", part.name, nbytes=used * dim * 4),
                                Access("rows", mem.of(gw), row_bytes=row_bytes, table_rows=rows,
                                       count=uniq))))

@@ -609,6 +609,11 @@ EMBEDDING_FEATURE_MAX = 3072
 # measured ~1.4 us a chunk whether the L2 is warm or cold
 EMBEDDING_CHUNK_CHAIN = 230
 EMBEDDING_ROWS_PER_PARTIAL = 10
+# [cal] dependent memory rounds a wave of compute_grad_weight / sum_and_scatter CTAs costs: each
+# CTA chains three loads (segment offsets, then indices or partials, then gradient rows or the
+# table row), but an SM's two resident 768-thread CTAs interleave their rounds across waves;
+# fitted on h200-fidelity2-cal.json F2-K74 (L2 flushed: 52 and 55 us for ~30 waves each)
+EMBEDDING_SEGMENT_ROUNDS = 2
 RADIX_BITS_PER_PASS = 8
 RADIX_TILE_ITEMS = 384 * 16      # keys one onesweep CTA ranks (384 threads x 16 items)
 # [cal] dependent lane-instruction chain of one onesweep thread (ranking its items' 8-bit digits
