@@ -71,6 +71,18 @@ def breakdown(case: dict, cfg) -> None:
               f"{sim[cls][1] - meas[cls][1]:+9.1f}")
     print(f"  {'total':16s} {sum(v[0] for v in meas.values()):6d} {sum(v[1] for v in meas.values()):9.1f} "
           f"{sum(v[0] for v in sim.values()):6d} {sum(v[1] for v in sim.values()):9.1f}")
+    if case.get("ncu_kernels"):
+        # the same kernels timed by Nsight Compute one by one (L2 flushed) against CUPTI in the
+        # eager iteration (memsets and memcpys have no Nsight row): lists in launch order
+        cupti = [k for k in case["kernels"] if "Memset" not in k["name"] and "Memcpy" not in k["name"]]
+        ncu = case["ncu_kernels"]
+        small = [(a["ns"] / 1e3, b["ns"] / 1e3) for a, b in zip(cupti, ncu) if a["ns"] < 2000]
+        print(f"  kernels timed by CUPTI in the iteration: {len(cupti)}, sum {case['kernel_ns_sum'] / 1e3:.1f} us "
+              f"(memsets excluded); by Nsight Compute: {len(ncu)}, sum {case['ncu_kernel_ns_sum'] / 1e3:.1f} us")
+        if small and len(cupti) == len(ncu):
+            print(f"  the first ten kernels under 2 us (CUPTI): {min(a for a, _ in small[:10]):.1f}-"
+                  f"{max(a for a, _ in small[:10]):.1f} us; the same under Nsight Compute: "
+                  f"{min(b for _, b in small[:10]):.1f}-{max(b for _, b in small[:10]):.1f} us")
 
 
 def main(argv=None) -> int:
