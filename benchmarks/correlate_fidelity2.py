@@ -29,7 +29,8 @@ How a case maps (correlate.py's and correlate_models.py's helpers are imported, 
 - adam_fused -> the optimizer-phase ops of training_graph (BERT-base's parameters, or n_tensors
   parameters of n elements): archsim runs one Adam op per parameter.
 Measured time: Nsight Compute's kernel_ns_sum (L2 flushed before each kernel), simulated from a
-cold L2; a cudaMemcpyAsync copy (no kernel) uses the CUPTI duration of its Memcpy DtoD activity,
+cold L2 (a case timed inside its training graph: with the L2 flushed before every kernel), its
+memset nodes left out of the sum as Nsight Compute leaves them out; a cudaMemcpyAsync copy (no kernel) uses the CUPTI duration of its Memcpy DtoD activity,
 recorded on one more eager call after the timed ones, so it is simulated as measured: warm L2, the
 second of two back-to-back copies.
 Whole models: correlate_models.spec_as_measured, simulated with a warm L2 (repeat=2, as
@@ -207,11 +208,24 @@ def selected_ops(res, graph, phase):
     return [o for o in res.ops if o.name in names]
 
 
-def phase_time(res, graph, phase):
+def phase_time(res, graph, phase, kernels_only=False):
+    """Device time and DRAM bytes of the ops a case measures; kernels_only: without the
+    cudaMemsetAsync nodes the lowering emits (Nsight Compute's kernel sum has no memsets)."""
+    ops = list(res.ops) if phase is None else selected_ops(res, graph, phase)
+    if kernels_only:
+        t = sum(k["time_s"] for o in ops for k in o.kernels if k["name"] != "memset")
+    else:
+        t = sum(o.time_s for o in ops)
     if phase is None:
-        return sum(o.time_s for o in res.ops), res.dram_read_bytes + res.dram_write_bytes
-    ops = selected_ops(res, graph, phase)
-    return sum(o.time_s for o in ops), sum(o.dram_read_bytes + o.dram_write_bytes for o in ops)
+        return t, res.dram_read_bytes + res.dram_write_bytes
+    return t, sum(o.dram_read_bytes + o.dram_write_bytes for o in ops)
+
+
+def simulate_flushed(graph, cfg):
+    """`graph` on the GPU model with the L2 written back and invalidated before every kernel, as
+    Nsight Compute measures kernels one by one (--cache-control all)."""
+    from archsim.hw.gpu import _run_gpu
+    return _run_gpu(graph, cfg, "bsp", l2_start="cold", flush_l2_per_kernel=True)
 
 
 def measured_us(c: dict):
@@ -241,12 +255,16 @@ def run_kernels(name, cases, cfg, rows, unmapped):
         try:
             g, phase, desc, ignored = case_workload(c)
             t0 = time.perf_counter()
-            if src == "ncu":   # Nsight Compute flushed the caches before the kernel
+            if src == "ncu" and phase is not None:
+                # a kernel of a training graph (backward, optimizer): Nsight Compute flushed the
+                # L2 before each of its kernels, so every kernel starts cold, not only the first
+                res = simulate_flushed(g, cfg)
+            elif src == "ncu":   # Nsight Compute flushed the caches before the kernel
                 res = simulate(g, cfg, l2_start="cold")
             else:   # a CUPTI memcpy of an eager call after warm-up calls: back to back, warm L2
                 res = simulate(g, cfg, l2_start="warm", repeat=2)
             wall = time.perf_counter() - t0
-            t_s, dram = phase_time(res, g, phase)
+            t_s, dram = phase_time(res, g, phase, kernels_only=src == "ncu")
         except Unmapped as exc:
             unmapped.append((c["id"], lab, f"unmapped: {exc}"))
             continue

@@ -23,12 +23,15 @@ The result holds, in this order:
                       of, as PyTorch's backward_reduce kernel does);
    - softmax, layernorm -> 'softmax_bwd', 'layernorm_bwd'; pool -> elementwise '<fn>pool_bwd';
    - reduction     -> a broadcast back to the input shape (elementwise '<fn>_bwd');
-   - gather        -> scatter_add of dY into the table gradient; scatter_add -> gather;
+   - gather        -> scatter_add of dY into the table gradient (attrs["embedding"] when the
+                      table is a parameter: embedding_dense_backward); scatter_add -> gather;
    - fwht -> fwht of dY (orthonormal: its own transpose); code_score -> 'code_score_bwd'
      (dz through the scores; codes get none); gather_add -> 'gather_dot' (score gradient:
      indexed inner products), 'scatter_add_rows' (table gradient: weighted scatter-add) and
      the bias's row-sum (LookupFFN, papers.md §3);
-   - view/concat/transpose/copy -> view(s)/transpose/copy of dY; fft -> fft; linalg -> linalg
+   - view/concat/transpose/copy -> view(s)/transpose/copy of dY (a slice: zero-fill + strided
+                      copy; head-split slices' summed gradient: one strided copy back to the
+                      source's layout); fft -> fft; linalg -> linalg
      (same factorisation cost: an approximation);
    a tensor read by several ops gets its contributions summed by an elementwise add;
 3. gradient accumulation (grad_accum > 1): forward and backward ops run grad_accum times
@@ -133,6 +136,7 @@ class _Backward:
         self.names: dict[str, int] = {}
         self.needs: set[str] = set()
         self.sparse: set[str] = set()
+        self.permuted: set[str] = set()   # sources whose gradient is assembled head-permuted
         self.current: Op | None = None
 
     # ---- plumbing -----------------------------------------------------------------------
@@ -165,15 +169,23 @@ class _Backward:
             self.contrib.setdefault(t.name, []).append(g)
 
     def total_grad(self, t: TensorSpec) -> TensorSpec | None:
-        """The summed gradient of `t` (one add op when several ops contributed)."""
+        """The summed gradient of `t` (one add op when several ops contributed), made contiguous
+        by one strided copy when it was assembled in a permuted layout (head-split slices)."""
         parts = self.contrib.get(t.name)
         if not parts:
             return None
         if len(parts) == 1:
-            return parts[0]
-        out = TensorSpec(self.name(f"{t.name}.grad"), t.shape, parts[0].dtype, "grad")
-        self.emit("elementwise", f"sum_grad.{t.name.rsplit('.', 1)[-1]}", parts, (out,),
-                  {out.name: t.name}, fn="add", arity=len(parts))
+            out = parts[0]
+        else:
+            out = TensorSpec(self.name(f"{t.name}.grad"), t.shape, parts[0].dtype, "grad")
+            self.emit("elementwise", f"sum_grad.{t.name.rsplit('.', 1)[-1]}", parts, (out,),
+                      {out.name: t.name}, fn="add", arity=len(parts))
+        if t.name in self.permuted:
+            self.permuted.discard(t.name)
+            g = TensorSpec(self.name(f"{t.name}.grad_contiguous"), t.shape, out.dtype, "grad")
+            self.emit("elementwise", f"permute_copy.{t.name.rsplit('.', 1)[-1]}", (out,), (g,),
+                      {g.name: t.name}, fn="slice_copy")
+            out = g
         self.contrib[t.name] = [out]
         return out
 
@@ -402,8 +414,11 @@ class _Backward:
             return
         zeros = TensorSpec(f"{table.name}.grad_zeros@{op.name}", table.shape, dy.dtype, "grad")
         g = self.grad_spec(table)
+        # a parameter table read by a gather is an embedding: its dense gradient is
+        # embedding_dense_backward (attrs["embedding"]; the GPU lowering runs PyTorch's kernels)
+        extra = {"embedding": True} if table.role == "param" else {}
         self.emit("scatter_add", "bwd", (zeros, dy, idx), (g,), {g.name: table.name},
-                  rows=table.shape[0], n=idx.numel, dim=math.prod(table.shape[1:]))
+                  rows=table.shape[0], n=idx.numel, dim=math.prod(table.shape[1:]), **extra)
         self.add_contrib(table, g)
 
     def bwd_scatter_add(self, op: Op, dy: TensorSpec) -> None:
@@ -443,6 +458,11 @@ class _Backward:
             # 3 FillFunctor + 3 strided direct_copy kernels per layer for them)
             z = TensorSpec(self.name(f"{x.name}.grad_zeros@{op.name}"), x.shape, dy.dtype, "grad")
             self.emit("elementwise", "slice_fill", (), (z,), fn="fill")
+            if len(dy.shape) == 4 and len(x.shape) == 2:
+                # a head split ([B·S, n·H·D] -> [B, H, S, D]): the zeros are laid out as the
+                # permuted view, so the summed gradient is copied back to [B·S, n·H·D] once
+                # (total_grad: the reshape's strided copy before the projection's backward)
+                self.permuted.add(x.name)
             g = self.grad_spec(x, dtype=dy.dtype)
             self.emit("elementwise", "slice_bwd", (z, dy), (g,), {g.name: x.name},
                       fn="slice_copy", inplace={g.name: z.name})

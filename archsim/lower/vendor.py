@@ -503,7 +503,12 @@ ELEMENTWISE_FN_OPS = {"gelu": 36, "silu": 14, "sigmoid": 12, "tanh": 14, "exp": 
                       # PyTorch's max_pool_backward_nhwc (each input element scans the outputs
                       # whose window holds it and compares their saved argmax; fitted on
                       # h200-fidelity2-cal.json F2-K100: 237 us for 25.7 M elements, plus a fill)
-                      "maxpool_bwd": 300}
+                      "maxpool_bwd": 300,
+                      # erf-GELU's derivative (GeluBackwardCUDAKernelImpl): the normal CDF (erf, as
+                      # the forward) plus the density's exp and the products; fitted on
+                      # h200-fidelity2-cal.json F2-K66/K71 (simulated with the L2 flushed): the
+                      # default 1 left the kernel DRAM-bound and 17-25 % fast
+                      "gelu_bwd": 50}
 # PyTorch's max_pool_forward_nhwc: a CTA of 1024 threads per (image, 2 output rows); lane-
 # instructions per window tap (bounds checks, index math, NaN-aware max, 2-byte loads), fitted on
 # h200-fidelity2-cal.json F2-K12..K14 (3x3 / stride 2 on 112x112x64: 113-822 us)
@@ -548,14 +553,25 @@ RMSNORM_OPS = (20_000, 16)
 RMSNORM_CHAIN = (0, 16)
 # layer-norm backward's GammaBetaBackward kernel: one 32x32-thread CTA per 32 columns, each thread
 # walking rows / 32 rows of dY and X in a dependent chain: chain slots per row a thread visits, and
-# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us)
-GAMMA_BETA_CHAIN = (300, 42)
+# fixed; fitted on h200-fidelity2-cal.json F2-K65/K70 (2048 and 8192 rows: 12.0 and 36.8 us) as
+# (300, 42) while those cases were simulated inside a warm training graph; refitted (issue 15,
+# fourth stage) to the slope of the 25 GammaBeta kernels of each BERT-base training step
+# F2-M0..M4 (512-4096 rows: 3.3, 7.7, 16.2 us: ~0.115 us per 32 rows, no fixed part), which with
+# the L2 flushed per kernel also fits F2-K65/K70 (+7 / +4 %). Inside the training steps the
+# model's GammaBeta kernels are bound by the SM load path (sm.lsu_bytes_per_cycle, 24 CTAs
+# reading dY and X), not by this chain: those stay 1.5x the measured 16 us at 4096 rows
+GAMMA_BETA_CHAIN = (0, 38)
 # PyTorch reduce_kernel over leading axes (bias gradients): CTAs of 128 threads cover 128 columns
 # and rows / 64-row slices (at most 16 CTAs a SM in all); each thread accumulates its rows
 # (4 loads in flight), then the column's last CTA reduces the slices' partials through global
 # memory after a fence and semaphore: dependent memory rounds (h200-fidelity2-cal.json
 # F2-K67/K68/K72/K73: 12.8-28.8 us for 1.6-25 M elements, far above their bytes)
 COLUMN_REDUCE_ROWS = 64
+# setReduceConfig (Reduce.cuh): the rows go to several CTAs (global partials, semaphores zeroed by
+# a memset) only when a thread of the 32 x 4 block would otherwise sum >= 256 values
+# (max_values_per_thread); fewer rows: one CTA per 128 columns walks all rows (BERT's bias
+# gradients at 512 tokens: grid (6, 1, 1), 9-10 us in h200-fidelity2-cal.json F2-M0)
+COLUMN_REDUCE_SPLIT_MIN = 256
 COLUMN_REDUCE_LOADS = 4   # a thread's column loads in flight (one element each: 4 x 2 B for bf16)
 REDUCTION_OPS_PER_ELEM = 6
 # PyTorch's reduce_kernel along the contiguous axis (input_vectorized_thread_reduce_impl): each
@@ -659,3 +675,88 @@ ATTENTION_BWD_OPS_PER_SCORE = 18
 ATTENTION_BWD_UNIT_CYCLES = 9000   # [cal] per unit outside the query loop (same fit: ~4.9 us a wave)
 ATTENTION_OPS_PER_SCORE = 6    # scale, running max, exp, running sum, conversions per score
 RASTER_GROUP_M = 8             # tiles are visited in bands of this many M-tiles (L2-friendly raster)
+
+
+# ---- PyTorch's multi_tensor_apply (fused / foreach optimizers; issue 15, fourth stage) ----------
+# aten/src/ATen/native/cuda/MultiTensorApply.cuh: a launch of multi_tensor_apply_kernel carries
+# the addresses of up to depth_to_max_tensors[depth - 1] tensors and up to
+# depth_to_max_blocks[depth - 1] chunks of kChunkSize elements, one 512-thread CTA (kBlockSize)
+# per chunk; the host walks the tensor list and launches whenever either table is full (a tensor
+# cut by a full block table continues in the next launch). Fused Adam (FusedAdamKernel.cu) is
+# depth 4 (param, grad, exp_avg, exp_avg_sq) plus its step counters, which a depth-1
+# _foreach_add_ (110 tensors a launch) advances first. Each thread walks its chunk kILP = 4
+# elements of every list at a time: load all four, update, store three, then the next group
+# (kChunkSize / (kBlockSize x kILP) = 32 load-compute-store rounds per CTA).
+MTA_CHUNK = 65536
+MTA_BLOCK = 512
+MTA_ILP = 4
+MTA_MAX_TENSORS = {1: 110, 2: 64, 3: 48, 4: 36, 5: 30}
+MTA_MAX_BLOCKS = 320
+# [cal] DRAM traffic of fused Adam's launches runs at this fraction of hbm.bandwidth: three of its
+# four lists are read, updated and written back in place (40 % of the traffic is write-back),
+# against the read-dominated streams hbm.bandwidth was fitted on. Fitted on the 320-CTA launches
+# inside the BERT-base training steps of h200-fidelity2-cal.json (F2-M0..M5: 155-158 us for
+# ~520 MB each, 3.3-3.4 TB/s); the mechanism (read/write turnaround in the HBM controllers) is
+# not modelled as such.
+MTA_DRAM_EFFICIENCY = 0.85
+
+
+def multi_tensor_launches(numels, depth: int = 4) -> list[list[tuple[int, int, int]]]:
+    """multi_tensor_apply's launches over tensors of `numels` elements (in list order): each launch
+    a list of (tensor index, first chunk, end chunk) segments; CTAs = the segments' chunks."""
+    max_t, max_b = MTA_MAX_TENSORS[depth], MTA_MAX_BLOCKS
+    launches: list[list[tuple[int, int, int]]] = []
+    segs: list[tuple[int, int, int]] = []
+    blocks = 0
+    for t, n in enumerate(numels):
+        if n <= 0:
+            continue
+        chunks = math.ceil(n / MTA_CHUNK)
+        start = 0
+        for c in range(chunks):
+            blocks += 1
+            tensors_full = len(segs) + 1 == max_t and c == chunks - 1
+            if tensors_full or blocks == max_b:
+                segs.append((t, start, c + 1))
+                launches.append(segs)
+                segs, blocks, start = [], 0, c + 1
+        if start < chunks:
+            segs.append((t, start, chunks))
+    if segs:
+        launches.append(segs)
+    return launches
+
+
+# ---- PyTorch's embedding_dense_backward_cuda (issue 15, fourth stage) ---------------------------
+# aten/src/ATen/native/cuda/Embedding.cu: up to EMBEDDING_FEATURE_MAX indices (and no
+# scale_grad_by_freq) the table gradient is zero-filled, then embedding_backward_feature_kernel
+# (ceil(dim / 32) CTAs of 32 x 32 threads) walks the indices 32 at a time: each chunk loads 32
+# gradient rows into shared memory, then the leader warp of each destination row adds them into
+# the table (a read-modify-write; EMBEDDING_CHUNK_CHAIN). More indices: the indices
+# are sorted (cub radix sort of int64 keys with their positions: a histogram pass, an exclusive
+# sum, one onesweep pass per 8 key bits, a memset before each), the table is zero-filled, runs of
+# equal indices become segments (unique_by_key, a scan, segment offsets: small kernels), then
+# compute_grad_weight sums each partial segment (<= EMBEDDING_ROWS_PER_PARTIAL rows) into fp32
+# partials, one CTA of ceil(dim / 32) warps per partial segment of the host's upper bound
+# n / 10 + min(n, rows), and sum_and_scatter adds each segment's partials into its table row
+# (min(n, rows) CTAs) (EmbeddingBackwardKernel.cu).
+EMBEDDING_FEATURE_MAX = 3072
+# [cal] the feature kernel's chunk of 32 indices: two __syncthreads of 32 warps, the match ballot
+# and the leader warps' shared-memory adds form a dependent chain around the chunk's one
+# dependent memory round (the table row's read-modify-write; the 32 gradient rows load
+# together): chain slots per chunk, fitted on h200-fidelity2-cal.json F2-K69 (n = 2048, L2
+# flushed: 92 us) and the same kernel inside the BERT training steps F2-M1/M3 (warm: 86 us);
+# measured ~1.4 us a chunk whether the L2 is warm or cold
+EMBEDDING_CHUNK_CHAIN = 230
+EMBEDDING_ROWS_PER_PARTIAL = 10
+# [cal] dependent memory rounds a wave of compute_grad_weight / sum_and_scatter CTAs costs: each
+# CTA chains three loads (segment offsets, then indices or partials, then gradient rows or the
+# table row), but an SM's two resident 768-thread CTAs interleave their rounds across waves;
+# fitted on h200-fidelity2-cal.json F2-K74 (L2 flushed: 52 and 55 us for ~30 waves each)
+EMBEDDING_SEGMENT_ROUNDS = 2
+RADIX_BITS_PER_PASS = 8
+RADIX_TILE_ITEMS = 384 * 16      # keys one onesweep CTA ranks (384 threads x 16 items)
+# [cal] dependent lane-instruction chain of one onesweep thread (ranking its items' 8-bit digits
+# through warp match/ballot and shared-memory scans): h200-fidelity2-cal.json F2-K74's eight
+# onesweep passes (7.5-9.0 us each under Nsight Compute, one or two CTAs)
+RADIX_PASS_CHAIN = 1300

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from archsim.errors import UserError
-from archsim.lower.vendor import simt_gemm_efficiency
+from archsim.lower.vendor import MTA_DRAM_EFFICIENCY, simt_gemm_efficiency
 
 KERNEL_MODELS: dict[str, "KernelModel"] = {}
 
@@ -208,6 +208,31 @@ class StreamModel(KernelModel):
         cfg, k = gm.cfg, run.kernel
         ops = k.simt_ops / max(k.units, 1)
         return "simt", ops / cfg.sm.simt_lanes, self._lsu_cycles(gm, run, ch), cfg.launch.cta_launch
+
+
+@register_kernel_model("multi_tensor")
+class MultiTensorModel(StreamModel):
+    """PyTorch's multi_tensor_apply_kernel (fused optimizers; archsim.lower.bsp.multi_tensor_kernels):
+    a streaming kernel whose CTA walks its 65536-element chunk in `dep_rounds` rounds of
+    load-all-lists, update, store, each round waiting on its own loads. A launch of few chunks
+    (a list of many small tensors: 36 tensors a launch) leaves one CTA on an SM, and nothing
+    hides a round: each lasts a load round trip (L2, plus DRAM for the share that misses) plus
+    the time the SM takes to bring its resident CTAs' round of loads in at its outstanding-miss
+    rate (`miss_rate`). Launches of many chunks are bound by DRAM, at vendor.MTA_DRAM_EFFICIENCY
+    of its bandwidth (in-place read-modify-write streams; fitted, see there)."""
+
+    def latency(self, gm, run, ch):
+        cfg, k = gm.cfg, run.kernel
+        sm = cfg.sm
+        if not ch.units or not k.dep_rounds:
+            return 0.0, 0.0
+        resident = min(max(run.occ, 1), math.ceil(ch.units / sm.count))
+        miss_round = ch.miss / ch.units / k.dep_rounds   # DRAM bytes one CTA loads in a round
+        transfer = resident * miss_round / (self.miss_rate(sm, k) * cfg.clocks.boost)
+        rtt = cfg.l2.latency + load_miss_frac(k, ch) * cfg.hbm.latency
+        dram = ch.miss + ch.wb   # in-place read-modify-write streams: vendor.MTA_DRAM_EFFICIENCY
+        dram_s = dram / (cfg.hbm.bandwidth * gm.channel_share(dram) * MTA_DRAM_EFFICIENCY) if dram else 0.0
+        return 0.0, max(ch.latency_rounds * (rtt + transfer), dram_s)
 
 
 @register_kernel_model("row")
