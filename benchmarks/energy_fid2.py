@@ -32,11 +32,14 @@ from correlate_fidelity2 import SETS, case_workload, selected_ops  # noqa: E402
 from correlate_models import spec_as_measured  # noqa: E402
 
 POWER_FILE = os.path.join(HERE, "data", "h200-power.json")
+FID4_FILE = os.path.join(HERE, "data", "h200-fidelity4-energy.json")   # calibration (fourth stage)
 # kernel class of a loop: what the kernels carrying most of its time are
 CLASS_OF = {"gemm": "tensor GEMM", "conv2d": "tensor conv", "copy": "copy engine (memcpy)",
             "copy_kernel": "streaming SIMT", "add": "streaming SIMT", "cast": "streaming SIMT",
             "adam_fused": "streaming SIMT (many small tensors)", "pool": "row (SIMT)",
-            "softmax": "row (SIMT)", "layernorm": "row (SIMT)", "layernorm_backward": "row (SIMT)"}
+            "softmax": "row (SIMT)", "layernorm": "row (SIMT)", "layernorm_backward": "row (SIMT)",
+            "gelu": "streaming SIMT", "relu": "streaming SIMT", "batchnorm_eval": "streaming SIMT",
+            "attention": "tensor attention"}
 
 
 def _row(pid, kind, label, e_sim, t_sim, e_meas, t_meas, w_meas):
@@ -138,10 +141,17 @@ def main(argv=None) -> int:
         lp = loops(cfg, cal["kernel_energy"], lambda e: e["id"]) + \
             loops(cfg, power["energy"], lambda e: "P-" + e["case"])
         show("CALIBRATION kernel loops (h200-fidelity2-cal.json F2-E*, h200-power.json P-*)", lp)
-        by_class(lp)
+        with open(FID4_FILE) as fh:
+            fid4 = json.load(fh)
+        lp4 = loops(cfg, fid4["kernel_energy"], lambda e: e["id"])
+        show("CALIBRATION kernel loops, fourth stage (h200-fidelity4-energy.json F4-E*)", lp4)
+        by_class(lp + lp4)
         cm = models(cfg, cal["model_cases"])
         show("CALIBRATION training steps (h200-fidelity2-cal.json)", cm)
-        out["cal_loops"], out["cal_models"] = lp, cm
+        cm4 = models(cfg, fid4["model_cases"])
+        show("CALIBRATION whole models, fourth stage (h200-fidelity4-energy.json F4-M*)", cm4)
+        show("CALIBRATION all models (F2-M*, F4-M*)", cm + cm4)
+        out["cal_loops"], out["cal_models"] = lp + lp4, cm + cm4
     if args.set in ("heldout2", "both"):
         with open(SETS["heldout2"]) as fh:
             held = json.load(fh)

@@ -10,7 +10,11 @@ Data (calibration side only; the held-out file h200-heldout-2.json is never read
   E11 / E13 through the ops they measure (not the eager, launch-bound attention-backward loop E12);
 - the NVML loops of h200-power.json (bf16 GEMMs at the power cap, the fp32 SIMT GEMM, copy, add,
   softmax);
-- the 8 NVML training steps of h200-fidelity2-cal.json.
+- the 8 NVML training steps of h200-fidelity2-cal.json;
+- (fourth stage) h200-fidelity4-energy.json: 13 kernel-class loops (non-GEMM classes of BERT and
+  ResNet inference, short and tiny kernels) and 12 whole models (ResNet-50 inference b4/16/32/128
+  and training b64, BERT-base inference 8x128/32x128/8x512/32x512, Llama-3-8B layer decode b16
+  and prefill 512/2048), all at sizes not in the held-out file.
 
 Each point is simulated with the current config (graph replay, warm L2, as
 correlate_fidelity2.py). Its simulated energy is linear in the table: idle power x time, plus per
@@ -19,7 +23,7 @@ its CTAs over the body, `launch` over its head) and the actions (tensor_flop, si
 l2_byte, dram_byte, with the clock's voltage scaling). The fit finds the non-negative values that
 minimise the squared RELATIVE error of AVERAGE POWER (measured NVML watts against simulated
 joules / simulated time), so that a point's time error is not absorbed into energy per action;
-the 8 training steps weigh as much together as the kernel loops together (they are what the
+the whole models weigh as much together as the kernel loops together (they are what the
 energy target is about). Fixed, not fitted: idle power (measured directly) and l2_byte (the data
 cannot tell it apart: L2 bytes go with tensor flops in GEMMs and with DRAM bytes in streaming
 kernels, and moving it from 0 to 10 pJ changes the power MAPE by under 0.1 point).
@@ -45,6 +49,7 @@ sys.path.insert(0, HERE)
 
 POINTS = os.path.join(HERE, "data", "h200-energy-fit-points.json")
 POWER_FILE = os.path.join(HERE, "data", "h200-power.json")
+FID4_FILE = os.path.join(HERE, "data", "h200-fidelity4-energy.json")
 # the fitted columns: (feature, table key, section, unit scale for printing, rounding step)
 COLUMNS = (("tensor_flop", "tensor_flop", "energy", 1e-12, 0.01),
            ("simt_op", "simt_op", "energy", 1e-12, 0.01),
@@ -91,7 +96,7 @@ def _features(model, program, records, ops=None) -> dict:
         s = model.energy.scale(r["clock"])
         for a in ACTION_FEATURES:
             f[a] += r["actions"].get(a, 0) * (1.0 if a == "dram_byte" else s)
-        head = min(model.head_time(k), r["time"])
+        head = min(model.head_time(k, run), r["time"])   # as the simulator prices it
         f["body_s"] += r["time"] - head
         f["sm_body_s"] += model.sm_share(run) * (r["time"] - head)
         f["head_s"] += head
@@ -119,8 +124,10 @@ def collect(cfg) -> list[dict]:
         ops = None if phase is None else {o.name for o in selected_ops(res, g, phase)}
         f = _features(model, program, records, ops)
         t = (res.time_s if ops is None else f["kernel_s"]) + cfg.launch.overhead
+        e = (res.energy_j if ops is None else sum(o.energy_j for o in selected_ops(res, g, phase))) + \
+            cfg.power.idle * cfg.launch.overhead
         out.append({"id": pid, "kind": "loop", "case": label, "meas_j": meas_j, "meas_w": meas_w,
-                    "sim_s": t, **f})
+                    "sim_s": t, "sim_j": e, **f})
 
     with open(SETS["cal"]) as fh:
         cal = json.load(fh)
@@ -137,16 +144,22 @@ def collect(cfg) -> list[dict]:
         c = {("op" if k == "kernel_op" else k): v for k, v in e.items()}
         c["id"] = "P"
         loop_point("P-" + e["case"], e["spec"], c, e["joules"] / e["iters"], e["avg_w"])
-    for c in cal["model_cases"]:
+    with open(FID4_FILE) as fh:
+        fid4 = json.load(fh)
+    for e in fid4["kernel_energy"]:
+        c = {("op" if k == "kernel_op" else k): v for k, v in e.items()}
+        loop_point(e["id"], e["kernel_op"], c, e["joules_per_call"], e["avg_w"])
+    for c in cal["model_cases"] + fid4["model_cases"]:
         en = c.get("energy") or {}
         if not en.get("joules_per_step"):
             continue
         g = build_workload(spec_as_measured(c))
-        g = training_graph(g, optimizer="sgd" if "SGD" in c.get("training", "") else "adam")
+        if c.get("mode", "training") == "training":
+            g = training_graph(g, optimizer="sgd" if "SGD" in c.get("training", "") else "adam")
         res, (model, program, records) = sim(g)
         out.append({"id": c["id"], "kind": "model", "case": c["workload"],
                     "meas_j": en["joules_per_step"], "meas_w": en["avg_w"], "sim_s": res.time_s,
-                    **_features(model, program, records)})
+                    "sim_j": res.energy_j, **_features(model, program, records)})
     return out
 
 
@@ -242,6 +255,10 @@ def main(argv=None) -> int:
     idle = cfg.power.idle
     new = fit(points, idle)
     cur = table_of(cfg)
+    if not args.points:   # the features must reproduce the simulator's energy with the table it ran
+        worst = max(points, key=lambda p: abs(sim_power(p, cur, idle) * p["sim_s"] / p["sim_j"] - 1))
+        print(f"features vs simulated energy (current table): worst {worst['id']} "
+              f"{100 * (sim_power(worst, cur, idle) * worst['sim_s'] / worst['sim_j'] - 1):+.2f}%")
     print("fitted: ", fmt_table(new), f"  (fixed: l2_byte {FIXED['l2_byte'] * 1e12:g} pJ, "
           f"idle {idle:g} W)")
     print("current:", fmt_table(cur))

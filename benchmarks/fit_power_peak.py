@@ -2,7 +2,7 @@
 
     python benchmarks/fit_power_peak.py [--hw hwconfigs/h200.yaml] [--peaks 770,780,785,790]
 
-Nsight Compute measured each calibration kernel alone on a rested board (kernel replay, clock
+Nsight Compute measured each calibration kernel alone (kernel replay, several passes, clock
 control off: `sm_hz` = SM cycles / duration). For every bf16 GEMM case of the CALIBRATION file
 (../shared/reference/h200-calibration.json; no held-out file is read) whose kernel runs at least
 20 us (shorter ones hold the tensor boost clock whatever the limit), this simulates the case as

@@ -168,8 +168,8 @@ class PowerConfig:
         "average, kernels and idle gaps included); 0: each kernel's own power is capped",
         "s", default=0.0, ge=0, le=100.0)
     peak: float | None = param(
-        "fast limit on one kernel's own power while the averaged cap has headroom (short "
-        "excursions above the cap); unset: none. Only used with window > 0", "W", default=None,
+        "power of one kernel replayed alone, Nsight Compute style (flush_l2_per_kernel); not a "
+        "limit in a timeline; unset: none. Only used with window > 0", "W", default=None,
         gt=0, le=MAX_POWER)
 
     def __post_init__(self):

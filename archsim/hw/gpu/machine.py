@@ -233,11 +233,11 @@ class GpuMachine(Machine):
             "launch_seq": 0,
         }
         self.n_total = max(1, sum(len(s) for s in streams) * repeat)
-        # the board power limiter (archsim.energy.limiter): a repeated run starts on a board
-        # that has been running it (average at the cap; the first repeat is the warm-up), a
-        # single run on a rested one; Nsight-style per-kernel replays rest it before each kernel
+        # the board power limiter (archsim.energy.limiter): a run starts on a rested board; a
+        # repeated run's reported repeat starts in the loop's periodic steady state
+        # (`_reported_run_begins`); Nsight-style per-kernel replays rest it before each kernel
         from archsim.energy.limiter import limiter_for
-        self.pm = limiter_for(cfg, start="cap" if repeat > 1 else "idle")
+        self.pm = limiter_for(cfg, start="idle")
         self.kernel_power = {}       # idx -> board power while that kernel runs
 
     # ---- checkpoint of machine-level state ---------------------------------------------------
@@ -290,6 +290,7 @@ class GpuMachine(Machine):
         st = self.gs.state
         st["records"].clear()
         st["rep_start"] = self.now
+        self.pm.new_period(self.now / PS)
 
     def _launch_kernel(self, s: int):
         st = self.gs.state

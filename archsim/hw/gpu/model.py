@@ -370,7 +370,8 @@ class GpuModel:
         records: list[dict] = []
         gap = int(round(cfg.launch.overhead * TICKS_PER_SECOND))
         from archsim.energy.limiter import limiter_for
-        pm = limiter_for(cfg, start="cap" if repeat > 1 else "idle")
+        pm = limiter_for(cfg, start="idle")   # a rested board; the reported repeat of a
+        # repeated run starts in the loop's periodic steady state (pm.new_period below)
 
         def start_kernel():
             i, rep = state["i"], state["rep"]
@@ -382,6 +383,7 @@ class GpuModel:
                 if state["rep"] == repeat - 1:
                     records.clear()
                     state["rep_start"] = sim.now
+                    pm.new_period(sim.now / TICKS_PER_SECOND)
                 sim.schedule(0, start_kernel)
                 return
             oi, k = kernels[i]
