@@ -52,10 +52,15 @@ cdef class CacheArray:
 
     def walk(self, const int64_t[::1] which, const int64_t[:, ::1] addr,
              const int64_t[::1] row, const int64_t[::1] nlines, long long line,
-             long long lane, long long lanes, int64_t[::1] out):
+             long long lane, long long lanes, int64_t[::1] out, bint signals=True):
         """For each piece p (in order) and each block i (in order) whose cache `which[i]`
         falls in lane `lane` (which[i] mod lanes): read lines [addr[p, row[i]],
-        + nlines[p]) through cache which[i], adding its missed lines (sectors) to out[i]."""
+        + nlines[p]) through cache which[i], adding its missed lines (sectors) to out[i].
+
+        signals=False (a lane on a worker thread, where Python never handles a signal): the
+        cache's every-65536-lines signal check, which takes the GIL and so waits for the
+        threads that hold it, is skipped by restarting its line count before each block
+        (the count drives nothing else)."""
         cdef Py_ssize_t p, i, nb = which.shape[0], npieces = addr.shape[0]
         cdef long long k, m0, nbytes
         cdef int rc = 0
@@ -75,6 +80,8 @@ cdef class CacheArray:
                     if k % lanes != lane:
                         continue
                     m0 = (<Cache>self.ptr[k]).misses
+                    if not signals:
+                        (<Cache>self.ptr[k]).since_check = 0
                     rc = (<Cache>self.ptr[k]).c_range(addr[p, row[i]] * line, nbytes, 0)
                     out[i] += (<Cache>self.ptr[k]).misses - m0
                     if rc < 0:

@@ -123,8 +123,8 @@ class ChipCaches:
             arr.walk(which, addr, row, nlines, self.line, 0, 1, out)
             return out
         lanes = self.threads
-        futs = [self._pool.submit(arr.walk, which, addr, row, nlines, self.line, k, lanes, out)
-                for k in range(lanes)]
+        futs = [self._pool.submit(arr.walk, which, addr, row, nlines, self.line, k, lanes, out,
+                                  False) for k in range(lanes)]
         for f in futs:
             f.result()
         return out
