@@ -53,7 +53,8 @@ def spec_of(app: str, case: str) -> tuple[str, bool, int]:
 
 
 def run_case(args: tuple) -> dict:
-    hw, app, case, overrides, with_a100 = args
+    hw, app, case, overrides, with_a100, *rest = args
+    progress = rest[0] if rest else None     # optional callable(fraction of ops done)
     import workloads  # noqa: F401  (registers the models)
     from archsim.config import load_config
     from archsim.graph import build_workload
@@ -65,7 +66,7 @@ def run_case(args: tuple) -> dict:
     if train:
         g = training_graph(g)
     t0, c0 = time.perf_counter(), time.process_time()
-    r = simulate(g, cfg, exec_mode="stepsync")
+    r = simulate(g, cfg, exec_mode="stepsync", progress=progress)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     gpu = a100_model(app, case) if with_a100 else None   # simulator to simulator
     return {"app": app, "case": case, "a100_model": gpu, "spec": spec, "training": train, "batch": batch,

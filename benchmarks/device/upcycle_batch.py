@@ -3,6 +3,9 @@
 Runs, in one process pool (one task per core, longest first), whatever of these fits before a
 wall-clock deadline, and rewrites one JSON file under OUT after every finished task:
 - `case`: comparison cases (benchmarks/upcycle.py's `run_case`, upcycle-2048, step-synchronous);
+  `APP:CASE:THREADS` runs the case's cache walks and routing on THREADS threads
+  (ARCHSIM_MANYCORE_THREADS; same results), and with UPCYCLE_PROGRESS_DIR set each case
+  writes its progress there after every op;
 - `a100`: archsim's own A100 model (mode bsp) on a case's graph (the sim-to-sim column);
 - `sens`: a sensitivity point (benchmarks/upcycle_dse.py's `run_point`);
 - `sweep`: a point of sweeps/upcycle-dse.yaml through the sweep machinery's own `make_job` /
@@ -43,13 +46,33 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+class Progress:
+    """Writes a case's fraction of ops done (and its CPU and wall seconds) to
+    DIR/progress_APP_CASE.txt after every op, so a case stopped at the deadline says how far
+    it got (fourth stage)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.c0, self.w0 = time.process_time(), time.perf_counter()
+
+    def __call__(self, frac: float) -> None:
+        Path(self.path).write_text(f"{frac:.6f} ops done, {time.process_time() - self.c0:.1f} s CPU, "
+                                   f"{time.perf_counter() - self.w0:.1f} s wall\n")
+
+
 def task(t: tuple) -> dict:
     kind = t[0]
     c0, w0 = time.process_time(), time.perf_counter()
     if kind == "case":
         import upcycle
-        _, app, case = t
-        out = upcycle.run_case((str(ROOT / "hwconfigs/upcycle-2048.yaml"), app, case, (), False))
+        app, case = t[1], t[2]
+        if len(t) > 3:    # APP:CASE:THREADS: the case's cache walks and routing on threads
+            os.environ["ARCHSIM_MANYCORE_THREADS"] = str(int(t[3]))
+        pdir = os.environ.get("UPCYCLE_PROGRESS_DIR")
+        prog = Progress(str(Path(pdir) / f"progress_{app}_{case}.txt")) if pdir else None
+        out = upcycle.run_case((str(ROOT / "hwconfigs/upcycle-2048.yaml"), app, case, (), False,
+                                prog))
+        out["threads"] = int(os.environ.get("ARCHSIM_MANYCORE_THREADS", "1") or 1)
     elif kind == "a100":
         import upcycle
         _, app, case = t
@@ -82,7 +105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--deadline-s", type=float, required=True)
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
-    ap.add_argument("--cases", nargs="*", default=[], metavar="APP:CASE")
+    ap.add_argument("--cases", nargs="*", default=[], metavar="APP:CASE[:THREADS]")
     ap.add_argument("--a100", nargs="*", default=[], metavar="APP:CASE")
     ap.add_argument("--sens", nargs="*", default=[], metavar="SPEC")
     ap.add_argument("--sweep-workload", nargs="*", default=[], metavar="SPEC")

@@ -121,3 +121,46 @@ def test_blocks_tile_their_tensor_and_regions_do_not_overlap():
     # blocks beyond the tensor wrap and stay inside it
     more = AddressMap.block_lines(*a, np.arange(40), 64)
     assert (more >= a[0]).all() and (more + 64 <= a[0] + a[1]).all()
+
+
+def _python_loops(chip):
+    """The same chip with the compiled walks off: ChipCaches' Python loops over Cache.access."""
+    chip._l1_arr = chip._l2_arr = None
+    chip._pool = None
+    return chip
+
+
+steps = st.lists(st.tuples(st.lists(st.integers(0, 7), min_size=1, max_size=12),
+                           st.lists(st.tuples(st.integers(0, 3000), st.integers(1, 40)),
+                                    min_size=1, max_size=3)), min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps, st.sampled_from([1, 2, 3, 5]))
+def test_compiled_walks_in_lanes_equal_the_python_loops(trace, threads):
+    """Per tile and per group the compiled walk (any number of lanes, duplicate tiles too)
+    returns the Python loop's misses and leaves every cache with the same counters."""
+    import pytest
+    from archsim.hw.manycore import caches as mc
+    if mc.CacheArray is None:
+        pytest.skip("archsim.hw.manycore._walk not compiled")
+    cfg, geom = _chip()
+    fast = ChipCaches(cfg, geom, threads=threads)
+    assert fast._l1_arr is not None
+    slow = _python_loops(ChipCaches(cfg, geom))
+    for tiles, blocks in trace:
+        t = np.array(tiles, np.int64)
+        n = [b[1] for b in blocks]
+        pieces = [(np.array([b[0] + 7 * i for i in range(t.size)], np.int64), b[1])
+                  for b in blocks]
+        a, b = fast.l1_misses(t, pieces), slow.l1_misses(t, pieces)
+        assert a.tolist() == b.tolist()
+        assert (a <= sum(n)).all()
+        groups = [int(g) for g in geom.group_of(t)]
+        idx = list(range(t.size))[::-1]
+        a2, b2 = fast.l2_misses(groups, pieces, idx), slow.l2_misses(groups, pieces, idx)
+        assert a2.tolist() == b2.tolist()
+        assert fast.l2_to_llc() == slow.l2_to_llc()
+    assert fast.counters() == slow.counters()
+    for cf, cs in zip(fast.l1 + fast.l2, slow.l1 + slow.l2):
+        assert cf.counters() == cs.counters()

@@ -31,10 +31,19 @@ against `sample=1` is measured in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from archsim.hw.cache import Cache
+
+try:   # the tile and group loops in C (same walks, same order per cache: _walk.pyx)
+    from archsim.hw.manycore._walk import CacheArray
+except ImportError:   # not compiled: the Python loops below
+    CacheArray = None
+
+THREADS_ENV = "ARCHSIM_MANYCORE_THREADS"
 
 ALIGN_LINES = 128   # tensors start at 4 KiB boundaries (32 B lines), as an allocator would
 
@@ -70,7 +79,8 @@ class AddressMap:
 class ChipCaches:
     """Every L1, L2 and the LLC of a chip as line-granular caches."""
 
-    def __init__(self, cfg, geom, sample: int = 1, log_hbm: bool = False) -> None:
+    def __init__(self, cfg, geom, sample: int = 1, log_hbm: bool = False,
+                 threads: int | None = None) -> None:
         line = cfg.line
         self.log_hbm = log_hbm          # keep the line addresses read from / written to HBM
         self.hbm_reads: list = []
@@ -94,12 +104,42 @@ class ChipCaches:
             c = Cache(cfg.l1.size, line, cfg.l1.ways, hash_index=False, sample=self.sample)
             c.set_parent(self.l2[int(group[t])])
             self.l1.append(c)
+        # compiled walks where the caches are compiled; `threads` lanes (default: the
+        # ARCHSIM_MANYCORE_THREADS environment variable, else 1) walk disjoint caches at once
+        self._l1_arr = self._l2_arr = None
+        if CacheArray is not None and isinstance(self.llc, _compiled_cache_type()):
+            self._l1_arr = CacheArray(self.l1)
+            self._l2_arr = CacheArray(self.l2)
+        if threads is None:
+            threads = int(os.environ.get(THREADS_ENV, "1") or 1)
+        self.threads = max(1, int(threads))
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 and self._l1_arr else None
+
+    def _walk(self, arr, which: np.ndarray, addr: np.ndarray, row: np.ndarray,
+              nlines: np.ndarray) -> np.ndarray:
+        """Compiled walk of blocks through caches `which` (one lane per thread)."""
+        out = np.zeros(which.size, np.int64)
+        if self._pool is None or which.size < 2 * self.threads:
+            arr.walk(which, addr, row, nlines, self.line, 0, 1, out)
+            return out
+        lanes = self.threads
+        futs = [self._pool.submit(arr.walk, which, addr, row, nlines, self.line, k, lanes, out,
+                                  False) for k in range(lanes)]
+        for f in futs:
+            f.result()
+        return out
 
     # ------------------------------------------------------------------------------ look-ups
     def l1_misses(self, tiles: np.ndarray, pieces: list[tuple[np.ndarray, int]]) -> np.ndarray:
         """Each tile tiles[i] reads its block: pieces (first line per tile, lines). Lines
         missed per tile (scaled by the sampling)."""
         line = self.line
+        if self._l1_arr is not None and pieces:
+            which = np.ascontiguousarray(tiles, np.int64)
+            addr = np.ascontiguousarray(np.stack([a for a, _ in pieces]), np.int64)
+            nl = np.array([n for _, n in pieces], np.int64)
+            return self._walk(self._l1_arr, which, addr, np.arange(which.size, dtype=np.int64),
+                              nl) * self.sample
         l1 = self.l1
         out = np.zeros(tiles.size, np.int64)
         tl = tiles.tolist()
@@ -116,6 +156,13 @@ class ChipCaches:
         L2 lines missed per read (scaled by the sampling). The misses are recorded; `l2_to_llc`
         fetches them."""
         line = self.line
+        if self._l2_arr is not None and pieces:
+            which = np.asarray(groups, np.int64)
+            addr = np.ascontiguousarray(np.stack([a for a, _ in pieces]), np.int64)
+            nl = np.array([n for _, n in pieces], np.int64)
+            out = self._walk(self._l2_arr, which, addr, np.asarray(idx, np.int64), nl)
+            self._touched.update(groups)
+            return out * self.sample
         l2 = self.l2
         out = np.zeros(len(groups), np.int64)
         for addr, n in pieces:
@@ -179,6 +226,14 @@ class ChipCaches:
                 misses += k["misses"]
             out[name] = {"accesses": acc * s, "hits": hits * s, "misses": misses * s}
         return out
+
+
+def _compiled_cache_type():
+    from archsim.hw.cache import BACKEND
+    if BACKEND != "cython":
+        return ()
+    from archsim.hw.cache._cache import Cache as compiled
+    return compiled
 
 
 def lines_of(nbytes: int, line: int) -> int:

@@ -21,6 +21,7 @@ caches the first left — and counts n-1 times the second.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,10 @@ class StepSyncModel:
         self._op: MeshOp | None = None
         self.plan: list | None = None      # the event mode collects each step's work here
         self._rec: dict | None = None
+        # with several threads (caches.THREADS_ENV) a step's routing runs on a thread of its
+        # own while the next steps' caches are walked; its results are added in step order
+        threads = self.state.caches.threads
+        self._route_pool = ThreadPoolExecutor(max(1, threads // 4)) if threads > 1 else None
 
     def set_program(self, ops) -> None:
         """Note each tensor's last reader (for `lowering.invalidate_dead`)."""
@@ -174,8 +179,7 @@ class StepSyncModel:
         l2_miss = np.nonzero(l2_missed)[0]
         _add(c, "l2_block_hits", uniq.size - l2_miss.size)
         _add(c, "l2_block_misses", l2_miss.size)
-        f_l2 = self._route([traffic.l2_to_l1(geom, p_grp, p_base, p_lines, ptr, dst, line)],
-                           self.cfg.noc.multicast, "l2")
+        f_l2 = traffic.l2_to_l1(geom, p_grp, p_base, p_lines, ptr, dst, line)   # routed in _step
         rec = self._rec
         if rec is not None:     # the event mode's plan: who waits for which lines
             for i in range(uniq.size):
@@ -229,8 +233,6 @@ class StepSyncModel:
             self._rec = {"tiles": tiles, "compute": compute, "pairs": [], "blocks": [],
                          "writes": None}
             self.plan.append(self._rec)
-        total = LinkLoads.zeros(geom)
-        hops_l2 = hops_llc = 0
         l2_flows, llc_flows = [], []
         ra, rb = self._roles
         for role, keys, nbytes, nb in ((getattr(op, "a_role", ra), a_keys, op.a_bytes, n_blocks_a),
@@ -241,8 +243,47 @@ class StepSyncModel:
             fetched[role] = fetched.get(role, 0) + from_llc
             l2_flows.append(f_l2)
             llc_flows.append(f_llc)
+        w_flow = None
+        if w_tiles is not None and w_tiles.size:
+            lines = lines_of(w_bytes, self.line)
+            (first, _), = self._pieces(op_id, w_role, w_keys, w_bytes, n_out_blocks)
+            _add(c, "hbm_write_lines", self.state.caches.llc_write(first, lines))
+            if self._rec is not None:
+                self._rec["writes"] = (w_tiles, first, lines)
+            w_flow = traffic.writes_to_llc(geom, w_tiles, first, np.full(w_tiles.size, lines),
+                                           self.line, self.write_samples, self.rng)
+            _add(c, "llc_accesses", w_tiles.size * lines)
+            _add(c, "l1_accesses", w_tiles.size * lines)   # the block read out of L1
+        if self._rec is None and self._route_pool is not None:
+            # routed on the routing thread; _settle adds its counters in step order (the keys
+            # are made here, where the serial order makes them)
+            for k in ("byte_hops", "max_link_bytes", "peak_link_bytes"):
+                c.setdefault(k, 0.0 if k == "peak_link_bytes" else 0)
+            _add(c, "steps", 1)
+            fut = self._route_pool.submit(self._mesh_of, l2_flows, llc_flows, w_flow)
+            self._pending.append((fut, c))
+            return fut
+        mesh, byte_hops, max_link = self._mesh_of(l2_flows, llc_flows, w_flow)
+        if self._rec is not None:
+            self._rec["hbm"] = self.state.caches.take_hbm()
+            self._rec["estimate"] = mesh
+            self._rec = None
+        _add(c, "byte_hops", byte_hops)
+        _add(c, "max_link_bytes", max_link)
+        c["peak_link_bytes"] = max(c.get("peak_link_bytes", 0.0), max_link)
+        _add(c, "steps", 1)
+        return mesh
+
+    def _mesh_of(self, l2_flows: list, llc_flows: list, w_flow) -> tuple[float, float, float]:
+        """Route a step's flows (L2 -> L1 per operand, LLC -> L2, writes to the LLC) and sum
+        their link loads: (fetch cycles, byte-hops, most-loaded link bytes)."""
+        cfg = self.cfg
+        mc = cfg.noc.multicast
+        total = LinkLoads.zeros(self.geom)
+        hops_l2 = hops_llc = 0
         any_l2 = False
-        for ld in l2_flows:            # already routed in _fetch
+        for f in l2_flows:
+            ld = self._route([f], mc, "l2")
             if ld is not None:
                 total += ld
                 hops_l2 = max(hops_l2, ld.max_hops)
@@ -252,32 +293,30 @@ class StepSyncModel:
         if any_llc:
             total += ld
             hops_llc = ld.max_hops
-        if w_tiles is not None and w_tiles.size:
-            lines = lines_of(w_bytes, self.line)
-            (first, _), = self._pieces(op_id, w_role, w_keys, w_bytes, n_out_blocks)
-            _add(c, "hbm_write_lines", self.state.caches.llc_write(first, lines))
-            if self._rec is not None:
-                self._rec["writes"] = (w_tiles, first, lines)
-            f = traffic.writes_to_llc(geom, w_tiles, first, np.full(w_tiles.size, lines),
-                                      self.line, self.write_samples, self.rng)
-            ld = self._route([f], False, "write")
+        if w_flow is not None:
+            ld = self._route([w_flow], False, "write")
             if ld is not None:
                 total += ld
-            _add(c, "llc_accesses", w_tiles.size * lines)
-            _add(c, "l1_accesses", w_tiles.size * lines)   # the block read out of L1
         h = cfg.noc.hop_latency
         latency = (hops_llc * h + cfg.llc.latency if any_llc else 0) + \
             (hops_l2 * h + cfg.l2.latency if any_l2 else 0)
-        mesh = self._mesh_cycles(total, latency)
-        if self._rec is not None:
-            self._rec["hbm"] = self.state.caches.take_hbm()
-            self._rec["estimate"] = mesh
-            self._rec = None
-        _add(c, "byte_hops", total.byte_hops())
-        _add(c, "max_link_bytes", total.max_link())
-        c["peak_link_bytes"] = max(c.get("peak_link_bytes", 0.0), total.max_link())
-        _add(c, "steps", 1)
-        return mesh
+        return self._mesh_cycles(total, latency), total.byte_hops(), total.max_link()
+
+    def _settle(self, fetch: list) -> list:
+        """Wait for the steps routed on the routing thread; their counters, in step order."""
+        out = []
+        pend = iter(self._pending)
+        for f in fetch:
+            if isinstance(f, Future):
+                fut, c = next(pend)
+                mesh, byte_hops, max_link = fut.result()
+                _add(c, "byte_hops", byte_hops)
+                _add(c, "max_link_bytes", max_link)
+                c["peak_link_bytes"] = max(c["peak_link_bytes"], max_link)
+                f = mesh
+            out.append(f)
+        self._pending = []
+        return out
 
     def _mesh_cycles(self, total: LinkLoads, latency: float) -> float:
         """The step's fetch time: the most-loaded link's bytes at link speed, plus latency."""
@@ -290,6 +329,7 @@ class StepSyncModel:
         c: dict = {}
         fetched: dict = {}
         fetch, comp = [], []
+        self._pending: list = []
         item = item_cycles(shape, op.vector_ops, op.l1_line_reads)
         # a later repetition reads new activations (an LSTM's h_t is not h_t-1): operands that
         # are not weights get fresh block keys, so only weights can hit in the caches
@@ -351,6 +391,7 @@ class StepSyncModel:
                 _add(c, "vector_ops", red_tiles.size * red_item)
                 fetch.append(f)
                 comp.append(red_item)
+        fetch = self._settle(fetch)
         onchip = (fetch[0] if fetch else 0.0) + sum(
             max(comp[s], fetch[s + 1] if s + 1 < len(fetch) else 0.0) for s in range(len(comp)))
         res = OpTiming(onchip_cycles=onchip, compute_cycles=float(sum(comp)),
