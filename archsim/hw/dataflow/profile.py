@@ -59,6 +59,8 @@ def bsp_profile(program, cfg, *, l2_start="cold", seed=0, monitors=(), repeat=1)
     m = build(cfg, program, model=model, seed=seed, repeat=repeat)
     for fn in monitors or ():
         fn(m.signals, cfg.clocks.boost)
+        if hasattr(fn, "attach"):     # a monitor that reads components directly
+            fn.attach(m)
     m.start()
     m.run()
     res = finish(m, l2_start)
