@@ -11,13 +11,14 @@ SM cycles of one work unit on one SM (the kernel model's own per-unit pipe and l
 cycles, `KernelModel.coeffs` / `pipe_cycles`, with the SM's resident CTAs sharing it), times
 the units, at the kernel's clock. Nothing in it depends on the machine's SM count: no wave
 quantisation (a pipeline stage's CTAs take tiles one after another; a BSP wave's idle SMs
-are not the stage's work), no DRAM-rate share per SM (the executor books the stage's DRAM
+are not the stage's work), no per-CTA launch cost (stage CTAs are persistent), no DRAM-rate share per SM (the executor books the stage's DRAM
 on the HBM channels itself), and a tensor GEMM is priced as the tile the GEMM planner picks
 for one SM (`vendor.plan_gemm` on a one-SM machine: the plan with the fewest SM-cycles,
 never split-K), not the variant it picks to fill this machine's SMs (at 216 SMs the planner
 picks 64x64 tiles for DLRM's small GEMMs to fill the grid; priced from those, the same
 pipeline got slower with more SMs). So a plan priced on N SMs costs the same on 2N.
-The ILP's t_i and u_i keep the paper's form: u_i = tile-priced SM time / (t_i x #SMs).
+Ops fused into a stage as its epilogue pay their function's SIMT instructions only
+(`_epilogue_seconds`). The ILP's t_i and u_i keep the paper's form: u_i = tile-priced SM time / (t_i x #SMs).
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from archsim.hw.gpu.machine import build, finish
 from archsim.hw.gpu.kernels import kernel_model
 from archsim.hw.gpu.model import _Chunk, _KernelRun, make_model
 from archsim.lower.dataflow.balance import StageDemand, balance, throughput
-from archsim.lower.vendor import occupancy, plan_gemm
+from archsim.lower.vendor import (ELEMENTWISE_BASE_OPS, elementwise_ops, occupancy,
+                                 plan_gemm)
 
 
 @dataclass
@@ -130,6 +132,21 @@ def _one_sm_gemm(one, k):
     ch = _Chunk(plan.tiles, 1.0, ksteps, req=req, last_step=True)
     occ = max(1, occupancy(kk.block, kk.regs_per_thread, kk.smem, one.cfg))
     return kk, _KernelRun(kk, occ, min(plan.tiles, occ), math.ceil(plan.tiles / occ), [ch])
+
+
+def _epilogue_seconds(op, p: OpProfile) -> float:
+    """SM-seconds of an op fused into its producer's stage as an epilogue (select.py rule 5:
+    an elementwise op on the producer's output tile). It works on the tile in the producer's
+    registers: its BSP kernel's loads and stores of the intermediate are gone (the queue
+    payload and memory tensors are the step's own bookings), and so are the per-element
+    instructions of the standalone kernel around its function (vectorized load and store,
+    index math, conversions: `vendor.ELEMENTWISE_BASE_OPS` of `elementwise_ops(fn)`; the
+    producer's own epilogue converts and stores the tile). What is left is the function's
+    own instructions per element on the SIMT pipe."""
+    if op.kind == "elementwise" and op.attrs.get("fn", "add") != "slice_copy":
+        tot = elementwise_ops(op.attrs.get("fn", "add"))
+        return p.pipe_seconds * (tot - ELEMENTWISE_BASE_OPS) / tot
+    return p.pipe_seconds
 
 
 def tile_seconds(one, k, run, f) -> tuple[float, float, tuple[int, int, int]]:
@@ -284,14 +301,10 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             ps = [red]
             sm_s = red.tile_seconds
         else:
-            ps = [prof.get(o) for o in s.ops]
-            ps = [x for x in ps if x is not None]
-            # the stage's first op is its kernel; the ops after it are its fused epilogue
-            # (select.py rule 5: elementwise ops on the producer's output tile): they work
-            # on the tile in registers, so their pipe issue counts and their BSP kernels'
-            # loads and stores of the intermediate do not (the queue payload and memory
-            # tensors are the step's own bookings)
-            sm_s = sum(x.tile_seconds if j == 0 else x.pipe_seconds for j, x in enumerate(ps))
+            real = [o for o in s.ops if o in prof]
+            ps = [prof[o] for o in real]
+            sm_s = sum(prof[o].tile_seconds if j == 0 else _epilogue_seconds(graph.op(o), prof[o])
+                       for j, o in enumerate(real))
         # t_i: the ops' BSP time (at least the tile-priced work spread over every SM, so
         # that u_i <= 1 and t_i u_i #SMs is the stage's SM-seconds, whatever #SMs is)
         t_bsp = max(sum(x.time_s for x in ps), sm_s / N)
