@@ -10,7 +10,8 @@ stage's CTA and a TENSOR stage's CTA pair on an SM), then runs tile by tile:
     (in order) the entries tile m needs (rd_acquire) and every output queue has room for the
     entries it will write (wr_acquire); its step books
       - its SM's pipe (tensor or simt) for the tile's compute (StageCost.compute_s: the
-        calibrated per-kernel model's SM time of the stage's BSP kernels, per tile and CTA),
+        calibrated kernel models' per-unit SM time of the stage's work, per tile and CTA:
+        profile.tile_seconds),
       - the payload read and written through the crossbar and the L2 slices (the same links BSP
         chunks reserve, so queues contend with everything else), the part of it that spilled
         out of the L2 region and the stage's own DRAM reads/writes on the HBM channels,
