@@ -420,7 +420,9 @@ class DataflowMachine(GpuMachine):
         # level per doubling of its fan-in), one release per entry completed after it is
         # written; queues are served side by side, entries of one queue one after another. A
         # step that takes no new entry (it works on one it holds) and completes none has none
-        sync_in = self.sync_t * n_in * (math.ceil(math.log2(fan)) if fan > 1 else 1)
+        # (the tree's levels are passed once per step, its entries one after another: k
+        # entries through a tree of fan-in k take k + log2 k handoffs, not k log2 k)
+        sync_in = self.sync_t * (n_in + (math.ceil(math.log2(fan)) if fan > 1 else 0))
         sync_out = self.sync_t * n_out
         t0 = now + sync_in
         qbytes = qin + qout
