@@ -4,8 +4,9 @@
 
 Times `run_dataflow` alone -- the pass, the BSP profiling run it needs and the executor -- on the
 same graphs as kitsune_speedup.py, with no utilisation monitor attached (kitsune_speedup.py watches
-every SM and HBM channel for its both-low buckets, which costs more than the simulation itself on
-the large training graphs). Prints wall and CPU seconds and the load average.
+every SM's pipe signals and accounts the HBM channels' busy time for its both-low buckets, which
+costs about as much as the simulation itself on the large training graphs). Prints wall and CPU
+seconds and the load average.
 """
 from __future__ import annotations
 

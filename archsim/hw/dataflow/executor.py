@@ -10,7 +10,8 @@ stage's CTA and a TENSOR stage's CTA pair on an SM), then runs tile by tile:
     (in order) the entries tile m needs (rd_acquire) and every output queue has room for the
     entries it will write (wr_acquire); its step books
       - its SM's pipe (tensor or simt) for the tile's compute (StageCost.compute_s: the
-        calibrated per-kernel model's SM time of the stage's BSP kernels, per tile and CTA),
+        calibrated kernel models' per-unit SM time of the stage's work, per tile and CTA:
+        profile.tile_seconds),
       - the payload read and written through the crossbar and the L2 slices (the same links BSP
         chunks reserve, so queues contend with everything else), the part of it that spilled
         out of the L2 region and the stage's own DRAM reads/writes on the HBM channels,
@@ -419,7 +420,9 @@ class DataflowMachine(GpuMachine):
         # level per doubling of its fan-in), one release per entry completed after it is
         # written; queues are served side by side, entries of one queue one after another. A
         # step that takes no new entry (it works on one it holds) and completes none has none
-        sync_in = self.sync_t * n_in * (math.ceil(math.log2(fan)) if fan > 1 else 1)
+        # (the tree's levels are passed once per step, its entries one after another: k
+        # entries through a tree of fan-in k take k + log2 k handoffs, not k log2 k)
+        sync_in = self.sync_t * (n_in + (math.ceil(math.log2(fan)) if fan > 1 else 0))
         sync_out = self.sync_t * n_out
         t0 = now + sync_in
         qbytes = qin + qout

@@ -3,13 +3,26 @@
 The dataflow machine prices a stage's compute with the calibrated per-kernel model of the GPU
 (archsim.hw.gpu.model), as the paper's ILP is fed by BSP per-kernel times and pipe
 utilisations: the Program is first run kernel by kernel (mode bsp, the baseline), and for each
-kernel we keep its time, its busiest SM's time on its pipes and load path (the model's
-per-chunk SM cycles at the kernel's clock, `_clock_terms`), the SMs it spread over, its DRAM
-and L2 bytes and its work. A stage's compute per tile on one CTA is its kernels' SM-seconds
-(busiest-SM time x SMs used) over its tiles; its utilisation u_i is SM time / kernel time.
+kernel we keep its time, its DRAM and L2 bytes and its work, and what its work costs on
+the SMs when priced tile by tile (`tile_seconds`).
+
+A stage's compute per tile on one CTA is its ops' tile-priced SM-seconds over its tiles: the
+SM cycles of one work unit on one SM (the kernel model's own per-unit pipe and load-path
+cycles, `KernelModel.coeffs` / `pipe_cycles`, with the SM's resident CTAs sharing it), times
+the units, at the kernel's clock. Nothing in it depends on the machine's SM count: no wave
+quantisation (a pipeline stage's CTAs take tiles one after another; a BSP wave's idle SMs
+are not the stage's work), no per-CTA launch cost (stage CTAs are persistent), no DRAM-rate share per SM (the executor books the stage's DRAM
+on the HBM channels itself), and a tensor GEMM is priced as the tile the GEMM planner picks
+for one SM (`vendor.plan_gemm` on a one-SM machine: the plan with the fewest SM-cycles,
+never split-K), not the variant it picks to fill this machine's SMs (at 216 SMs the planner
+picks 64x64 tiles for DLRM's small GEMMs to fill the grid; priced from those, the same
+pipeline got slower with more SMs). So a plan priced on N SMs costs the same on 2N.
+Ops fused into a stage as its epilogue pay their function's SIMT instructions only
+(`_epilogue_seconds`). The ILP's t_i and u_i keep the paper's form: u_i = tile-priced SM time / (t_i x #SMs).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,15 +31,18 @@ from archsim.hw.dataflow.arbiter import kernel_kind
 from archsim.hw.dataflow.executor import (PipelineCost, QueueCost, StageCost, _topo,
                                          queue_spill, ring_layout)
 from archsim.hw.gpu.machine import build, finish
-from archsim.hw.gpu.model import _clock_terms, make_model
+from archsim.hw.gpu.kernels import kernel_model
+from archsim.hw.gpu.model import _Chunk, _KernelRun, make_model
 from archsim.lower.dataflow.balance import StageDemand, balance, throughput
+from archsim.lower.vendor import (ELEMENTWISE_BASE_OPS, elementwise_ops, occupancy,
+                                 plan_gemm)
 
 
 @dataclass
 class OpProfile:
     time_s: float = 0.0
-    sm_seconds: float = 0.0          # busiest-SM time x SMs used, summed over kernels
-    sm_time_s: float = 0.0           # busiest-SM time, summed over kernels
+    tile_seconds: float = 0.0        # SM-seconds of its work priced unit by unit (module doc)
+    pipe_seconds: float = 0.0        # the same, its pipe issue only (as a fused epilogue)
     dram_bytes: float = 0.0
     l2_bytes: float = 0.0
     tensor_flops: int = 0
@@ -45,31 +61,112 @@ def bsp_profile(program, cfg, *, l2_start="cold", seed=0, monitors=(), repeat=1)
     m = build(cfg, program, model=model, seed=seed, repeat=repeat)
     for fn in monitors or ():
         fn(m.signals, cfg.clocks.boost)
+        if hasattr(fn, "attach"):     # a monitor that reads components directly
+            fn.attach(m)
     m.start()
     m.run()
     res = finish(m, l2_start)
     prof: dict[str, OpProfile] = {}
     longest: dict[str, float] = {}
-    for r in m.gs.state["records"]:
+    one = _OneSm(model)
+    recs = m.gs.state["records"]
+    # split-K workspaces: a GEMM priced as its one-SM tile has no split, so no reduce kernel
+    ws = {r["kernel"].tile.c for r in recs if _replannable(r["kernel"]) and r["kernel"].tile.split > 1}
+    for r in recs:
         k, run, f = r["kernel"], r["run"], r["clock"]
         name = program.ops[r["oi"]].op
         p = prof.setdefault(name, OpProfile())
-        cyc, const, floor, add = _clock_terms(model, run)
-        sm_t = float(np.sum(cyc)) / f
-        used = min(cfg.sm.count, max(1, k.units))
         p.time_s += r["time"]
-        p.sm_time_s += sm_t
-        p.sm_seconds += sm_t * used
         p.dram_bytes += r["miss"] + r["wb"]
         p.l2_bytes += r["req"]
         p.tensor_flops += k.tensor_flops
         p.simt_ops += k.simt_ops
+        if k.model == "stream" and any(a.buffer in ws for a in k.accesses):
+            continue
+        sec, pipe, res_k = tile_seconds(one, k, run, f)
+        p.tile_seconds += sec
+        p.pipe_seconds += pipe
         if r["time"] > longest.get(name, -1.0):
             longest[name] = r["time"]
-            p.block, p.regs, p.smem = k.block, k.regs_per_thread, k.smem
+            p.block, p.regs, p.smem = res_k
         if kernel_kind(k) == "tensor":
             p.kind = "tensor"
     return res, prof
+
+
+class _OneSm:
+    """The GPU model as the kernel models see it, on a machine of one SM: per-unit costs that
+    a kernel model works out from the busiest SM's share (a streaming kernel's share of the
+    DRAM reads) then come out for one SM doing every unit, i.e. without the grid."""
+
+    def __init__(self, model):
+        self._model = model
+        cfg = model.cfg
+        self.cfg = replace(cfg, sm=replace(cfg.sm, count=1))
+
+    def channel_share(self, dram_bytes: float) -> float:
+        return self._model.channel_share(dram_bytes)
+
+
+def _replannable(k) -> bool:
+    """A tensor-pipe GEMM op's main kernel (not an implicit-GEMM convolution, whose planner
+    is cuDNN's)."""
+    t = k.tile
+    return (k.model == "gemm" and k.op_kind == "gemm" and k.pipe == "tensor"
+            and t is not None and not t.single_warpgroup and not t.step_extra)
+
+
+def _one_sm_gemm(one, k):
+    """The kernel and its one chunk for GEMM k re-planned for one SM (the stage's tile)."""
+    t = k.tile
+    plan = plan_gemm(t.M, t.N, t.K, t.batch, k.dtype, one.cfg)
+    ksteps = math.ceil(t.K / plan.k_step)
+    tile = replace(t, tm=plan.tile_m, tn=plan.tile_n, tk=plan.k_step, stages=plan.stages,
+                   split=1, c_esize=t.esize, persistent=False)
+    kk = replace(k, tile=tile, units=plan.tiles, steps=ksteps, block=plan.threads,
+                 regs_per_thread=plan.regs, smem=plan.smem, grid=(plan.tiles, 1, 1))
+    mt, nt = math.ceil(t.M / plan.tile_m), math.ceil(t.N / plan.tile_n)
+    # bytes one tile loads per K-step (A and B panels) and stores at the end (C), as the
+    # L2 replay counts them (Cache.gemm_chunk), over every tile
+    req = t.batch * t.esize * (t.M * t.K * nt + t.K * t.N * mt) + t.batch * t.M * t.N * t.esize
+    ch = _Chunk(plan.tiles, 1.0, ksteps, req=req, last_step=True)
+    occ = max(1, occupancy(kk.block, kk.regs_per_thread, kk.smem, one.cfg))
+    return kk, _KernelRun(kk, occ, min(plan.tiles, occ), math.ceil(plan.tiles / occ), [ch])
+
+
+def _epilogue_seconds(op, p: OpProfile) -> float:
+    """SM-seconds of an op fused into its producer's stage as an epilogue (select.py rule 5:
+    an elementwise op on the producer's output tile). It works on the tile in the producer's
+    registers: its BSP kernel's loads and stores of the intermediate are gone (the queue
+    payload and memory tensors are the step's own bookings), and so are the per-element
+    instructions of the standalone kernel around its function (vectorized load and store,
+    index math, conversions: `vendor.ELEMENTWISE_BASE_OPS` of `elementwise_ops(fn)`; the
+    producer's own epilogue converts and stores the tile). What is left is the function's
+    own instructions per element on the SIMT pipe."""
+    if op.kind == "elementwise" and op.attrs.get("fn", "add") != "slice_copy":
+        tot = elementwise_ops(op.attrs.get("fn", "add"))
+        return p.pipe_seconds * (tot - ELEMENTWISE_BASE_OPS) / tot
+    return p.pipe_seconds
+
+
+def tile_seconds(one, k, run, f) -> tuple[float, float, tuple[int, int, int]]:
+    """(SM-seconds of kernel k's work priced unit by unit on one SM at clock f, the same for
+    its pipe issue alone, the CTA's (threads, registers per thread, shared memory) that work
+    runs in). See the module doc."""
+    km = kernel_model(k)
+    if not km.uses_sms:
+        return 0.0, 0.0, (k.block, k.regs_per_thread, k.smem)
+    if _replannable(k):
+        k, run = _one_sm_gemm(one, k)
+    sm = one.cfg.sm
+    n = max(1, run.occ)          # the units one SM holds at once share its pipes
+    cyc = pipe = 0.0
+    for ch in run.chunks:
+        _, per, lsu, _ = km.coeffs(one, run, ch)
+        pc = km.pipe_cycles(sm, run, ch, n, per) / n
+        cyc += max(pc, lsu) * ch.units
+        pipe += pc * ch.units
+    return cyc / f, pipe / f, (k.block, k.regs_per_thread, k.smem)
 
 
 def _tensor_list(graph, ops, names, outputs=False) -> list:
@@ -199,18 +296,20 @@ def _segment_cost(graph, p, seg, seg_of, k, name, prof, cfg, params):
             # it; this one sums partial tiles at the SM's load-path rate
             f = cfg.clocks.boost
             red = OpProfile(kind="simt")
-            red.sm_seconds = (q_in_run[si] + cut_rd[si]) / (cfg.sm.lsu_bytes_per_cycle * f)
-            red.sm_time_s = red.sm_seconds / N
-            red.time_s = red.sm_time_s
+            red.tile_seconds = (q_in_run[si] + cut_rd[si]) / (cfg.sm.lsu_bytes_per_cycle * f)
+            red.time_s = red.tile_seconds / N
             ps = [red]
+            sm_s = red.tile_seconds
         else:
-            ps = [prof.get(o) for o in s.ops]
-            ps = [x for x in ps if x is not None]
-        t_bsp = sum(x.time_s for x in ps)
-        sm_s = sum(x.sm_seconds for x in ps)
-        sm_t = sum(x.sm_time_s for x in ps)
-        u = min(1.0, sm_t / t_bsp) if t_bsp > 0 else 1.0
-        main = max(ps, key=lambda x: x.time_s) if ps else OpProfile()
+            real = [o for o in s.ops if o in prof]
+            ps = [prof[o] for o in real]
+            sm_s = sum(prof[o].tile_seconds if j == 0 else _epilogue_seconds(graph.op(o), prof[o])
+                       for j, o in enumerate(real))
+        # t_i: the ops' BSP time (at least the tile-priced work spread over every SM, so
+        # that u_i <= 1 and t_i u_i #SMs is the stage's SM-seconds, whatever #SMs is)
+        t_bsp = max(sum(x.time_s for x in ps), sm_s / N)
+        u = sm_s / (t_bsp * N) if t_bsp > 0 else 1.0
+        main = ps[0] if ps else OpProfile()         # the stage kernel: its first op's
         # one CTA's queue work over the run: every entry in and out at the CTA's entry
         # bandwidth, one handoff per entry (the executor's step costs, summed)
         qb = q_in_run[si] + q_out_run[si]

@@ -78,6 +78,8 @@ def run_dataflow(graph, cfg, exec_mode="dataflow", *, l2_start="cold", repeat=1,
                        arbiter="kitsune", progress=progress, seed=seed, repeat=repeat)
     for fn in monitors or ():
         fn(m.signals, cfg.clocks.boost)
+        if hasattr(fn, "attach"):     # a monitor that reads components directly
+            fn.attach(m)
     m.start()
     m.run()
     res = finish(m, l2_start)

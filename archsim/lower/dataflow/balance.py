@@ -10,7 +10,10 @@
 with t_i = the stage's BSP throughput (its tiles over its BSP kernels' time on the whole GPU),
 r_i(a_i) = a_i / #SMs (the share of the GPU its CTAs hold, one CTA per SM and pipe type) and
 s_i = 1 / u_i, u_i its BSP kernels' highest pipe utilisation (a stage that kept its pipe busy
-only u_i of the time on its own runs 1/u_i faster once queues feed it). T is in pipeline runs
+only u_i of the time on its own runs 1/u_i faster once queues feed it; the caller,
+archsim.hw.dataflow.profile, takes u_i = the stage's work priced tile by tile on one SM over
+t_i x #SMs, so t_i u_i #SMs, one CTA's time for the stage's run, does not depend on the SM
+count). T is in pipeline runs
 per second (every stage processes all its tiles once per run), so stages with different tile
 counts compare. Solved by HiGHS through scipy.optimize.milp; among the allocations reaching
 the best T, a second solve takes the one with the fewest CTAs.

@@ -178,3 +178,19 @@ def test_checkpoint_mid_pipeline_resumes_to_the_same_report(cfg):
     b.watch()
     b.run()
     assert b.reports == whole.reports and b.now == whole.now
+
+
+def test_a_reduction_tree_adds_its_levels_once_per_step(cfg):
+    """A reduce stage taking k partial entries per step through a many-1 queue pays one
+    handoff per entry plus one per tree level (k + log2 k), not log2 k per entry: with
+    compute and payload negligible, 1024 steps of k = 4 entries on one CTA take
+    1024 x 6 handoffs (k log2 k would be 1024 x 8)."""
+    from archsim.engine import TICKS_PER_SECOND
+    st_ = (StageCost("p", "simt", 4096, 64, 1e-9), StageCost("r", "simt", 1, 1, 1e-9))
+    qs = (QueueCost("t", 0, (1,), 64, 4096, topology="many-1"),)
+    m = run(cfg, PipelineCost("tree", st_, qs), log=False)
+    r = m.runs[0]
+    assert r.steps[1] == 1024
+    sync = H200_FIT.sync_s(cfg)
+    t = m.reports[0]["time_s"]
+    assert 1024 * 6 * sync <= t < 1024 * 7 * sync
