@@ -370,6 +370,7 @@ class StepSyncModel:
         res = OpTiming(onchip_cycles=onchip, compute_cycles=float(sum(comp)),
                        fetch_cycles=float(sum(fetch)), steps=len(comp), counters=c)
         res.counters["fetched"] = fetched
+        res.counters["first_fetch_cycles"] = fetch[0] if fetch else 0.0
         return res
 
     def run_op(self, op: MeshOp, op_id: int) -> OpTiming:
