@@ -259,6 +259,7 @@ class MachineShape:
     operand_budget: int
     link_bytes_per_cycle: int
     step_latency: int = 0         # cycles a step's fetch takes on an idle mesh (corner to corner)
+    patches_in_place: bool = True  # lowering.conv_patches == "in_place"
 
     @classmethod
     def from_config(cls, cfg) -> "MachineShape":
@@ -267,7 +268,8 @@ class MachineShape:
                    cfg.l1.read_ports, cfg.line, int(cfg.l1.size * cfg.lowering.operand_fraction),
                    cfg.noc.link_bytes_per_cycle,
                    (cfg.tiles.rows + cfg.tiles.cols) * cfg.noc.hop_latency + cfg.l2.latency
-                   + cfg.llc.latency)
+                   + cfg.llc.latency,
+                   getattr(cfg.lowering, "conv_patches", "in_place") == "in_place")
 
     def lanes(self, dtype: str) -> int:
         return max(1, self.vector_bytes // dtype_bytes(dtype))
@@ -401,6 +403,8 @@ def lower_op(op: Op, shape: MachineShape) -> MeshOp:
             lambda mb, kb: _patch_bytes(mb, max(1, kb // d["window"]), d["Q"], d["stride"],
                                         d["R"], d["S"], d["depth"], isz),
             lambda kb, nb: kb * nb * isz, k_quantum=d["window"])
+        if not shape.patches_in_place:
+            return mop
         a = op.attrs
         plane = d["N"] * a.get("D", 1) * a["H"] * a["W"] * max(1, mop.kb // d["window"]) * isz
         return replace(mop, a_conv=(plane,))

@@ -180,3 +180,15 @@ def test_conv_patches_sit_at_their_input_position_so_halos_share_lines(spec):
     if op.i_blocks > 2:
         assert op.a_offsets(np.array([2 * op.k_blocks]))[0] == 2 * plane // op.i_blocks
     assert op.a_bytes * op.i_blocks >= plane      # the strips' patches cover their plane
+
+
+def test_disjoint_patches_and_no_fusion_give_back_the_earlier_lowering():
+    cfg = load_config(HW, overrides=["lowering.conv_patches=disjoint",
+                                     "lowering.fuse_elementwise=false"])
+    g = _block(bn=True)
+    prog = lower_mesh(g, cfg)
+    assert all(op.a_conv is None and not op.epilogue for op in prog.ops)
+    # every op of the graph but views runs, in graph order
+    assert [op.name for op in prog.ops] == [o.name for o in g.topo_ops() if o.kind != "view"]
+    op = prog.ops[0]
+    assert (op.a_offsets(np.arange(3)) == np.arange(3) * op.a_bytes).all()
