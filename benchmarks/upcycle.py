@@ -84,6 +84,7 @@ def geomean(xs):
 def print_tables(rows: list, ref: dict, with_model: bool) -> None:
     """The comparison tables and geomeans from finished rows (run_case's dicts)."""
     a100_w = ref["a100"]["power_w"]
+    suspect = ref.get("suspect", {})     # references flagged in mlperf-a100.json, with a reason
     print("| app | case | archsim samples/s | A100 MLPerf samples/s | speedup | power W | "
           "power / A100 250 W | energy/sample mJ | A100 energy/sample mJ (250 W) | bound (share "
           "of time) | sim wall s | sim CPU s |")
@@ -93,7 +94,8 @@ def print_tables(rows: list, ref: dict, with_model: bool) -> None:
         r["a100_samples_per_s"] = base
         r["speedup"] = r["samples_per_s"] / base
         bound = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["bound"].items(), key=lambda kv: -kv[1]))
-        print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | {base:,} | "
+        flag = " (suspect)" if f"{r['app']}.{r['case']}" in suspect else ""
+        print(f"| {r['app']} | {r['case']} | {r['samples_per_s']:,.1f} | {base:,}{flag} | "
               f"{r['speedup']:.2f}x | {r['power_w']:.0f} | {r['power_w'] / a100_w:.2f} | "
               f"{r['energy_per_sample_j'] * 1e3:.2f} | {a100_w / base * 1e3:.2f} | {bound} | "
               f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} |")
@@ -133,6 +135,10 @@ def print_tables(rows: list, ref: dict, with_model: bool) -> None:
     sets += [(f"{kind} without 3D-UNet", [r for r in rows if r["case"].startswith(kind)
                                            and r["app"] != "unet3d"]) for kind in ("infer", "train")]
     sets += [("all", list(rows)), ("all without 3D-UNet", [r for r in rows if r["app"] != "unet3d"])]
+    if any(f"{r['app']}.{r['case']}" in suspect for r in rows):
+        sets += [(f"{kind} without 3D-UNet and suspect references",
+                  [r for r in rows if r["case"].startswith(kind) and r["app"] != "unet3d"
+                   and f"{r['app']}.{r['case']}" not in suspect]) for kind in ("infer", "train")]
     for label, sel in sets:
         if not sel:
             continue
@@ -142,6 +148,8 @@ def print_tables(rows: list, ref: dict, with_model: bool) -> None:
         e_ratio = geomean([a100_w / r["a100_samples_per_s"] / r["energy_per_sample_j"] for r in sel])
         print(f"| {label} | {len(sel)} | {geomean([r['speedup'] for r in sel]):.2f}x | {vs_model} | "
               f"{pw:.0f} ({pw / a100_w:.2f}) | {e_ratio:.1f}x |")
+    for key, why in sorted(suspect.items()):
+        print(f"suspect A100 reference {key}: {why}")
     have = {(r["app"], r["case"]) for r in rows}
     missing = [f"{app} {case}" for app in APPS for case in CASES if (app, case) not in have]
     print(f"\n{len(rows)} of {len(APPS) * len(CASES)} cases; not in these rows: "

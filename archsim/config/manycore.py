@@ -133,6 +133,18 @@ class ManycoreLoweringConfig:
                                   "its last reader has run (a cache-line invalidate the compiler "
                                   "would issue); off: the LLC writes back every dirty line it "
                                   "evicts, dead or not", default=False)
+    fuse_elementwise: bool = param("run an elementwise op that only reads a gemm's or a "
+                                   "convolution's output as that op's epilogue (no write and "
+                                   "read back of the intermediate) and fold parameter-only ops "
+                                   "(BN coefficients) away at inference, as the paper's lowering "
+                                   "assumes (its traces have no elementwise layers); off: every "
+                                   "elementwise op is a pass of its own", default=True)
+    conv_patches: str = param("where a convolution's input patch lives in its tensor: "
+                              "'in_place' (at its strip's share of its channel chunk, so "
+                              "neighbouring patches share their halo lines) or 'disjoint' (the "
+                              "patches tile the tensor as separate runs, wrapping round it: "
+                              "the model before issue 11's fourth stage)", default="in_place",
+                              choices=("in_place", "disjoint"))
 
 
 @dataclass(frozen=True, kw_only=True)

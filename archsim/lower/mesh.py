@@ -28,13 +28,38 @@ their A block, sit on neighbouring tiles and their multicast trees stay small).
 
 Blocks are costed whole: an edge block is padded, as a simple tiled kernel would run it.
 
+**Elementwise fusion** (`lowering.fuse_elementwise`, default on, as the paper's lowering: the
+authors' traces hold only the convolutions, matmuls and LSTM cells, so every elementwise layer is
+free there): an elementwise op whose main input is the output of a gemm or a forward convolution
+(or of such an op with earlier elementwise ops already fused into it), read by no other op, runs
+as that contraction's epilogue: the contraction writes the elementwise op's output instead of its
+own, the intermediate tensor is neither written nor read back, and the elementwise op's other
+inputs are read per output block when the block is finished (a residual: the block's own
+elements; a per-channel vector such as a bias or batch-norm scale and shift: the block's `nb`
+channels). Its lane operations are added to the contraction's vector instructions (spread over
+the items that compute the block). At inference (a graph without gradients) ops whose inputs are
+all parameters or constants are folded away before the run (batch-norm coefficient preparation:
+BN folding), their outputs read as parameters.
+
+**Convolution input addresses.** A convolution's A block (the input patch under a strip of
+`mb` output pixels, `kb / window` channels) is one run of the patch's bytes in a channel-blocked
+input layout (one plane of N x D x H x W pixels per chunk of `kb / window` channels, as a
+compiler for a SIMD chip lays activations out); strip i of n starts i/n of the way into its
+chunk's plane (`MeshOp.a_offsets`). So the strips of a chunk together touch its plane once, and
+neighbouring strips share the lines of their overlap (the patch minus the strip's advance: the
+filter halo), as patches do; the 2D shape of a patch (rows of the input) is not kept, only its
+size and its place in the sweep. Without this, every patch was a disjoint run of the tensor
+(wrapping round it), so an input larger than the LLC was read from HBM once per patch overlap
+(a 3x3 convolution read its input about three times). Other A blocks tile their tensor as
+disjoint runs.
+
 May import archsim.graph and archsim.config only (this is a lowering; timing lives in
 archsim.hw.manycore).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -81,6 +106,25 @@ class MeshOp:
     reads: tuple[tuple[str, int, str], ...]   # (tensor, bytes, role) read by the op, once
     writes: tuple[tuple[str, int], ...]
     approximate: bool = False     # no kind-specific tiling (a stream stand-in)
+    epilogue: tuple[tuple[str, int, bool], ...] = ()  # fused inputs: (tensor, bytes per output
+    #                               block, per-channel), read when an output block is finished
+    fused: tuple[str, ...] = ()   # names of the elementwise ops fused into this one
+    a_conv: tuple | None = None   # conv input geometry for `a_offsets` (see the module doc)
+
+    def a_offsets(self, keys: np.ndarray) -> np.ndarray:
+        """Byte offset in the A tensor of the first byte of each A block `keys`: a forward
+        convolution's patch starts at its strip's share of its channel chunk's plane (see the
+        module doc); other ops' blocks are disjoint runs."""
+        keys = np.asarray(keys, np.int64)
+        if self.a_conv is None:
+            return keys * self.a_bytes
+        plane, = self.a_conv
+        kbn = self.k_blocks
+        kk = keys % kbn
+        rest = keys // kbn
+        bi = rest % self.i_blocks
+        g = rest // self.i_blocks
+        return (g * kbn + kk) * plane + (bi * plane) // self.i_blocks
 
     @property
     def i_blocks(self) -> int:
@@ -215,6 +259,7 @@ class MachineShape:
     operand_budget: int
     link_bytes_per_cycle: int
     step_latency: int = 0         # cycles a step's fetch takes on an idle mesh (corner to corner)
+    patches_in_place: bool = True  # lowering.conv_patches == "in_place"
 
     @classmethod
     def from_config(cls, cfg) -> "MachineShape":
@@ -223,7 +268,8 @@ class MachineShape:
                    cfg.l1.read_ports, cfg.line, int(cfg.l1.size * cfg.lowering.operand_fraction),
                    cfg.noc.link_bytes_per_cycle,
                    (cfg.tiles.rows + cfg.tiles.cols) * cfg.noc.hop_latency + cfg.l2.latency
-                   + cfg.llc.latency)
+                   + cfg.llc.latency,
+                   getattr(cfg.lowering, "conv_patches", "in_place") == "in_place")
 
     def lanes(self, dtype: str) -> int:
         return max(1, self.vector_bytes // dtype_bytes(dtype))
@@ -352,11 +398,16 @@ def lower_op(op: Op, shape: MachineShape) -> MeshOp:
     if kind in ("conv2d", "conv3d"):
         d = _conv_dims(op)
         M, N, K = d["N"] * d["spatial_out"], d["K"], d["C"] * d["window"]
-        return _contraction(
+        mop = _contraction(
             common, shape, d["groups"], M, N, K, op.inputs[0].name, op.inputs[1].name, True,
             lambda mb, kb: _patch_bytes(mb, max(1, kb // d["window"]), d["Q"], d["stride"],
                                         d["R"], d["S"], d["depth"], isz),
             lambda kb, nb: kb * nb * isz, k_quantum=d["window"])
+        if not shape.patches_in_place:
+            return mop
+        a = op.attrs
+        plane = d["N"] * a.get("D", 1) * a["H"] * a["W"] * max(1, mop.kb // d["window"]) * isz
+        return replace(mop, a_conv=(plane,))
     if kind in ("conv2d_dgrad", "conv3d_dgrad"):
         # dX = dY (*) W^T: an implicit GEMM over input pixels (M = N·H·W), C outputs, K·window
         d = _conv_dims(op)
@@ -445,14 +496,112 @@ def _stream(common, op: Op, shape: MachineShape) -> MeshOp:
                   l1_line_reads=reads, approximate=approximate)
 
 
+FUSE_INTO = ("gemm", "conv2d", "conv3d")   # contractions that take an elementwise epilogue
+
+
+def _is_inference(graph: Graph) -> bool:
+    return not any(t.role in ("grad", "state") for op in graph.topo_ops() for t in op.inputs)
+
+
+def fusion_plan(graph: Graph) -> tuple[dict, set]:
+    """(groups, constants): groups maps the name of each contraction that takes an epilogue to
+    the elementwise ops fused into it, in order; constants are the tensors of ops folded away at
+    inference (every input a parameter or a constant). See the module doc."""
+    ops = graph.topo_ops()
+    consts: set = set()
+    if _is_inference(graph):
+        for op in ops:
+            if op.inputs and all(t.role == "param" or t.name in consts for t in op.inputs):
+                consts.update(t.name for t in op.outputs)
+    n_readers: dict[str, int] = {}
+    for op in ops:
+        for name in {t.name for t in op.inputs}:
+            n_readers[name] = n_readers.get(name, 0) + 1
+    head: dict[str, str] = {}      # tensor -> contraction whose (fused) output it is
+    groups: dict[str, list] = {}
+    for op in ops:
+        if op.kind in FUSE_INTO and len(op.outputs) == 1 and op.inputs:
+            head[op.outputs[0].name] = op.name
+            continue
+        if op.kind != "elementwise" or len(op.outputs) != 1:
+            continue
+        out = op.outputs[0]
+        main = next((t for t in op.inputs if t.name in head and t.numel == out.numel
+                     and n_readers.get(t.name) == 1), None)
+        if main is None:
+            continue
+        p = head[main.name]
+        prod = graph.op(p)
+        if prod.repeat != op.repeat or out.dtype != main.dtype:
+            continue
+        channels = out.shape[-1] if out.shape else 1
+        if any(t is not main and t.numel not in (out.numel, channels) for t in op.inputs):
+            continue
+        groups.setdefault(p, []).append(op.name)
+        del head[main.name]
+        head[out.name] = p
+    return groups, consts
+
+
+def _fuse(mop: MeshOp, prod: Op, elems: list, shape: MachineShape, consts: set) -> MeshOp:
+    """`mop` (the lowered contraction `prod`) with the elementwise ops `elems` as its epilogue."""
+    inside = {t.name for e in [prod] + elems for t in e.outputs}
+    last = elems[-1].outputs[0]
+    blk_elems = mop.mb * mop.nb
+    V = shape.lanes(mop.dtype)
+    epi, reads, flops, instr = [], list(mop.reads), mop.flops, 0
+    seen = {r[0] for r in reads}
+    for e in elems:
+        flops += e.flops
+        out = e.outputs[0]
+        instr += math.ceil(blk_elems / V) * max(1.0, e.flops / max(e.repeat, 1) / out.numel)
+        for t in e.inputs:
+            if t.name in inside or t.name in seen:
+                continue
+            seen.add(t.name)
+            per_channel = t.numel != out.numel
+            nbytes = (mop.nb if per_channel else blk_elems) * dtype_bytes(t.dtype)
+            role = "param" if t.name in consts else t.role
+            reads.append((t.name, t.nbytes, role))
+            epi.append((t.name, nbytes, per_channel))
+    # the epilogue runs once per output block; spread it over the block's items
+    per_item = math.ceil(instr / (mop.splitk * mop.k_steps))
+    return replace(mop, name=mop.name, flops=flops, reads=tuple(reads),
+                   writes=((last.name, last.nbytes),), out_tensor=last.name,
+                   out_bytes=blk_elems * dtype_bytes(last.dtype),
+                   vector_ops=mop.vector_ops + per_item, epilogue=tuple(epi),
+                   fused=tuple(e.name for e in elems))
+
+
 def lower_mesh(graph: Graph, cfg) -> MeshProgram:
-    """The MeshProgram of a graph on a `kind: manycore` machine (views move no data: skipped)."""
+    """The MeshProgram of a graph on a `kind: manycore` machine (views move no data: skipped;
+    elementwise epilogues fused and constants folded when `lowering.fuse_elementwise`)."""
     shape = MachineShape.from_config(cfg)
-    ops = tuple(lower_op(op, shape) for op in graph.topo_ops() if op.kind != "view")
-    return MeshProgram(graph.name, cfg.name, ops, cfg.tiles.rows, cfg.tiles.cols,
+    fuse = getattr(cfg.lowering, "fuse_elementwise", False)
+    groups, consts = fusion_plan(graph) if fuse else ({}, set())
+    member = {e: p for p, es in groups.items() for e in es}
+    last = {es[-1]: p for p, es in groups.items()}
+    ops = []
+    for op in graph.topo_ops():
+        if op.kind == "view" or (op.outputs and all(t.name in consts for t in op.outputs)):
+            continue
+        if op.name in groups:
+            continue                 # emitted where its last fused op stood (its inputs are ready)
+        if op.name in member:
+            if op.name in last:
+                p = graph.op(last[op.name])
+                ops.append(_fuse(lower_op(p, shape), p, [graph.op(e) for e in groups[p.name]],
+                                 shape, consts))
+            continue
+        mop = lower_op(op, shape)
+        if consts and any(r[0] in consts for r in mop.reads):
+            mop = replace(mop, reads=tuple((n, b, "param" if n in consts else role)
+                                           for n, b, role in mop.reads))
+        ops.append(mop)
+    return MeshProgram(graph.name, cfg.name, tuple(ops), cfg.tiles.rows, cfg.tiles.cols,
                        cfg.lowering.placement)
 
 
 __all__ = ["CONTRACTIONS", "MachineShape", "MeshOp", "MeshProgram",
-           "choose_blocks", "hilbert_order", "item_compute", "lower_mesh", "lower_op", "place",
+           "choose_blocks", "fusion_plan", "hilbert_order", "item_compute", "lower_mesh", "lower_op", "place",
            "wave_items"]

@@ -34,3 +34,19 @@ def test_geomeans_per_set_and_missing_cases(capsys):
     assert sets["all"][:2] == ["3", "2.00x"]                      # (2 * 8 * 0.5) ** (1/3)
     assert "3 of 20 cases" in out and "bert-large infer_bs1" in out
     assert "resnet50 infer_bs1," not in out.split("not in these rows:")[1]
+
+
+def test_a_suspect_reference_is_marked_and_left_out_of_its_own_geomean(capsys):
+    ref = {"a100": {"power_w": 250},
+           "throughput": {"resnet50": {"train_bs1": 10}, "bert-large": {"train_bs1": 2}},
+           "suspect": {"bert-large.train_bs1": "no source"}}
+    rows = [_row("resnet50", "train_bs1", 20, 50),      # 2x
+            _row("bert-large", "train_bs1", 64, 50)]    # 32x against the suspect reference
+    up.print_tables(rows, ref, with_model=False)
+    out = capsys.readouterr().out
+    assert "| 2 (suspect) |" in out
+    sets = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
+            for ln in out.splitlines() if ln.startswith("| train")}
+    assert sets["train without 3D-UNet"][:2] == ["2", "8.00x"]              # sqrt(2 * 32)
+    assert sets["train without 3D-UNet and suspect references"][:2] == ["1", "2.00x"]
+    assert "suspect A100 reference bert-large.train_bs1: no source" in out

@@ -183,6 +183,7 @@ class OpMachine(Machine):
         self.hbm_latency = int(round(cfg.hbm.latency * 1e12))
         self.last_hbm = 0
         self.last_write = 0
+        self.first_start = 0
         self.meta: dict[int, tuple] = {}
         # who needs what: lines per (tile, step); requests outstanding per pair and block
         self.need: dict[tuple, int] = defaultdict(int)
@@ -316,6 +317,8 @@ class OpMachine(Machine):
     def step_started(self, s: int) -> None:
         if s in self.started_steps:
             return
+        if not self.started_steps:
+            self.first_start = self.now
         self.started_steps.add(s)
         _, writes = self.plan[s].get("hbm", (None, np.zeros(0, np.int64)))
         stacks = len(self.hbm)
@@ -358,9 +361,17 @@ class EventModel(StepSyncModel):
         super().__init__(cfg, seed=seed, log_hbm=True, **kw)
         self.events = 0
         self.last_machine: OpMachine | None = None
+        self.warm_up = False
 
     def _run_once(self, op: MeshOp, op_id: int, rep: int = 0) -> OpTiming:
         self.plan = []
+        if self.warm_up:
+            # the look-ups and the plan only (no event machine): leaves the caches, and the log
+            # of HBM lines not yet taken by a step, as an event run of the op would; timing is
+            # the step model's. Lets a run start its event timing at any op of a program.
+            res = super()._run_once(op, op_id, rep)
+            self.plan = None
+            return res
         res = super()._run_once(op, op_id, rep)
         plan, self.plan = self.plan, None
         estimate = res.onchip_cycles
@@ -373,4 +384,8 @@ class EventModel(StepSyncModel):
         res.onchip_cycles = ticks / m.period
         res.counters["stepsync_onchip_cycles"] = estimate
         res.counters["event_mesh_bytes"] = m.net.link_bytes_moved
+        # what ended the op, and how long the first step waited for its operands (cycles)
+        for k, v in (("tiles", m.end_tile), ("writes", m.last_write), ("hbm", m.last_hbm),
+                     ("first_start", m.first_start)):
+            res.counters[f"event_{k}_cycles"] = v / m.period
         return res

@@ -54,37 +54,59 @@ class RouterNode(Node):
     def on_link_free(self, link: str) -> None:
         self._serve()
 
+    def _route(self, dests: tuple) -> dict:
+        """Output port -> destinations of a packet for `dests` here (`split_by_port`; a unicast
+        packet, most of them, without the general grouping)."""
+        if len(dests) == 1:
+            d = dests[0]
+            cols = self.net.geom.cols
+            x, y = self.tile % cols, self.tile // cols
+            dx, dy = d % cols, d // cols
+            p = "E" if dx > x else "W" if dx < x else "S" if dy > y else "N" if dy < y else "L"
+            return {p: dests}
+        return split_by_port(self.net.geom, self.tile, dests)
+
     def _serve(self) -> None:
         net = self.net
+        queues, outs, splits = self.q, self.out, self._split
         progress = True
         while progress:
             progress = False
+            rr = self._rr
             for i in range(5):
-                port = PORTS[(self._rr + i) % 5]
-                q = self.q[port]
+                port = PORTS[(rr + i) % 5]
+                q = queues[port]
                 if not q:
                     continue
                 link, msg = q[0]
-                split = self._split.get(msg.tag)
+                split = splits.get(msg.tag)
                 if split is None:
-                    split = split_by_port(net.geom, self.tile, net.dests[msg.tag])
-                    self._split[msg.tag] = split
+                    split = self._route(net.dests[msg.tag])
+                    splits[msg.tag] = split
                 for out in list(split):
+                    olink = outs[out]
+                    st = olink.state
+                    if st.occupancy >= olink.spec.depth:
+                        st.blocked = True            # as a refused send: on_link_free follows
+                        continue
                     part = split[out]
-                    tag = msg.tag if len(split) == 1 else net.fork(msg.tag, part)
-                    if out != "L":
-                        net.dests[tag] = part
-                    if self.out[out].send(Message(msg.kind, msg.nbytes, msg.addr, src=msg.src,
-                                                  tag=tag)):
-                        del split[out]
+                    if len(split) == 1:              # the rest of the packet goes one way
+                        fwd = msg
                         if out != "L":
-                            net.link_bytes_moved += msg.nbytes
-                            key = (self.tile, out)
-                            net.link_load[key] = net.link_load.get(key, 0) + msg.nbytes
-                    elif tag != msg.tag:
-                        net.unfork(tag)
+                            net.dests[msg.tag] = part
+                    else:
+                        tag = net.fork(msg.tag, part)
+                        if out != "L":
+                            net.dests[tag] = part
+                        fwd = Message(msg.kind, msg.nbytes, msg.addr, src=msg.src, tag=tag)
+                    olink.send(fwd)
+                    del split[out]
+                    if out != "L":
+                        net.link_bytes_moved += msg.nbytes
+                        key = (self.tile, out)
+                        net.link_load[key] = net.link_load.get(key, 0) + msg.nbytes
                 if not split:
-                    del self._split[msg.tag]
+                    del splits[msg.tag]
                     q.popleft()
                     net.machine.links[link].release()
                     progress = True

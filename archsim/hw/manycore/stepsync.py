@@ -121,6 +121,9 @@ class StepSyncModel:
                 base, span = amap.region(op.out_tensor, lines_of(total, line))
             return [(AddressMap.block_lines(base, span, keys, lines), lines)]
         sizes = {name: nb for name, nb, _ in op.reads}
+        if role.startswith("E:"):   # a fused epilogue's input (lowering: `MeshOp.epilogue`)
+            base, span = amap.region(role[2:], lines_of(sizes[role[2:]], line))
+            return [(AddressMap.block_lines(base, span, keys, lines), lines)]
         if role in ("X", "Y"):
             base, span = amap.region((op_id, role), nblocks * lines)
             return [(AddressMap.block_lines(base, span, keys, lines), lines)]
@@ -134,6 +137,9 @@ class StepSyncModel:
             return out
         name = op.a_tensor if role == "A" else op.b_tensor
         base, span = amap.region(name, lines_of(sizes.get(name, nblocks * nbytes), line))
+        if role == "A" and op.a_conv is not None:   # patches at their input position
+            first = base + np.minimum(op.a_offsets(keys) // line, max(0, span - lines))
+            return [(first, lines)]
         return [(AddressMap.block_lines(base, span, keys, lines), lines)]
 
     # -------------------------------------------------------------------- one step's fetch
@@ -241,6 +247,14 @@ class StepSyncModel:
                 continue
             f_l2, f_llc, from_llc = self._fetch(op_id, role, tiles, keys, nbytes, nb, c)
             fetched[role] = fetched.get(role, 0) + from_llc
+            l2_flows.append(f_l2)
+            llc_flows.append(f_llc)
+        epi = self._op.epilogue if w_role == "out" and w_tiles is not None else ()
+        for name, nbytes, per_channel in epi:     # fused inputs, read as a block is finished
+            jb = self._op.j_blocks
+            f_l2, f_llc, _ = self._fetch(op_id, "E:" + name, w_tiles,
+                                         w_keys % jb if per_channel else w_keys, nbytes,
+                                         jb if per_channel else n_out_blocks, c)
             l2_flows.append(f_l2)
             llc_flows.append(f_llc)
         w_flow = None
@@ -397,6 +411,7 @@ class StepSyncModel:
         res = OpTiming(onchip_cycles=onchip, compute_cycles=float(sum(comp)),
                        fetch_cycles=float(sum(fetch)), steps=len(comp), counters=c)
         res.counters["fetched"] = fetched
+        res.counters["first_fetch_cycles"] = fetch[0] if fetch else 0.0
         return res
 
     def run_op(self, op: MeshOp, op_id: int) -> OpTiming:
