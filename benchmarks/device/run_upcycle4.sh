@@ -5,8 +5,9 @@
 # Run from a copy of the repo's code with OUT set:  DEADLINE=290 bash benchmarks/device/run_upcycle4.sh
 # CASES (default: the two below) and JOBS (default 2) pick other cases, e.g.
 #   CASES="ssd-resnet34:train_bs16:14" JOBS=1 DEADLINE=420 bash benchmarks/device/run_upcycle4.sh
-# Writes OUT/env_4.txt, OUT/build_4.txt, OUT/upcycle_batch_4.json, OUT/log_4.txt and one
-# OUT/progress_APP_CASE.txt per case (fraction of ops done, after every op).
+# Writes OUT/env_4.txt, OUT/build_4.txt, OUT/upcycle_batch_4.json and OUT/log_4.txt; one
+# PROGRESS/progress_APP_CASE.txt per case (fraction of ops done, after every op; PROGRESS defaults
+# to /tmp/upcycle-progress on the device) is appended to the log at the end.
 set -u
 : "${OUT:?set OUT}"
 DEADLINE=${DEADLINE:-290}
@@ -21,8 +22,12 @@ t0=$(date +%s)
 python3 setup.py build_ext --inplace -q -j 16 > "$OUT/build_4.txt" 2>&1
 echo "build: $(( $(date +%s) - t0 )) s" >> "$OUT/env_4.txt"
 python3 -c "import archsim.hw.manycore._walk, archsim.hw.cache._cache; print('cache walks compiled')" >> "$OUT/env_4.txt" 2>&1 || { cat "$OUT/env_4.txt" "$OUT/build_4.txt"; exit 1; }
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 UPCYCLE_PROGRESS_DIR=$OUT
+# progress files stay on the device (the device returns at most 8 files from OUT); the log gets
+# their contents at the end
+PROGRESS=${PROGRESS:-/tmp/upcycle-progress}
+mkdir -p "$PROGRESS"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 UPCYCLE_PROGRESS_DIR=$PROGRESS
 # shellcheck disable=SC2086
 python3 benchmarks/device/upcycle_batch.py --out "$OUT/upcycle_batch_4.json" --deadline-s "$DEADLINE" \
   --jobs "$JOBS" --cases $CASES 2>&1 | tee "$OUT/log_4.txt"
-cat "$OUT/env_4.txt" "$OUT"/progress_*.txt
+cat "$OUT/env_4.txt" "$PROGRESS"/progress_*.txt | tee -a "$OUT/log_4.txt"
