@@ -63,30 +63,23 @@ def run_case(repo: Path, args: list[str], extra: list[str]) -> str:
     return json.dumps(normalized(report), sort_keys=True, indent=1)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--save", help="directory to write CASE.json into")
-    g.add_argument("--check", help="directory of saved CASE.json to compare against")
-    ap.add_argument("--repo", default=str(ROOT), help="checkout to run (default: this one)")
-    ap.add_argument("--only", default="", help="substring filter on case names")
-    ap.add_argument("--engine", choices=("auto", "cython", "python"), default="auto")
-    a = ap.parse_args(argv)
-    repo = Path(a.repo).resolve()
-    extra = [] if a.engine == "auto" else ["--engine", a.engine]
+def save_or_check(cases: list, repo: Path, extra: list[str], save: str | None = None,
+                  check: str | None = None, only: str = "") -> int:
+    """Run each (name, args) case in `repo`; save its normalised report under `save`, or compare
+    it with the one saved under `check`. Returns 1 if any case differs or has no saved report."""
     bad = 0
-    for name, args in CASES:
-        if a.only and a.only not in name:
+    for name, args in cases:
+        if only and only not in name:
             continue
         text = run_case(repo, args, extra)
-        if a.save:
-            os.makedirs(a.save, exist_ok=True)
-            Path(a.save, name + ".json").write_text(text)
+        if save:
+            os.makedirs(save, exist_ok=True)
+            Path(save, name + ".json").write_text(text)
             print(f"{name}: saved", flush=True)
             continue
-        ref = Path(a.check, name + ".json")
+        ref = Path(check, name + ".json")
         if not ref.exists():
-            print(f"{name}: no saved report in {a.check}")
+            print(f"{name}: no saved report in {check}")
             bad += 1
             continue
         old = json.dumps(normalized(json.loads(ref.read_text())), sort_keys=True, indent=1)
@@ -101,6 +94,20 @@ def main(argv=None) -> int:
                   f"{first + 1}: {o[first] if first < len(o) else ''!r} -> "
                   f"{n[first] if first < len(n) else ''!r}", flush=True)
     return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--save", help="directory to write CASE.json into")
+    g.add_argument("--check", help="directory of saved CASE.json to compare against")
+    ap.add_argument("--repo", default=str(ROOT), help="checkout to run (default: this one)")
+    ap.add_argument("--only", default="", help="substring filter on case names")
+    ap.add_argument("--engine", choices=("auto", "cython", "python"), default="auto")
+    a = ap.parse_args(argv)
+    repo = Path(a.repo).resolve()
+    extra = [] if a.engine == "auto" else ["--engine", a.engine]
+    return save_or_check(CASES, repo, extra, save=a.save, check=a.check, only=a.only)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,13 @@ many-core model must leave them bit-identical (issue 11, fourth stage).
     python benchmarks/upcycle_identity.py --check /tmp/ref                    # this checkout
     python benchmarks/upcycle_identity.py --check /tmp/ref --threads 4        # 4 walk lanes
 
-Same normalisation and comparison as benchmarks/report_identity.py (whose `run_case` it uses):
+Same normalisation and comparison as benchmarks/report_identity.py (whose `save_or_check` it uses):
 the report less the simulator's wall time and the machine file's path, floats as JSON text.
 `--threads N` sets ARCHSIM_MANYCORE_THREADS for the runs (archsim/hw/manycore/caches.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report_identity import normalized, run_case  # noqa: E402
+from report_identity import save_or_check  # noqa: E402
 
 CASES = [
     ("resnet50-b1-int8", ["--hw", "upcycle-2048", "-w",
@@ -46,33 +45,7 @@ def main(argv=None) -> int:
     if a.threads is not None:
         os.environ["ARCHSIM_MANYCORE_THREADS"] = str(a.threads)
     repo = Path(a.repo).resolve()
-    bad = 0
-    for name, args in CASES:
-        if a.only and a.only not in name:
-            continue
-        text = run_case(repo, args, [])
-        if a.save:
-            os.makedirs(a.save, exist_ok=True)
-            Path(a.save, name + ".json").write_text(text)
-            print(f"{name}: saved", flush=True)
-            continue
-        ref = Path(a.check, name + ".json")
-        if not ref.exists():
-            print(f"{name}: no saved report in {a.check}")
-            bad += 1
-            continue
-        old = json.dumps(normalized(json.loads(ref.read_text())), sort_keys=True, indent=1)
-        if old == text:
-            print(f"{name}: identical", flush=True)
-        else:
-            bad += 1
-            o, n = old.splitlines(), text.splitlines()
-            diff = [i for i in range(min(len(o), len(n))) if o[i] != n[i]]
-            first = diff[0] if diff else min(len(o), len(n))
-            print(f"{name}: DIFFERENT ({len(diff)} lines); first at line {first + 1}: "
-                  f"{o[first] if first < len(o) else ''!r} -> {n[first] if first < len(n) else ''!r}",
-                  flush=True)
-    return 1 if bad else 0
+    return save_or_check(CASES, repo, [], save=a.save, check=a.check, only=a.only)
 
 
 if __name__ == "__main__":
