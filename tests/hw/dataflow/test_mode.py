@@ -24,14 +24,7 @@ def mlp():
 def test_hand_built_pipeline_keeps_intermediates_on_chip():
     cfg = load_config(resolve_hw("a100-kitsune"))
     g = mlp()
-    T, tb = 128, 128 * 256 * 2
-    stages = (Stage("s0", ("fc1",), "tensor", T), Stage("s1", ("act1",), "simt", T),
-              Stage("s2", ("fc2",), "tensor", T))
-    qs = (Queue("q0", "fc1:out", 0, (1,), "1-1", tb, T),
-          Queue("q1", "act1:out", 1, (2,), "1-1", tb, T))
-    pl = Pipeline("p0", stages, qs, ("x", "fc1.weight", "fc2.weight"), ("fc2:out",))
-    plan = DataflowPlan("mlp", (pl,), (), (("pipeline", 0),))
-    df = run_dataflow(g, cfg, plan=plan, fallback=False)
+    df = run_dataflow(g, cfg, plan=_fixed_plan(), fallback=False)
     bsp = simulate(g, cfg)
     x = df.extra["dataflow"]
     assert x["bsp_time_s"] == bsp.time_s
