@@ -269,6 +269,20 @@ def whole(apps, phases, cfg, graphs: str) -> None:
                   f"{cov_k} | {100 * cut:.1f} | {100 * cut_g:.1f} | {dt:.2f} |", flush=True)
 
 
+def _app_pairs(items: list[str], flag: str, form: str) -> list[tuple[str, str]] | None:
+    """Split repeatable APP=VALUE options; None (after a message on stderr) if one is malformed
+    or names an unknown application."""
+    out = []
+    for item in items:
+        app, sep, value = item.partition("=")
+        if not sep or app not in APPS or not value.strip():
+            print(f"kitsune_table2: {flag} {item!r}: expected {form} with APP one of "
+                  f"{', '.join(sorted(APPS))}", file=sys.stderr)
+            return None
+        out.append((app, value))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--app", choices=sorted(APPS), action="append",
@@ -296,21 +310,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-sim", action="store_true",
                     help="plan accounting only: no BSP, fused or dataflow simulation")
     args = ap.parse_args(argv)
-    specs: dict[str, str] = {}
-    for item in args.spec:
-        app, sep, spec = item.partition("=")
-        if not sep or app not in APPS or not spec.strip():
-            print(f"kitsune_table2: --spec {item!r}: expected APP=WORKLOAD with APP one of "
-                  f"{', '.join(sorted(APPS))}", file=sys.stderr)
-            return 2
-        specs[app] = spec.strip()
+    spec_items = _app_pairs(args.spec, "--spec", "APP=WORKLOAD")
+    keep_items = _app_pairs(args.keep_out, "--keep-out", "APP=PATTERN[,PATTERN]")
+    if spec_items is None or keep_items is None:
+        return 2
+    specs = {app: v.strip() for app, v in spec_items}
     keep: dict[str, tuple[str, ...]] = {}
-    for item in args.keep_out:
-        app, sep, pats = item.partition("=")
-        if not sep or app not in APPS or not pats.strip():
-            print(f"kitsune_table2: --keep-out {item!r}: expected APP=PATTERN[,PATTERN] with APP "
-                  f"one of {', '.join(sorted(APPS))}", file=sys.stderr)
-            return 2
+    for app, pats in keep_items:
         keep[app] = keep.get(app, ()) + tuple(p.strip() for p in pats.split(",") if p.strip())
     try:
         cfg = load_config(args.hw)
